@@ -1,0 +1,1 @@
+//! When rounds open, remind and close: a pure function of schedule, history and time (issue 3).

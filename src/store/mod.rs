@@ -1,0 +1,1 @@
+//! The encrypted sled store: the only code that touches pulsebot's data on disk (issue 4).

@@ -1,0 +1,1 @@
+//! Questionnaires: the survey file format, the standard instruments, rendering (issue 3).
