@@ -1,7 +1,24 @@
 //! pulsebot: a Matrix bot that runs usability surveys inside a software pilot.
+//!
+//! # Layout
+//! - [`config`]: the one configuration struct, loaded and checked.
+//! - [`cli`]: the command line (`run`, `validate`, `demo`, ...); `main.rs` only calls it.
+//! - [`matrix`]: the only code that talks to the homeserver (session, sync, sending).
+//! - [`bot`]: the running bot: lock, connect, sync, route events.
+//! - [`admin`]: `!pulse` admin commands, parsed and rendered (pure).
+//! - [`survey`], [`schedule`]: questionnaires and when rounds happen (pure).
+//! - [`store`]: the encrypted sled store, the only code that touches pulsebot's data on disk.
+//! - [`sim`]: a local Synapse and simulated Matrix users, for the demo and the tests.
 #![recursion_limit = "256"]
 
+pub mod admin;
+pub mod bot;
+pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod lang;
+pub mod matrix;
 pub mod schedule;
+pub mod sim;
 pub mod store;
 pub mod survey;

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The local demo: a homeserver, the bot and simulated users on this machine, nothing outside.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+bash scripts/synapse.sh install
+cargo build --locked --bin pulsebot
+exec "${CARGO_TARGET_DIR:-$ROOT/target}/debug/pulsebot" demo --dir "$ROOT/.demo" "$@"

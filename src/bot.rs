@@ -1,0 +1,402 @@
+//! The running bot: takes the data-directory lock, connects, syncs, routes what arrives.
+//!
+//! One [`CancellationToken`] stops everything: the sync loop ends cooperatively, join tasks
+//! are tracked and given a bounded time to finish, then the store is released.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use matrix_sdk::deserialized_responses::TimelineEvent;
+use matrix_sdk::ruma::{EventId, OwnedRoomId, OwnedUserId, RoomId, RoomOrAliasId, UserId};
+use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::admin::{self, AdminCommand};
+use crate::config::Config;
+use crate::matrix::events::{Inbound, classify};
+use crate::matrix::send::reply_text;
+use crate::matrix::session::{self, DataDirLock};
+use crate::matrix::sync::{self, SyncHandler, SyncOptions, TokenFile};
+
+/// How long joins may take to finish after shutdown was requested.
+const DRAIN: Duration = Duration::from_secs(2);
+/// Joins are retried this many times, with doubling pauses up to [`MAX_JOIN_BACKOFF`].
+const JOIN_ATTEMPTS: u32 = 8;
+const MAX_JOIN_BACKOFF: Duration = Duration::from_secs(60);
+
+/// A configured room and, once known, its id.
+#[derive(Debug, Clone)]
+struct KnownRoom {
+    configured: String,
+    id: Option<OwnedRoomId>,
+}
+
+/// The rooms the config names, resolved to ids as far as the homeserver knows them.
+#[derive(Debug, Default)]
+struct Rooms {
+    pilot: Vec<KnownRoom>,
+    admin: Option<KnownRoom>,
+}
+
+impl Rooms {
+    fn is_pilot(&self, id: &RoomId) -> bool {
+        self.pilot.iter().any(|r| r.id.as_deref() == Some(id))
+    }
+
+    fn is_admin_room(&self, id: &RoomId) -> bool {
+        self.admin
+            .as_ref()
+            .is_some_and(|r| r.id.as_deref() == Some(id))
+    }
+
+    fn all_mut(&mut self) -> impl Iterator<Item = &mut KnownRoom> {
+        self.pilot.iter_mut().chain(self.admin.as_mut())
+    }
+}
+
+struct Inner {
+    config: Config,
+    client: Client,
+    started: Instant,
+    undecryptable: AtomicU64,
+    rooms: Mutex<Rooms>,
+    joining: Mutex<HashSet<OwnedRoomId>>,
+    tasks: TaskTracker,
+    cancel: CancellationToken,
+}
+
+/// A cheap-clone handle on the running bot.
+#[derive(Clone)]
+pub struct Bot {
+    inner: Arc<Inner>,
+}
+
+/// Runs the bot until `cancel` fires.
+pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
+    let lock = DataDirLock::acquire(&config.store.path)?;
+    info!(lock = %lock.path().display(), "data directory locked");
+    let (client, first_start) = session::connect(&config).await?;
+
+    if (first_start || config.matrix.password.is_some())
+        && let Err(e) = session::bootstrap_cross_signing(&client, &config).await
+    {
+        warn!(error = %format!("{e:#}"), "cross-signing not set up; clients will show the bot's device as unverified");
+    }
+
+    let rooms = Rooms {
+        pilot: config
+            .bot
+            .pilot_rooms
+            .iter()
+            .map(|r| KnownRoom {
+                configured: r.to_string(),
+                id: r
+                    .as_str()
+                    .starts_with('!')
+                    .then(|| OwnedRoomId::try_from(r.as_str()).ok())
+                    .flatten(),
+            })
+            .collect(),
+        admin: config.bot.admin_room.as_ref().map(|r| KnownRoom {
+            configured: r.to_string(),
+            id: r
+                .as_str()
+                .starts_with('!')
+                .then(|| OwnedRoomId::try_from(r.as_str()).ok())
+                .flatten(),
+        }),
+    };
+    let sync_opts = SyncOptions {
+        timeline_limit: config.sync.timeline_limit,
+        timeout: Duration::from_secs(config.sync.timeout_secs),
+    };
+    let position = TokenFile::in_dir(&config.store.path);
+    let bot = Bot {
+        inner: Arc::new(Inner {
+            config,
+            client: client.clone(),
+            started: Instant::now(),
+            undecryptable: AtomicU64::new(0),
+            rooms: Mutex::new(rooms),
+            joining: Mutex::new(HashSet::new()),
+            tasks: TaskTracker::new(),
+            cancel: cancel.clone(),
+        }),
+    };
+    bot.resolve_aliases().await;
+    // Invites that arrived before a crash were already consumed by a saved sync position.
+    for room in client.invited_rooms() {
+        bot.invited(room).await;
+    }
+    info!("pulsebot running");
+    let result = sync::run(&client, &sync_opts, &position, &bot, &cancel).await;
+    cancel.cancel();
+    bot.inner.tasks.close();
+    if tokio::time::timeout(DRAIN, bot.inner.tasks.wait())
+        .await
+        .is_err()
+    {
+        warn!("some joins were still running at shutdown; they are retried on the next start");
+    }
+    drop(lock);
+    info!("pulsebot stopped");
+    result
+}
+
+impl Bot {
+    fn lang(&self) -> crate::lang::Lang {
+        self.inner.config.bot.default_language
+    }
+
+    fn is_admin(&self, user: &UserId) -> bool {
+        self.inner.config.bot.admins.iter().any(|a| a == user)
+    }
+
+    /// Resolves configured aliases to room ids; unresolved ones are tried again later.
+    async fn resolve_aliases(&self) {
+        let pending: Vec<String> = {
+            let rooms = self.rooms();
+            rooms
+                .pilot
+                .iter()
+                .chain(rooms.admin.as_ref())
+                .filter(|r| r.id.is_none())
+                .map(|r| r.configured.clone())
+                .collect()
+        };
+        for configured in pending {
+            let Ok(alias) = <&RoomOrAliasId>::try_from(configured.as_str()) else {
+                continue;
+            };
+            let Ok(alias) = matrix_sdk::ruma::OwnedRoomAliasId::try_from(alias.as_str()) else {
+                continue;
+            };
+            match self.inner.client.resolve_room_alias(&alias).await {
+                Ok(resp) => {
+                    let mut rooms = self.rooms();
+                    for r in rooms.all_mut().filter(|r| r.configured == configured) {
+                        r.id = Some(resp.room_id.clone());
+                    }
+                }
+                Err(e) => warn!(alias = %configured, error = %e, "room alias not resolved yet"),
+            }
+        }
+    }
+
+    fn rooms(&self) -> std::sync::MutexGuard<'_, Rooms> {
+        // A poisoned lock only means another task panicked mid-update of plain ids; the data
+        // is still consistent enough to read.
+        self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_configured_room(&self, room: &Room) -> bool {
+        let rooms = self.rooms();
+        let id = room.room_id();
+        if rooms.is_pilot(id) || rooms.is_admin_room(id) {
+            return true;
+        }
+        // An invite's stripped state may carry the alias before the alias resolves for us.
+        room.canonical_alias().is_some_and(|alias| {
+            rooms
+                .pilot
+                .iter()
+                .chain(rooms.admin.as_ref())
+                .any(|r| r.configured == alias.as_str())
+        })
+    }
+
+    fn spawn_join(&self, room: Room) {
+        let id = room.room_id().to_owned();
+        {
+            let mut joining = self.inner.joining.lock().unwrap_or_else(|p| p.into_inner());
+            if !joining.insert(id.clone()) {
+                return;
+            }
+        }
+        let bot = self.clone();
+        let cancel = self.inner.cancel.clone();
+        self.inner.tasks.spawn(
+            async move {
+                let mut pause = Duration::from_secs(1);
+                for attempt in 1..=JOIN_ATTEMPTS {
+                    match room.join().await {
+                        Ok(()) => {
+                            info!("joined");
+                            break;
+                        }
+                        Err(e) if attempt < JOIN_ATTEMPTS => {
+                            warn!(attempt, error = %e, "join failed; retrying");
+                            tokio::select! {
+                                _ = cancel.cancelled() => break,
+                                _ = tokio::time::sleep(pause) => {}
+                            }
+                            pause = (pause * 2).min(MAX_JOIN_BACKOFF);
+                        }
+                        Err(e) => warn!(error = %e, "join failed; giving up until the next invite"),
+                    }
+                }
+                bot.inner
+                    .joining
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(room.room_id());
+                bot.resolve_aliases().await;
+            }
+            .instrument(info_span!("join", room = %id)),
+        );
+    }
+
+    async fn handle(&self, room: &Room, ev: Inbound) -> anyhow::Result<()> {
+        match ev {
+            Inbound::Undecryptable { device_id, .. } => {
+                self.inner.undecryptable.fetch_add(1, Ordering::Relaxed);
+                warn!(
+                    device = device_id.as_deref().unwrap_or("?"),
+                    "undecryptable event"
+                );
+                Ok(())
+            }
+            Inbound::Text {
+                event_id,
+                sender,
+                body,
+            } => match admin::parse(&body) {
+                Some(cmd) => self.admin_command(room, &event_id, &sender, cmd).await,
+                None => Ok(()),
+            },
+            Inbound::PollResponse { .. } | Inbound::Membership { .. } => Ok(()),
+        }
+    }
+
+    async fn admin_command(
+        &self,
+        room: &Room,
+        event_id: &EventId,
+        sender: &OwnedUserId,
+        cmd: AdminCommand,
+    ) -> anyhow::Result<()> {
+        let lang = self.lang();
+        if !self.is_admin(sender) {
+            warn!(
+                command = cmd.name(),
+                "admin command refused: sender is not an admin"
+            );
+            reply_text(room, event_id, sender, "refuse", admin::refusal(lang)).await?;
+            return Ok(());
+        }
+        let in_admin_room = self.rooms().is_admin_room(room.room_id());
+        let in_dm = !self.rooms().is_pilot(room.room_id()) && room.joined_members_count() <= 2;
+        if !in_admin_room && !in_dm {
+            reply_text(
+                room,
+                event_id,
+                sender,
+                "wrong-room",
+                admin::wrong_room(lang),
+            )
+            .await?;
+            return Ok(());
+        }
+        info!(command = cmd.name(), "admin command");
+        let text = match &cmd {
+            AdminCommand::Help => admin::help(lang),
+            AdminCommand::Status => admin::render_status(&self.status().await, lang),
+            AdminCommand::Unknown(word) => admin::unknown(word, lang),
+        };
+        reply_text(room, event_id, sender, "admin-reply", &text).await?;
+        Ok(())
+    }
+
+    async fn status(&self) -> admin::Status {
+        let pilot: Vec<KnownRoom> = self.rooms().pilot.clone();
+        let own = self.inner.client.user_id().map(ToOwned::to_owned);
+        let mut pilot_rooms = Vec::new();
+        for r in pilot {
+            let joined =
+                r.id.as_ref()
+                    .and_then(|id| self.inner.client.get_room(id))
+                    .filter(|room| room.state() == RoomState::Joined);
+            // Counted from the member state the bot holds (the summary counts are only sent
+            // with lazy-loading); the bot itself is not a participant.
+            let members = match &joined {
+                Some(room) => room
+                    .members_no_sync(RoomMemberships::JOIN)
+                    .await
+                    .map(|m| {
+                        m.iter()
+                            .filter(|m| Some(m.user_id()) != own.as_deref())
+                            .count() as u64
+                    })
+                    .unwrap_or(0),
+                None => 0,
+            };
+            pilot_rooms.push(admin::RoomStatus {
+                name: r.configured.clone(),
+                joined: joined.is_some(),
+                members,
+            });
+        }
+        admin::Status {
+            version: env!("CARGO_PKG_VERSION"),
+            uptime: self.inner.started.elapsed(),
+            pilot_rooms,
+            undecryptable: self.inner.undecryptable.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl SyncHandler for Bot {
+    async fn room_events(&self, room: Room, events: Vec<TimelineEvent>) -> anyhow::Result<()> {
+        let own = self
+            .inner
+            .client
+            .user_id()
+            .context("the client has no user id")?
+            .to_owned();
+        for event in &events {
+            if let Some(ev) = classify(event, &own) {
+                self.handle(&room, ev).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn invited(&self, room: Room) {
+        let span = info_span!("invite", room = %room.room_id());
+        async {
+            let inviter = room.invite_details().await.ok().map(|d| d.inviter_id);
+            let by_admin = inviter.as_deref().is_some_and(|i| self.is_admin(i));
+            if !self.is_configured_room(&room) && !by_admin {
+                // Unresolved aliases may name this room: try once more before declining.
+                self.resolve_aliases().await;
+            }
+            if self.is_configured_room(&room) || by_admin {
+                self.spawn_join(room);
+            } else {
+                info!("declining invite: not a configured room and not from an admin");
+                if let Err(e) = room.leave().await {
+                    warn!(error = %e, "could not decline the invite");
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn left(&self, room: Room) {
+        let span = info_span!("left", room = %room.room_id());
+        async {
+            info!("no longer in the room; forgetting it");
+            if let Err(e) = room.forget().await {
+                warn!(error = %e, "could not forget the room");
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}

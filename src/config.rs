@@ -1,0 +1,865 @@
+//! The one configuration struct: loaded from a TOML file, checked, secrets read.
+//!
+//! Loading happens in two steps. Serde reads the file into `raw` structs that mirror it
+//! (unknown keys refused, positions kept with `toml::Spanned`); `check` then turns them into a
+//! typed [`Config`] and collects every problem it finds, each naming the file, the key and,
+//! where known, line and column. Relative paths are resolved against the config file's folder,
+//! so the bot behaves the same whichever directory it is started from.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use matrix_sdk::ruma::{OwnedRoomOrAliasId, OwnedUserId};
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use crate::lang::Lang;
+
+/// Environment variable naming the config file when `--config` is not given.
+pub const ENV_CONFIG: &str = "PULSEBOT_CONFIG";
+/// Environment variable that overrides `matrix.password_file`.
+pub const ENV_PASSWORD: &str = "PULSEBOT_PASSWORD";
+/// Environment variable that overrides `store.passphrase_file`.
+pub const ENV_PASSPHRASE: &str = "PULSEBOT_STORE_PASSPHRASE";
+/// The placeholder passphrase of `config.example.toml`, refused so nobody runs with it.
+const EXAMPLE_SECRET: &str = "change-me";
+
+/// A secret read from a file or the environment; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The checked configuration of one bot.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub source: PathBuf,
+    /// `[matrix]`: the bot's account.
+    pub matrix: MatrixConfig,
+    /// `[bot]`: who administers it and where it lives.
+    pub bot: BotConfig,
+    /// `[store]`: the data directory.
+    pub store: StoreConfig,
+    /// `[surveys]`: where the questionnaires are.
+    pub surveys: SurveysConfig,
+    /// `[privacy]`: minimum group size and retention.
+    pub privacy: PrivacyConfig,
+    /// `[sync]`: tuning of the sync loop.
+    pub sync: SyncConfig,
+}
+
+/// `[matrix]`
+#[derive(Debug, Clone)]
+pub struct MatrixConfig {
+    /// Base URL of the homeserver's client API.
+    pub homeserver: Url,
+    /// The bot's full Matrix id.
+    pub user: OwnedUserId,
+    /// The bot's password: needed on the first start (later starts restore the session).
+    pub password: Option<Secret>,
+    /// The device name shown in the participants' clients.
+    pub device_name: String,
+}
+
+/// `[bot]`
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    /// Who may run admin commands.
+    pub admins: Vec<OwnedUserId>,
+    /// The room where admin commands are taken and reports are uploaded.
+    pub admin_room: Option<OwnedRoomOrAliasId>,
+    /// The rooms whose members are the pilot participants.
+    pub pilot_rooms: Vec<OwnedRoomOrAliasId>,
+    /// Members of pilot rooms who are never asked (e.g. other bots).
+    pub ignore_users: Vec<OwnedUserId>,
+    /// Language for participants who have not chosen one.
+    pub default_language: Lang,
+    /// IANA name of the time zone schedules are written in.
+    pub timezone_name: String,
+    /// The time zone itself.
+    pub timezone: jiff::tz::TimeZone,
+}
+
+/// `[store]`
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The data directory (session, SDK store, pulsebot store, lock).
+    pub path: PathBuf,
+    /// Passphrase that encrypts everything in the data directory.
+    pub passphrase: Secret,
+}
+
+/// `[surveys]`
+#[derive(Debug, Clone)]
+pub struct SurveysConfig {
+    /// Folder of survey files.
+    pub dir: PathBuf,
+}
+
+/// `[privacy]`
+#[derive(Debug, Clone)]
+pub struct PrivacyConfig {
+    /// Aggregates from fewer respondents than this are suppressed.
+    pub min_group_size: u32,
+    /// Raw answers are deleted this many days after their round closed.
+    pub retention_days: u32,
+}
+
+/// `[sync]`
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Timeline events per room per sync before the server marks the timeline `limited`.
+    pub timeline_limit: u32,
+    /// Long-poll timeout of each sync request, in seconds.
+    pub timeout_secs: u64,
+}
+
+/// One thing wrong with a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key, e.g. `bot.admins`; `None` for a file-level problem.
+    pub key: Option<String>,
+    /// 1-based line and column, where known.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// A config that cannot be used: every problem found, with the file they are in.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    /// The config file.
+    pub file: PathBuf,
+    /// What is wrong with it.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.file.display();
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            match p.position {
+                Some((line, col)) => write!(f, "{file}:{line}:{col}: ")?,
+                None => write!(f, "{file}: ")?,
+            }
+            if let Some(key) = &p.key {
+                write!(f, "key `{key}`: ")?;
+            }
+            f.write_str(&p.message)?;
+        }
+        Ok(())
+    }
+}
+
+mod raw {
+    //! The file as written: every key optional here so that `check` can name what is missing.
+    use super::Spanned;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct File {
+        pub matrix: Option<Spanned<Matrix>>,
+        pub bot: Option<Spanned<Bot>>,
+        #[serde(default)]
+        pub store: Store,
+        #[serde(default)]
+        pub surveys: Surveys,
+        #[serde(default)]
+        pub privacy: Privacy,
+        #[serde(default)]
+        pub sync: Sync,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Matrix {
+        pub homeserver: Option<Spanned<String>>,
+        pub user: Option<Spanned<String>>,
+        pub password_file: Option<Spanned<String>>,
+        pub device_name: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Bot {
+        #[serde(default)]
+        pub admins: Vec<Spanned<String>>,
+        pub admin_room: Option<Spanned<String>>,
+        #[serde(default)]
+        pub pilot_rooms: Vec<Spanned<String>>,
+        #[serde(default)]
+        pub ignore_users: Vec<Spanned<String>>,
+        pub default_language: Option<Spanned<String>>,
+        pub timezone: Option<Spanned<String>>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Store {
+        pub path: Option<String>,
+        pub passphrase_file: Option<Spanned<String>>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Surveys {
+        pub dir: Option<String>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Privacy {
+        pub min_group_size: Option<Spanned<i64>>,
+        pub retention_days: Option<Spanned<i64>>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Sync {
+        pub timeline_limit: Option<Spanned<i64>>,
+        pub timeout_secs: Option<Spanned<i64>>,
+    }
+}
+
+/// Where the secrets come from besides the files: the environment, or a test's own values.
+#[derive(Debug, Clone, Default)]
+pub struct SecretOverrides {
+    /// Overrides `matrix.password_file`.
+    pub password: Option<Secret>,
+    /// Overrides `store.passphrase_file`.
+    pub passphrase: Option<Secret>,
+}
+
+impl SecretOverrides {
+    /// Reads `PULSEBOT_PASSWORD` and `PULSEBOT_STORE_PASSPHRASE`.
+    pub fn from_env() -> Self {
+        let get = |name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(Secret)
+        };
+        SecretOverrides {
+            password: get(ENV_PASSWORD),
+            passphrase: get(ENV_PASSPHRASE),
+        }
+    }
+}
+
+/// Picks the config file: `--config`, else `PULSEBOT_CONFIG`, else `./config.toml`.
+pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    match std::env::var_os(ENV_CONFIG) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from("config.toml"),
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file, with secrets overridden from the environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with(path, &SecretOverrides::from_env())
+    }
+
+    /// Reads and checks a config file with explicit secret overrides.
+    pub fn load_with(path: &Path, overrides: &SecretOverrides) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            problems: vec![Problem {
+                key: None,
+                position: None,
+                message: format!(
+                    "cannot read the config file: {e}. Pass --config FILE, set {ENV_CONFIG}, \
+                     or copy config.example.toml to config.toml"
+                ),
+            }],
+        })?;
+        Self::parse(path, &text, overrides)
+    }
+
+    /// Checks config text; `path` names the file in messages and anchors relative paths.
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        overrides: &SecretOverrides,
+    ) -> Result<Config, ConfigError> {
+        let fail = |problems| ConfigError {
+            file: path.to_path_buf(),
+            problems,
+        };
+        let raw: raw::File =
+            toml::from_str(text).map_err(|e| fail(vec![serde_problem(text, &e)]))?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let mut c = Checker {
+            text,
+            base,
+            problems: Vec::new(),
+        };
+        let config = c.check(path, raw, overrides);
+        match config {
+            Some(config) if c.problems.is_empty() => Ok(config),
+            _ => Err(fail(c.problems)),
+        }
+    }
+}
+
+/// Turns a serde/TOML error into a problem with the key it concerns.
+fn serde_problem(text: &str, e: &toml::de::Error) -> Problem {
+    let position = e.span().map(|s| line_col(text, s.start));
+    let message = e.message().trim().to_string();
+    // Serde names the field but not the table it sits in; the table is the nearest header
+    // above the error, and a wrongly typed value's key is the one on the error's line.
+    let key = position.and_then(|(line, _)| {
+        let section = section_at(text, line);
+        let field = backticked(&message).or_else(|| key_on_line(text, line));
+        match (section, field) {
+            (Some(s), Some(f)) if !message.starts_with("unknown field") || !s.is_empty() => {
+                Some(format!("{s}.{f}"))
+            }
+            (Some(s), None) => Some(s),
+            (None, Some(f)) => Some(f),
+            _ => None,
+        }
+    });
+    let hint = if message.starts_with("unknown field") {
+        " (check the spelling against config.example.toml)"
+    } else {
+        ""
+    };
+    Problem {
+        key,
+        position,
+        message: format!("{message}{hint}"),
+    }
+}
+
+fn backticked(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("missing field `"))?;
+    rest.split('`').next().map(str::to_string)
+}
+
+fn section_at(text: &str, line: usize) -> Option<String> {
+    text.lines()
+        .take(line)
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+        .find_map(|l| {
+            let t = l.trim();
+            t.starts_with('[')
+                .then(|| t.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        })
+}
+
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let (k, _) = l.split_once('=')?;
+    let k = k.trim();
+    (!k.is_empty() && !k.starts_with('[')).then(|| k.to_string())
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+struct Checker<'a> {
+    text: &'a str,
+    base: PathBuf,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, key: &str, span: Option<std::ops::Range<usize>>, message: String) {
+        self.problems.push(Problem {
+            key: Some(key.to_string()),
+            position: span.map(|s| line_col(self.text, s.start)),
+            message,
+        });
+    }
+
+    fn missing(&mut self, key: &str, what: &str) {
+        self.problem(key, None, format!("missing: {what}"));
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    fn user_id(&mut self, key: &str, v: &Spanned<String>) -> Option<OwnedUserId> {
+        match OwnedUserId::try_from(v.get_ref().as_str()) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                self.problem(
+                    key,
+                    Some(v.span()),
+                    format!(
+                        "malformed Matrix id `{}` ({e}); write it in full, e.g. `@name:example.org`",
+                        v.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn room(&mut self, key: &str, v: &Spanned<String>) -> Option<OwnedRoomOrAliasId> {
+        match OwnedRoomOrAliasId::try_from(v.get_ref().as_str()) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                self.problem(
+                    key,
+                    Some(v.span()),
+                    format!(
+                        "malformed room `{}` ({e}); give a room id `!abc:example.org` \
+                         or an alias `#pilot:example.org`",
+                        v.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn secret(
+        &mut self,
+        key: &str,
+        file: Option<&Spanned<String>>,
+        env: &str,
+        over: Option<&Secret>,
+    ) -> Option<Secret> {
+        if let Some(s) = over {
+            return Some(s.clone());
+        }
+        let Some(file) = file else {
+            self.missing(
+                key,
+                &format!("set `{key}` or the environment variable {env}"),
+            );
+            return None;
+        };
+        let path = self.path(file.get_ref());
+        match std::fs::read_to_string(&path) {
+            Ok(s) => {
+                let s = s.trim_end_matches(['\n', '\r']);
+                if s.is_empty() {
+                    self.problem(
+                        key,
+                        Some(file.span()),
+                        format!("the secret file {} is empty", path.display()),
+                    );
+                    None
+                } else {
+                    Some(Secret(s.to_string()))
+                }
+            }
+            Err(e) => {
+                self.problem(
+                    key,
+                    Some(file.span()),
+                    format!(
+                        "cannot read the secret file {}: {e}; create it (mode 0600) or set {env}",
+                        path.display()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn int(
+        &mut self,
+        key: &str,
+        v: Option<&Spanned<i64>>,
+        default: i64,
+        min: i64,
+        max: i64,
+    ) -> i64 {
+        let Some(v) = v else { return default };
+        let n = *v.get_ref();
+        if n < min || n > max {
+            self.problem(
+                key,
+                Some(v.span()),
+                format!("{n} is out of range: give a whole number from {min} to {max}"),
+            );
+            return default;
+        }
+        n
+    }
+
+    fn check(&mut self, path: &Path, raw: raw::File, over: &SecretOverrides) -> Option<Config> {
+        let _ = path;
+        let matrix = match raw.matrix {
+            None => {
+                self.missing(
+                    "matrix",
+                    "the [matrix] table (homeserver, user, password_file)",
+                );
+                None
+            }
+            Some(m) => self.matrix(m.into_inner(), over),
+        };
+        let bot = match raw.bot {
+            None => {
+                self.missing("bot", "the [bot] table (admins, pilot_rooms, ...)");
+                None
+            }
+            Some(b) => self.bot(b.into_inner()),
+        };
+        let passphrase = self.secret(
+            "store.passphrase_file",
+            raw.store.passphrase_file.as_ref(),
+            ENV_PASSPHRASE,
+            over.passphrase.as_ref(),
+        );
+        if let Some(p) = &passphrase
+            && p.expose() == EXAMPLE_SECRET
+        {
+            self.problem(
+                "store.passphrase_file",
+                raw.store.passphrase_file.as_ref().map(|s| s.span()),
+                "the passphrase is the example placeholder; choose a long random one".into(),
+            );
+        }
+        let store_path = self.path(raw.store.path.as_deref().unwrap_or("store"));
+        let surveys_dir = self.path(raw.surveys.dir.as_deref().unwrap_or("surveys"));
+        let min_group_size = self.int(
+            "privacy.min_group_size",
+            raw.privacy.min_group_size.as_ref(),
+            5,
+            2,
+            1000,
+        ) as u32;
+        let retention_days = self.int(
+            "privacy.retention_days",
+            raw.privacy.retention_days.as_ref(),
+            365,
+            1,
+            3650,
+        ) as u32;
+        let timeline_limit = self.int(
+            "sync.timeline_limit",
+            raw.sync.timeline_limit.as_ref(),
+            500,
+            1,
+            1000,
+        ) as u32;
+        let timeout_secs = self.int(
+            "sync.timeout_secs",
+            raw.sync.timeout_secs.as_ref(),
+            30,
+            1,
+            300,
+        ) as u64;
+        Some(Config {
+            source: path.to_path_buf(),
+            matrix: matrix?,
+            bot: bot?,
+            store: StoreConfig {
+                path: store_path,
+                passphrase: passphrase?,
+            },
+            surveys: SurveysConfig { dir: surveys_dir },
+            privacy: PrivacyConfig {
+                min_group_size,
+                retention_days,
+            },
+            sync: SyncConfig {
+                timeline_limit,
+                timeout_secs,
+            },
+        })
+    }
+
+    fn matrix(&mut self, m: raw::Matrix, over: &SecretOverrides) -> Option<MatrixConfig> {
+        let homeserver = match &m.homeserver {
+            None => {
+                self.missing(
+                    "matrix.homeserver",
+                    "the homeserver's URL, e.g. https://matrix.example.org",
+                );
+                None
+            }
+            Some(h) => match Url::parse(h.get_ref()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+                Ok(_) => {
+                    self.problem(
+                        "matrix.homeserver",
+                        Some(h.span()),
+                        format!("`{}` is not an http(s) URL", h.get_ref()),
+                    );
+                    None
+                }
+                Err(e) => {
+                    self.problem(
+                        "matrix.homeserver",
+                        Some(h.span()),
+                        format!("`{}` is not a URL ({e})", h.get_ref()),
+                    );
+                    None
+                }
+            },
+        };
+        let user = match &m.user {
+            None => {
+                self.missing(
+                    "matrix.user",
+                    "the bot's full Matrix id, e.g. @pulsebot:example.org",
+                );
+                None
+            }
+            Some(u) => self.user_id("matrix.user", u),
+        };
+        // The password is optional: after the first start the saved session is used, and an
+        // operator may remove the password file then. A named but unreadable file is an error.
+        let password = if over.password.is_some() || m.password_file.is_some() {
+            let p = self.secret(
+                "matrix.password_file",
+                m.password_file.as_ref(),
+                ENV_PASSWORD,
+                over.password.as_ref(),
+            );
+            Some(p?)
+        } else {
+            None
+        };
+        Some(MatrixConfig {
+            homeserver: homeserver?,
+            user: user?,
+            password,
+            device_name: m.device_name.unwrap_or_else(|| "pulsebot".to_string()),
+        })
+    }
+
+    fn bot(&mut self, b: raw::Bot) -> Option<BotConfig> {
+        let admins: Vec<_> = b
+            .admins
+            .iter()
+            .filter_map(|a| self.user_id("bot.admins", a))
+            .collect();
+        if b.admins.is_empty() {
+            self.missing("bot.admins", "at least one admin's Matrix id");
+        }
+        let ignore_users = b
+            .ignore_users
+            .iter()
+            .filter_map(|a| self.user_id("bot.ignore_users", a))
+            .collect();
+        let pilot_rooms = b
+            .pilot_rooms
+            .iter()
+            .filter_map(|r| self.room("bot.pilot_rooms", r))
+            .collect();
+        let admin_room = b
+            .admin_room
+            .as_ref()
+            .and_then(|r| self.room("bot.admin_room", r));
+        let default_language = match &b.default_language {
+            None => Lang::De,
+            Some(l) => Lang::parse(l.get_ref()).unwrap_or_else(|| {
+                self.problem(
+                    "bot.default_language",
+                    Some(l.span()),
+                    format!(
+                        "`{}` is not a supported language: use \"de\" or \"en\"",
+                        l.get_ref()
+                    ),
+                );
+                Lang::De
+            }),
+        };
+        let tz_name = b
+            .timezone
+            .as_ref()
+            .map_or("Europe/Berlin".to_string(), |t| t.get_ref().clone());
+        let timezone = match jiff::tz::TimeZone::get(&tz_name) {
+            Ok(tz) => tz,
+            Err(_) => {
+                self.problem(
+                    "bot.timezone",
+                    b.timezone.as_ref().map(|t| t.span()),
+                    format!(
+                        "unknown time zone `{tz_name}`: use an IANA name like \"Europe/Berlin\""
+                    ),
+                );
+                jiff::tz::TimeZone::UTC
+            }
+        };
+        Some(BotConfig {
+            admins,
+            admin_room,
+            pilot_rooms,
+            ignore_users,
+            default_language,
+            timezone_name: tz_name,
+            timezone,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets() -> SecretOverrides {
+        SecretOverrides {
+            password: Some(Secret::new("pw")),
+            passphrase: Some(Secret::new("a long passphrase")),
+        }
+    }
+
+    const GOOD: &str = r##"
+[matrix]
+homeserver = "http://127.0.0.1:8008"
+user = "@pulsebot:localhost"
+
+[bot]
+admins = ["@admin:localhost"]
+pilot_rooms = ["#pilot:localhost"]
+"##;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/pulsebot/config.toml"), text, &secrets())
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse(GOOD).expect("valid");
+        assert_eq!(c.store.path, Path::new("/etc/pulsebot/store"));
+        assert_eq!(c.privacy.min_group_size, 5);
+        assert_eq!(c.bot.default_language, Lang::De);
+        assert_eq!(c.bot.timezone_name, "Europe/Berlin");
+        assert_eq!(c.sync.timeline_limit, 500);
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let text = std::fs::read_to_string(&path).expect("config.example.toml exists");
+        let c = Config::parse(&path, &text, &secrets()).expect("example is valid");
+        assert!(!c.bot.admins.is_empty());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let c = parse(GOOD).expect("valid");
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("a long passphrase"));
+        assert!(dbg.contains("<redacted>"));
+    }
+
+    fn problem(text: &str) -> String {
+        parse(text).expect_err("invalid").to_string()
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_table() {
+        let e = problem(&format!("{GOOD}\n[store]\npassfrase_file = \"x\"\n"));
+        assert!(e.contains("key `store.passfrase_file`"), "{e}");
+        assert!(e.contains(":11:1:"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let e = problem(&GOOD.replace("\"@admin:localhost\"", "5"));
+        assert!(e.contains("bot.admins"), "{e}");
+        assert!(e.contains("invalid type"), "{e}");
+    }
+
+    #[test]
+    fn malformed_matrix_id_is_named() {
+        let e = problem(&GOOD.replace("@admin:localhost", "admin"));
+        assert!(
+            e.contains("key `bot.admins`: malformed Matrix id `admin`"),
+            "{e}"
+        );
+        assert!(e.contains(":7:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_time_zone_is_named() {
+        let e = problem(&format!("{GOOD}timezone = \"Europe/Bonn\"\n"));
+        assert!(
+            e.contains("key `bot.timezone`: unknown time zone `Europe/Bonn`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_keys_are_named() {
+        let e = problem("[bot]\nadmins = []\n");
+        assert!(e.contains("key `matrix`"), "{e}");
+        assert!(e.contains("key `bot.admins`"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_secret_file_is_named() {
+        let text = GOOD.replace("[bot]", "password_file = \"/nonexistent/pw\"\n\n[bot]");
+        let e = Config::parse(
+            Path::new("c.toml"),
+            &text,
+            &SecretOverrides {
+                password: None,
+                passphrase: Some(Secret::new("x")),
+            },
+        )
+        .expect_err("invalid")
+        .to_string();
+        assert!(
+            e.contains("key `matrix.password_file`: cannot read the secret file"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ä\nbc", 4), (2, 2));
+        assert_eq!(line_col("abc", 0), (1, 1));
+    }
+}

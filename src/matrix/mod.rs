@@ -1,0 +1,10 @@
+//! The Matrix layer: the only code that talks to the homeserver.
+//!
+//! `session` logs in once and restores the same device on every start; `sync` runs the
+//! low-latency sync loop and hands typed events to the bot; `events` classifies timeline events;
+//! `send` sends messages with transaction ids chosen so that a retry never duplicates a message.
+
+pub mod events;
+pub mod send;
+pub mod session;
+pub mod sync;

@@ -1,0 +1,53 @@
+//! Sending messages at most once.
+//!
+//! Each message's transaction id is derived from what caused it (e.g. the command event it
+//! answers), so sending it again after a crash or a failed sync batch reuses the id and the
+//! homeserver returns the first event instead of posting a second one.
+
+use anyhow::Context;
+use matrix_sdk::Room;
+use matrix_sdk::ruma::events::room::message::{
+    AddMentions, ForwardThread, ReplyMetadata, RoomMessageEventContent,
+};
+use matrix_sdk::ruma::{EventId, OwnedEventId, OwnedTransactionId, UserId};
+use sha2::{Digest, Sha256};
+
+/// A transaction id that is the same whenever the same `purpose` is sent for the same `cause`.
+pub fn txn_id(purpose: &str, cause: &str) -> OwnedTransactionId {
+    let digest = Sha256::digest(format!("{purpose}\0{cause}").as_bytes());
+    OwnedTransactionId::from(format!("pb{}", hex::encode(&digest[..16])))
+}
+
+/// Sends a plain-text reply to `event_id` by `sender`, at most once per (purpose, event).
+pub async fn reply_text(
+    room: &Room,
+    event_id: &EventId,
+    sender: &UserId,
+    purpose: &str,
+    text: &str,
+) -> anyhow::Result<OwnedEventId> {
+    let content = RoomMessageEventContent::text_plain(text).make_reply_to(
+        ReplyMetadata::new(event_id, sender, None),
+        ForwardThread::Yes,
+        AddMentions::No,
+    );
+    let txn = txn_id(purpose, event_id.as_str());
+    let response = room
+        .send(content)
+        .with_transaction_id(txn)
+        .await
+        .with_context(|| format!("cannot send into {}", room.room_id()))?;
+    Ok(response.response.event_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn txn_ids_are_stable_and_distinct() {
+        assert_eq!(txn_id("reply", "$a"), txn_id("reply", "$a"));
+        assert_ne!(txn_id("reply", "$a"), txn_id("reply", "$b"));
+        assert_ne!(txn_id("reply", "$a"), txn_id("refuse", "$a"));
+    }
+}

@@ -1,0 +1,267 @@
+//! The bot's Matrix session: one device for the bot's whole life.
+//!
+//! The first start logs in with the password, bootstraps cross-signing and saves the session;
+//! every later start restores it, so the device id (and with it every Megolm session the
+//! participants shared with the bot) stays the same. The session file holds an access token,
+//! so it is encrypted with the store passphrase and written with mode 0600. The matrix-sdk
+//! SQLite store beside it is encrypted with the same passphrase.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use matrix_sdk::Client;
+use matrix_sdk::authentication::matrix::MatrixSession;
+use matrix_sdk::encryption::EncryptionSettings;
+use matrix_sdk::ruma::api::client::uiaa;
+use matrix_sdk_store_encryption::StoreCipher;
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::config::Config;
+
+/// The saved session, encrypted.
+const SESSION_FILE: &str = "session.json";
+/// The matrix-sdk SQLite store (state and crypto), encrypted by the SDK.
+const SDK_STORE_DIR: &str = "matrix";
+/// The lock file that keeps a second instance out.
+const LOCK_FILE: &str = "pulsebot.lock";
+
+/// Why a data directory could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Another process holds the lock.
+    #[error(
+        "another pulsebot instance is already using the data directory {dir} (lock held on {lock}); \
+         stop it first — two bots on one store would answer every message twice"
+    )]
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The session file does not decrypt with the given passphrase.
+    #[error(
+        "the saved session in {0} cannot be decrypted: wrong store passphrase? \
+         (nothing was changed)"
+    )]
+    WrongPassphrase(PathBuf),
+    /// The saved session belongs to another account or homeserver than the config names.
+    #[error(
+        "the saved session in {file} is for {saved}, but the config names {configured}; \
+         use another store.path for another account"
+    )]
+    OtherAccount {
+        /// The session file.
+        file: PathBuf,
+        /// Who the session is for.
+        saved: String,
+        /// Who the config names.
+        configured: String,
+    },
+}
+
+/// An exclusive lock on the data directory, held for the life of the process.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl DataDirLock {
+    /// Creates the directory if needed and takes the lock, or says who has it.
+    pub fn acquire(dir: &Path) -> anyhow::Result<DataDirLock> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        restrict_dir(dir)?;
+        let path = dir.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DataDirLock { _file: file, path }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(SessionError::Locked {
+                dir: dir.to_path_buf(),
+                lock: path,
+            }
+            .into()),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Keeps other local users out of the data directory.
+fn restrict_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict permissions of {}", dir.display()))
+}
+
+#[derive(Serialize, Deserialize)]
+struct SessionFile {
+    /// Who the session is for, in clear so a mismatch can be explained without the passphrase.
+    user_id: String,
+    homeserver: String,
+    /// The session's cipher key, wrapped with the store passphrase.
+    cipher: Vec<u8>,
+    /// The `MatrixSession` (user id, device id, access token), encrypted.
+    session: Vec<u8>,
+}
+
+fn save_session(path: &Path, config: &Config, session: &MatrixSession) -> anyhow::Result<()> {
+    let passphrase = config.store.passphrase.expose();
+    let cipher = StoreCipher::new().context("cannot create a session cipher")?;
+    let file = SessionFile {
+        user_id: config.matrix.user.to_string(),
+        homeserver: config.matrix.homeserver.to_string(),
+        cipher: cipher
+            .export(passphrase)
+            .context("cannot wrap the session key")?,
+        session: cipher
+            .encrypt_value(session)
+            .context("cannot encrypt the session")?,
+    };
+    let json = serde_json::to_vec(&file)?;
+    write_private(path, &json)
+}
+
+/// Writes a file with mode 0600 atomically (temp file, fsync, rename).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn load_session(path: &Path, config: &Config) -> anyhow::Result<Option<MatrixSession>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let file: SessionFile = serde_json::from_slice(&bytes)
+        .with_context(|| format!("the session file {} is damaged", path.display()))?;
+    if file.user_id != config.matrix.user.as_str() {
+        return Err(SessionError::OtherAccount {
+            file: path.to_path_buf(),
+            saved: file.user_id,
+            configured: config.matrix.user.to_string(),
+        }
+        .into());
+    }
+    let cipher = StoreCipher::import(config.store.passphrase.expose(), &file.cipher)
+        .map_err(|_| SessionError::WrongPassphrase(path.to_path_buf()))?;
+    let session = cipher
+        .decrypt_value(&file.session)
+        .map_err(|_| SessionError::WrongPassphrase(path.to_path_buf()))?;
+    Ok(Some(session))
+}
+
+/// Builds a client on the encrypted SDK store, restoring the saved session or logging in.
+///
+/// Returns the client and whether this was the first start (a fresh login).
+pub async fn connect(config: &Config) -> anyhow::Result<(Client, bool)> {
+    let dir = &config.store.path;
+    let session_path = dir.join(SESSION_FILE);
+    // Decrypt the session before touching the SDK store, so a wrong passphrase changes nothing.
+    let saved = load_session(&session_path, config)?;
+    let sdk_dir = dir.join(SDK_STORE_DIR);
+    if saved.is_none() && sdk_dir.exists() {
+        // An SDK store without a session is left from a first start that died before the
+        // session was saved; its device is unusable without the access token.
+        std::fs::remove_dir_all(&sdk_dir)
+            .with_context(|| format!("cannot clear the stale store {}", sdk_dir.display()))?;
+    }
+    let client = Client::builder()
+        .homeserver_url(config.matrix.homeserver.as_str())
+        .sqlite_store(&sdk_dir, Some(config.store.passphrase.expose()))
+        .with_encryption_settings(EncryptionSettings {
+            auto_enable_cross_signing: false,
+            ..Default::default()
+        })
+        .build()
+        .await
+        .context("cannot open the Matrix store (wrong store passphrase?)")?;
+
+    match saved {
+        Some(session) => {
+            client
+                .restore_session(session)
+                .await
+                .context("cannot restore the saved Matrix session")?;
+            info!(device = %client.device_id().map(|d| d.to_string()).unwrap_or_default(), "session restored");
+            Ok((client, false))
+        }
+        None => {
+            let user = config.matrix.user.as_str();
+            let password = config.matrix.password.as_ref().context(
+                "the first start logs in with the password: set matrix.password_file or PULSEBOT_PASSWORD",
+            )?;
+            client
+                .matrix_auth()
+                .login_username(user, password.expose())
+                .initial_device_display_name(&config.matrix.device_name)
+                .send()
+                .await
+                .context("login failed: check matrix.user, the password and the homeserver")?;
+            let session = client
+                .matrix_auth()
+                .session()
+                .context("the login gave no session")?;
+            save_session(&session_path, config, &session)?;
+            info!(device = %session.meta.device_id, "logged in, session saved");
+            Ok((client, true))
+        }
+    }
+}
+
+/// Makes the bot's device verified by its owner, so clients show no warning for it.
+///
+/// Needs one sync first (the device keys must be uploaded). Synapse asks for the password
+/// (user-interactive auth) unless this is the account's first cross-signing upload.
+pub async fn bootstrap_cross_signing(client: &Client, config: &Config) -> anyhow::Result<()> {
+    let enc = client.encryption();
+    let Some(secret) = config.matrix.password.as_ref() else {
+        return enc.bootstrap_cross_signing_if_needed(None).await.context(
+            "cross-signing bootstrap failed (no password configured for the server's check)",
+        );
+    };
+    if let Err(e) = enc.bootstrap_cross_signing_if_needed(None).await {
+        let Some(response) = e.as_uiaa_response() else {
+            return Err(e).context("cross-signing bootstrap failed");
+        };
+        let mut password = uiaa::Password::new(
+            uiaa::UserIdentifier::Matrix(uiaa::MatrixUserIdentifier::new(
+                config.matrix.user.to_string(),
+            )),
+            secret.expose().to_owned(),
+        );
+        password.session = response.session.clone();
+        enc.bootstrap_cross_signing(Some(uiaa::AuthData::Password(password)))
+            .await
+            .context("cross-signing bootstrap with password failed")?;
+    }
+    info!("cross-signing ready");
+    Ok(())
+}

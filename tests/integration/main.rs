@@ -1,0 +1,7 @@
+//! The one integration-test binary: real Synapse on 127.0.0.1, real end-to-end encryption.
+//!
+//! One homeserver serves the whole run (started on first use, stopped when this process ends);
+//! every test registers its own users with random names.
+
+mod foundation;
+mod helpers;
