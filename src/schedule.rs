@@ -25,6 +25,8 @@
 //!   reminder moves to the next allowed instant and is dropped if that is not before close.
 //!   Closing sends nothing to participants, so it happens on time.
 
+#![warn(missing_docs)]
+
 use std::fmt;
 use std::ops::Range;
 

@@ -155,6 +155,31 @@ fn pulse_round_opens_reminds_and_closes_on_time() {
 }
 
 #[test]
+fn a_year_of_pulse_rounds_keeps_local_times_across_dst() {
+    // Poll every 30 minutes through 2025: 22 rounds from 4 March, each opening Tuesday 10:00,
+    // reminding Wednesday and Thursday 10:00 and closing Friday 10:00 local time, before and
+    // after the changes on 30 March and 26 October.
+    let s = pulse();
+    let times: Vec<Timestamp> = (0..365 * 48)
+        .map(|i| at(2025, 1, 1, 0, 0) + Span::new().minutes(30 * i))
+        .collect();
+    let (log, h) = simulate(&s, &times);
+    assert_eq!(h.rounds.len(), 22);
+    assert_eq!(log.len(), 22 * 4);
+    for (now, a) in &log {
+        let l = local(*now);
+        assert_eq!((l.hour(), l.minute()), (10, 0), "{a:?} at {l}");
+        let expected = match a {
+            Action::Open { .. } => Weekday::Tuesday,
+            Action::Remind { reminder: 0, .. } => Weekday::Wednesday,
+            Action::Remind { .. } => Weekday::Thursday,
+            Action::Close { .. } => Weekday::Friday,
+        };
+        assert_eq!(l.weekday(), expected, "{a:?}");
+    }
+}
+
+#[test]
 fn restart_after_downtime_sends_one_reminder_not_a_burst() {
     let s = pulse();
     let mut h = History::default();
@@ -292,22 +317,33 @@ fn until_and_max_rounds_end_the_recurrence() {
 // ---------------------------------------------------------------------------------------
 // Property tests.
 
+/// Day offsets from 2025-01-01 of the Berlin DST changes (last Sundays of March and October
+/// 2025 and 2026): 2025-03-30, 2025-10-26, 2026-03-29, 2026-10-25.
+const DST_DAYS: [i64; 4] = [88, 298, 452, 662];
+
 prop_compose! {
-    /// A random valid recurring schedule in Berlin, starting in 2025 or 2026 (so its rounds
-    /// cross both DST changes), with up to three reminders before close.
+    /// A random valid recurring schedule in Berlin whose first round is usually less than
+    /// three weeks before a DST change (so rounds, reminders and closes straddle it), with up
+    /// to three reminders before close.
     fn schedule()(
         weeks in 1u32..=3,
         weekday in 0i8..5,
         hour in 8i8..18,
         minute in prop::sample::select(vec![0i8, 15, 30, 45]),
-        start_day in 0i64..700,
+        start_day in prop_oneof![
+            3 => (prop::sample::select(DST_DAYS.to_vec()), 0i64..21).prop_map(|(d, o)| d - o),
+            1 => 0i64..700,
+        ],
         open_days in 1u32..=6,
-        reminder_hours in prop::collection::vec(1u32..200, 0..=3),
+        reminder_percent in prop::collection::vec(1u32..100, 0..=3),
     ) -> Schedule {
         let open_for = dur(open_days.min(weeks * 7 - 1), Unit::Days);
-        let mut reminders: Vec<u32> = reminder_hours
+        // Reminder offsets as a share of the open time, so they mostly fall before close
+        // (and some, after shifting out of quiet hours, after it).
+        let open_hours = open_for.amount * 24;
+        let mut reminders: Vec<u32> = reminder_percent
             .into_iter()
-            .filter(|h| i64::from(*h) * 60 < open_for.nominal_minutes())
+            .map(|p| (p * open_hours / 100).max(1))
             .collect();
         reminders.sort_unstable();
         reminders.dedup();
@@ -327,27 +363,36 @@ prop_compose! {
     }
 }
 
-prop_compose! {
-    /// Poll instants from 2025-01-01 on: mostly short steps, sometimes downtime of days.
-    fn poll_times()(steps in prop::collection::vec(
-        prop_oneof![8 => 1i64..120, 1 => 120i64..(6 * 24 * 60)], 50..400)
-    ) -> Vec<Timestamp> {
-        let mut t = at(2025, 1, 1, 0, 0);
-        steps
-            .into_iter()
-            .map(|m| {
-                t += Span::new().minutes(m * 7);
-                t
-            })
-            .collect()
-    }
+/// Minutes between polls: mostly short, now and then downtime of up to two days.
+fn poll_steps() -> impl Strategy<Value = Vec<i64>> {
+    prop::collection::vec(
+        prop_oneof![150 => 1i64..90, 1 => 90i64..(2 * 24 * 60)],
+        50..1500,
+    )
+}
+
+/// Poll instants from midnight of the schedule's start date on.
+fn poll_times(s: &Schedule, steps: &[i64]) -> Vec<Timestamp> {
+    let start = match &s.start {
+        Start::Every { start, .. } => *start,
+        _ => date(2025, 1, 1),
+    };
+    let mut t = start.to_zoned(berlin()).expect("valid date").timestamp();
+    steps
+        .iter()
+        .map(|m| {
+            t += Span::new().minutes(*m);
+            t
+        })
+        .collect()
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
-    fn no_slot_opens_twice_and_messages_only_when_allowed(s in schedule(), times in poll_times()) {
+    fn no_slot_opens_twice_and_messages_only_when_allowed(s in schedule(), steps in poll_steps()) {
+        let times = poll_times(&s, &steps);
         let (log, h) = simulate(&s, &times);
         let mut slots: Vec<Timestamp> = Vec::new();
         for (now, a) in &log {
@@ -387,9 +432,10 @@ proptest! {
     #[test]
     fn restart_at_any_instant_gives_the_same_actions(
         s in schedule(),
-        times in poll_times(),
-        crash in 0usize..400,
+        steps in poll_steps(),
+        crash in 0usize..1500,
     ) {
+        let times = poll_times(&s, &steps);
         // Run A never stops. Run B "restarts" before step `crash`: its history goes through
         // the persisted JSON form and comes back. Both must act identically.
         let (log_a, h_a) = simulate(&s, &times);

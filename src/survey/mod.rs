@@ -17,6 +17,8 @@
 //!
 //! The schedule section is parsed by `crate::schedule`, which also decides what is due.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -9,6 +9,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::answer::Answer;
+use super::model::{BlockKind, Instrument, Survey};
+
 /// SUS 0–100 (Brooke): odd items contribute r − 1, even items 5 − r; sum × 2.5.
 /// Any missing or out-of-range item (not 1–5) → no score: a partial SUS has no norm.
 pub fn sus(items: &[Option<u8>; 10]) -> Option<f64> {
@@ -214,6 +217,113 @@ pub fn ueq_band(mean: f64) -> UeqBand {
     } else {
         UeqBand::Neutral
     }
+}
+
+/// One respondent's score for one instrument block of a survey.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "instrument", rename_all = "kebab-case")]
+pub enum BlockScore {
+    /// SUS 0–100; `None` if any item is missing.
+    Sus {
+        /// Block id.
+        block: String,
+        /// The score.
+        score: Option<f64>,
+    },
+    /// UMUX-Lite 0–100 and its SUS equivalent.
+    UmuxLite {
+        /// Block id.
+        block: String,
+        /// The score.
+        score: Option<f64>,
+        /// 0.65 × score + 22.9.
+        sus_equivalent: Option<f64>,
+    },
+    /// UEQ-S scale means.
+    UeqS {
+        /// Block id.
+        block: String,
+        /// Pragmatic, hedonic, overall.
+        scores: UeqS,
+    },
+    /// NPS category of the answer.
+    Nps {
+        /// Block id.
+        block: String,
+        /// Promoter, passive or detractor; `None` if unanswered.
+        category: Option<NpsCategory>,
+    },
+    /// SEQ 1–7.
+    Seq {
+        /// Block id.
+        block: String,
+        /// The answer.
+        score: Option<f64>,
+    },
+}
+
+/// Scores every instrument block of `survey` for one respondent, whose answers are looked up
+/// by question id. Custom blocks have no score and are left out.
+pub fn score_blocks<'a>(
+    survey: &Survey,
+    answer_of: impl Fn(&str) -> Option<&'a Answer>,
+) -> Vec<BlockScore> {
+    let mut out = Vec::new();
+    for block in &survey.blocks {
+        let BlockKind::Instrument { instrument, .. } = &block.kind else {
+            continue;
+        };
+        // Raw points of the block's items in published order (answers are option ids "1".."7"
+        // or scale numbers; `numeric_value` maps them).
+        let points: Vec<Option<u8>> = survey
+            .block_questions(block)
+            .iter()
+            .map(|q| {
+                answer_of(&q.id)
+                    .and_then(|a| q.numeric_value(a))
+                    .and_then(|v| u8::try_from(v as i64).ok())
+            })
+            .collect();
+        let block_id = block.id.clone();
+        out.push(match instrument {
+            Instrument::Sus => BlockScore::Sus {
+                block: block_id,
+                score: <[Option<u8>; 10]>::try_from(points.as_slice())
+                    .ok()
+                    .and_then(|a| sus(&a)),
+            },
+            Instrument::UmuxLite => {
+                let score = umux_lite(
+                    points.first().copied().flatten(),
+                    points.get(1).copied().flatten(),
+                );
+                BlockScore::UmuxLite {
+                    block: block_id,
+                    score,
+                    sus_equivalent: score.map(umux_lite_sus_equivalent),
+                }
+            }
+            Instrument::UeqS => BlockScore::UeqS {
+                block: block_id,
+                scores: <[Option<u8>; 8]>::try_from(points.as_slice())
+                    .map(|a| ueq_s(&a))
+                    .unwrap_or(UeqS {
+                        pragmatic: None,
+                        hedonic: None,
+                        overall: None,
+                    }),
+            },
+            Instrument::Nps => BlockScore::Nps {
+                block: block_id,
+                category: points.first().copied().flatten().and_then(nps_category),
+            },
+            Instrument::Seq => BlockScore::Seq {
+                block: block_id,
+                score: seq(points.first().copied().flatten()),
+            },
+        });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -322,6 +322,37 @@ fn answers_flow_into_scores() {
     }
     // Same answers as the hand-computed example in scoring.rs: 4,2,5,1,4,2,5,1,4,2 → 85.0.
     assert_eq!(scoring::sus(&items), Some(85.0));
+
+    // The same through score_blocks, with the Webex SUS left unanswered and NPS = 8.
+    let mut answers = std::collections::HashMap::new();
+    for (i, t) in typed.iter().enumerate() {
+        let id = format!("sus_bm.{}", i + 1);
+        let q = b.question(&id).expect("sus item");
+        answers.insert(id, parse_answer(q, t).expect("valid"));
+    }
+    answers.insert("recommend_bm.1".into(), Answer::Scale(8));
+    let scores = scoring::score_blocks(&b, |id| answers.get(id));
+    assert_eq!(
+        scores[0],
+        scoring::BlockScore::Sus {
+            block: "sus_bm".into(),
+            score: Some(85.0)
+        }
+    );
+    assert_eq!(
+        scores[1],
+        scoring::BlockScore::Sus {
+            block: "sus_webex".into(),
+            score: None
+        }
+    );
+    assert_eq!(
+        scores[3],
+        scoring::BlockScore::Nps {
+            block: "recommend_bm".into(),
+            category: Some(scoring::NpsCategory::Passive)
+        }
+    );
 }
 
 #[test]
