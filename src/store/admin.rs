@@ -100,7 +100,7 @@ pub(crate) fn copy_db(
             let (k, v) = kv?;
             batch.insert(k, v);
             n += 1;
-            if n % 10_000 == 0 {
+            if n.is_multiple_of(10_000) {
                 to.apply_batch(std::mem::take(&mut batch))?;
             }
         }

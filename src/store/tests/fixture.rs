@@ -82,8 +82,10 @@ fn write_v1(dir: &Path) {
         c.seal_v1(&bob).expect("seal"),
     );
 
-    let mut state = ConversationState::default();
-    state.current = 1;
+    let mut state = ConversationState {
+        current: 1,
+        ..Default::default()
+    };
     state
         .answers
         .insert("sus1".into(), AnswerValue::Choice("4".into()));
