@@ -33,6 +33,8 @@
 //! sled calls block (and fsync): call [`Store`] from blocking threads only, or use
 //! [`AsyncStore`].
 
+#![warn(missing_docs)]
+
 mod admin;
 mod answers;
 mod async_store;

@@ -1,6 +1,6 @@
 //! Store benchmark: inserts 1,000,000 answers, then scans them decrypting and raw.
 //! Prints answers/s, scan seconds and the decrypting/raw ratio.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 #[path = "../../../src/lang.rs"]
 mod lang;
@@ -36,6 +36,10 @@ fn dir_size(p: &std::path::Path) -> u64 {
 }
 
 fn main() -> Result<(), store::StoreError> {
+    if std::env::var("STORE_BENCH_PARTS").is_ok() {
+        parts();
+        return Ok(());
+    }
     let tmp = tempfile::tempdir()?;
     let pass = Passphrase::new("benchmark passphrase")?;
     let opts = StoreOptions { sync_on_commit: false };
@@ -119,4 +123,36 @@ fn sled_raw_scan(s: &Store) -> Result<(f64, usize, usize), store::StoreError> {
     let secs = t.elapsed().as_secs_f64();
     std::hint::black_box(x);
     Ok((secs, n, bytes))
+}
+
+/// Where the per-value time goes (run with `STORE_BENCH_PARTS=1`).
+pub fn parts() {
+    use store::cipher::Crypt;
+    let c = Crypt::new_random().expect("key");
+    let plain = postcard::to_allocvec(&record(1)).expect("encode");
+    let n = 200_000;
+    let t = Instant::now();
+    let sealed: Vec<Vec<u8>> = (0..n).map(|_| c.seal_bytes(plain.clone()).expect("seal")).collect();
+    println!("seal_bytes            {:.2} µs/value", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    let t = Instant::now();
+    for v in &sealed {
+        std::hint::black_box(c.open_bytes("answers", v).expect("open"));
+    }
+    println!("open_bytes            {:.2} µs/value", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    let t = Instant::now();
+    for v in &sealed {
+        let ev: matrix_sdk_store_encryption::EncryptedValue = postcard::from_bytes(&v[1..]).expect("decode");
+        std::hint::black_box(ev);
+    }
+    println!("envelope decode only  {:.2} µs/value", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(postcard::from_bytes::<AnswerRecord>(&plain).expect("parse"));
+    }
+    println!("plaintext parse only  {:.2} µs/value", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(c.hash("round", &[b"bm", &1u32.to_be_bytes()]));
+    }
+    println!("keyed hash            {:.2} µs/value", t.elapsed().as_secs_f64() * 1e6 / n as f64);
 }
