@@ -1,0 +1,116 @@
+//! The answer store (read side), the computed aggregates, and the bot-state table.
+//!
+//! The answer store is written only by the finishing transaction in `conversation`; here it
+//! is read for the statistics layer. Aggregates are opaque encrypted blobs per (survey,
+//! round) that the statistics layer computes at close: retention keeps them.
+
+use super::tables::{AGGREGATES, ANSWERS, BOT_STATE, bot_state_key, round_key, round_prefix};
+use super::{AnswerRecord, Store, StoreError};
+
+impl Store {
+    /// All responses of one round (order is random, not finishing order).
+    pub fn answers(&self, survey_id: &str, round: u32) -> Result<Vec<AnswerRecord>, StoreError> {
+        let prefix = round_prefix(self.crypt(), survey_id, round);
+        Ok(self
+            .scan::<AnswerRecord>(ANSWERS, &prefix)?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect())
+    }
+
+    /// Calls `f` for every response in the store, decrypting one at a time (for full scans
+    /// without holding everything in memory).
+    pub fn for_each_answer(&self, mut f: impl FnMut(AnswerRecord)) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for kv in self.tree(ANSWERS).iter() {
+            let (_, v) = kv?;
+            f(self.crypt().open(ANSWERS.name, &v)?);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Writes responses directly into the answer store, in batches of one transaction each,
+    /// bumping the rounds' response counters. For imports and benchmarks; the bot's own path
+    /// is [`Store::record_answer`] / [`Store::finish_round`]. Every round must be open.
+    pub fn insert_answers(&self, records: &[AnswerRecord]) -> Result<(), StoreError> {
+        use super::tables::ROUNDS;
+        use super::{RoundInfo, abort};
+        use std::collections::BTreeMap;
+        self.write(|tx| {
+            let mut counts: BTreeMap<(&str, u32), u64> = BTreeMap::new();
+            for r in records {
+                tx.put(
+                    ANSWERS,
+                    &super::tables::answer_key(tx.crypt, &r.survey_id, r.round),
+                    r,
+                )?;
+                *counts.entry((&r.survey_id, r.round)).or_default() += 1;
+            }
+            for ((survey_id, round), n) in counts {
+                let rk = round_key(tx.crypt, survey_id, round);
+                let mut info: RoundInfo = tx.get(ROUNDS, &rk)?.ok_or_else(|| {
+                    abort(StoreError::UnknownRound {
+                        survey_id: survey_id.to_owned(),
+                        round,
+                    })
+                })?;
+                info.responses += n;
+                tx.put(ROUNDS, &rk, &info)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Stores the aggregate blob of a round (replacing any earlier one).
+    pub fn put_aggregate(
+        &self,
+        survey_id: &str,
+        round: u32,
+        blob: &[u8],
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.put(
+                AGGREGATES,
+                &round_key(tx.crypt, survey_id, round),
+                &blob.to_vec(),
+            )
+        })
+    }
+
+    /// The aggregate blob of a round, if computed.
+    pub fn aggregate(&self, survey_id: &str, round: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(AGGREGATES, &round_key(self.crypt(), survey_id, round))
+    }
+
+    /// Stores a bot-state value (e.g. the sync token under `"sync_token"`).
+    pub fn set_bot_state(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.write(|tx| tx.put(BOT_STATE, &bot_state_key(tx.crypt, name), &value.to_vec()))
+    }
+
+    /// Reads a bot-state value.
+    pub fn bot_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(BOT_STATE, &bot_state_key(self.crypt(), name))
+    }
+}
+
+impl Store {
+    /// The raw (encrypted) answers tree, for the benchmark's raw-scan baseline only.
+    #[doc(hidden)]
+    pub fn raw_tree_for_bench(&self) -> &sled::Tree {
+        self.tree(ANSWERS)
+    }
+}
+
+impl Store {
+    /// Decrypts every answer without parsing it (benchmark only: isolates the cipher cost).
+    #[doc(hidden)]
+    pub fn decrypt_scan_for_bench(&self) -> Result<usize, StoreError> {
+        let mut bytes = 0;
+        for kv in self.tree(ANSWERS).iter() {
+            let (_, v) = kv?;
+            bytes += self.crypt().open_bytes(ANSWERS.name, &v)?.len();
+        }
+        Ok(bytes)
+    }
+}

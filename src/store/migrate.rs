@@ -1,0 +1,101 @@
+//! Schema versions and ordered migrations. Each migration runs after a full backup of the
+//! store next to it (`<store>.backup-schema<N>-<unix time>`), because migrations rewrite
+//! values in place.
+//!
+//! History:
+//! - **1**: the first layout. Values written with `StoreCipher::encrypt_value` (a JSON
+//!   envelope around JSON plaintext); no `aggregates` and `bot_state` tables.
+//! - **2**: values in the compact envelope `[0x02] ‖ postcard(EncryptedValue)` around
+//!   postcard plaintext (about a third of the size, several times faster to scan);
+//!   `aggregates` and `bot_state` added (created empty).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::admin::copy_db;
+use super::audit::AuditHead;
+use super::cipher::{Crypt, ENVELOPE_V2};
+use super::conversation::ConversationRecord;
+use super::tables::{
+    ANSWERS, AUDIT, CONVERSATIONS, LEDGER, META, META_AUDIT_HEAD, META_SCHEMA, OUTBOX, ROUNDS,
+    SURVEY_SECRETS, Table,
+};
+use super::{
+    AnswerRecord, AuditEntry, LedgerEntry, OutboxMessage, RoundInfo, SCHEMA_VERSION, StoreError,
+};
+
+/// Backs the store up, then runs every migration from `from` up to [`SCHEMA_VERSION`],
+/// bumping the stored version after each step.
+pub(crate) fn run(db: &sled::Db, path: &Path, crypt: &Crypt, from: u32) -> Result<(), StoreError> {
+    let stamp = jiff::Timestamp::now().as_second();
+    let name = format!(
+        "{}.backup-schema{from}-{stamp}",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "store".into())
+    );
+    let backup: PathBuf = path.with_file_name(name);
+    db.flush()?;
+    copy_db(db, &backup)?;
+    let meta = db.open_tree(META.name)?;
+    for version in from..SCHEMA_VERSION {
+        let step = match version {
+            1 => v1_to_v2(db, crypt),
+            other => Err(StoreError::Backend(format!(
+                "no migration from schema {other}"
+            ))),
+        };
+        step.map_err(|e| StoreError::Migration {
+            from: version,
+            reason: e.to_string(),
+            backup: backup.clone(),
+        })?;
+        meta.insert(META_SCHEMA, &(version + 1).to_be_bytes())?;
+        db.flush()?;
+    }
+    Ok(())
+}
+
+fn reencode<T: Serialize + DeserializeOwned>(
+    crypt: &Crypt,
+    t: Table,
+    raw: &[u8],
+) -> Result<Vec<u8>, StoreError> {
+    let v: T = crypt.open_v1(t.name, raw)?;
+    crypt.seal(&v)
+}
+
+/// Re-encodes every value. Values already in the v2 envelope are skipped, so a migration
+/// interrupted by a crash simply runs again (the version is bumped only at the end).
+fn v1_to_v2(db: &sled::Db, crypt: &Crypt) -> Result<(), StoreError> {
+    type Conv = fn(&Crypt, Table, &[u8]) -> Result<Vec<u8>, StoreError>;
+    let plan: [(Table, Conv); 8] = [
+        (LEDGER, reencode::<LedgerEntry>),
+        (CONVERSATIONS, reencode::<ConversationRecord>),
+        (ANSWERS, reencode::<AnswerRecord>),
+        (ROUNDS, reencode::<RoundInfo>),
+        (OUTBOX, reencode::<OutboxMessage>),
+        (AUDIT, reencode::<AuditEntry>),
+        (SURVEY_SECRETS, reencode::<[u8; 32]>),
+        (META, |c, t, raw| reencode::<AuditHead>(c, t, raw)),
+    ];
+    for (t, conv) in plan {
+        let tree = db.open_tree(t.name)?;
+        let mut batch = sled::Batch::default();
+        for kv in tree.iter() {
+            let (k, v) = kv?;
+            // In meta only the audit head is an encrypted value.
+            if t == META && k.as_ref() != META_AUDIT_HEAD {
+                continue;
+            }
+            if v.first() == Some(&ENVELOPE_V2) {
+                continue;
+            }
+            batch.insert(k, conv(crypt, t, &v)?);
+        }
+        tree.apply_batch(batch)?;
+    }
+    db.flush()?;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! Outbound messages. A message is recorded with its Matrix transaction id before it is
+//! sent (in the same transaction as whatever caused it), so after a crash it is resent
+//! with the same transaction id and the homeserver deduplicates: at most once delivered.
+
+use super::tables::OUTBOX;
+use super::{Outbound, OutboxMessage, OutboxState, Store, StoreError, Tx, TxResult};
+
+/// Queues a message inside a running transaction; returns its outbox id.
+pub(crate) fn queue_tx(tx: &Tx<'_>, message: &Outbound) -> TxResult<u64> {
+    // generate_id is monotonic across restarts (sled persists the counter ahead of use),
+    // so the big-endian id orders the queue.
+    let id = tx.tree(OUTBOX).generate_id()?;
+    let txn_id = format!("pb{}", hex::encode(rand::random::<[u8; 12]>()));
+    let msg = OutboxMessage {
+        id,
+        txn_id,
+        state: OutboxState::Pending,
+        message: message.clone(),
+    };
+    tx.put(OUTBOX, &id.to_be_bytes(), &msg)?;
+    Ok(id)
+}
+
+impl Store {
+    /// Queues messages in one transaction; returns their ids.
+    pub fn queue(&self, messages: &[Outbound]) -> Result<Vec<u64>, StoreError> {
+        self.write(|tx| messages.iter().map(|m| queue_tx(tx, m)).collect())
+    }
+
+    /// Messages not yet confirmed sent, in queue order.
+    pub fn pending(&self) -> Result<Vec<OutboxMessage>, StoreError> {
+        Ok(self
+            .scan::<OutboxMessage>(OUTBOX, b"")?
+            .into_iter()
+            .map(|(_, m)| m)
+            .filter(|m| m.state == OutboxState::Pending)
+            .collect())
+    }
+
+    /// Marks a message sent. Its content is dropped (no longer needed, and it may quote the
+    /// participant's answer); the entry stays until [`Store::prune_sent`].
+    pub fn mark_sent(&self, id: u64) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let Some(mut m) = tx.get::<OutboxMessage>(OUTBOX, &id.to_be_bytes())? else {
+                return Ok(false);
+            };
+            m.state = OutboxState::Sent;
+            m.message.content.clear();
+            m.message.context = None;
+            tx.put(OUTBOX, &id.to_be_bytes(), &m)?;
+            Ok(true)
+        })
+    }
+
+    /// Deletes sent messages; returns how many.
+    pub fn prune_sent(&self) -> Result<u64, StoreError> {
+        let sent: Vec<u64> = self
+            .scan::<OutboxMessage>(OUTBOX, b"")?
+            .into_iter()
+            .filter(|(_, m)| m.state == OutboxState::Sent)
+            .map(|(_, m)| m.id)
+            .collect();
+        self.write(|tx| {
+            for id in &sent {
+                tx.del(OUTBOX, &id.to_be_bytes())?;
+            }
+            Ok(sent.len() as u64)
+        })
+    }
+
+    /// Ids of pending messages to `room_id` (used when a participant opts out).
+    pub(crate) fn pending_for_room(&self, room_id: &str) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .pending()?
+            .into_iter()
+            .filter(|m| m.message.room_id == room_id)
+            .map(|m| m.id)
+            .collect())
+    }
+}
