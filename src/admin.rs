@@ -143,6 +143,8 @@ pub struct Status {
     pub pilot_rooms: Vec<RoomStatus>,
     /// Events the bot could not decrypt since start.
     pub undecryptable: u64,
+    /// Ids of the loaded surveys.
+    pub surveys: Vec<String>,
 }
 
 /// Renders the status reply.
@@ -181,6 +183,16 @@ pub fn render_status(s: &Status, lang: Lang) -> String {
             );
         }
     }
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        lang.pick("Umfragen", "Surveys"),
+        if s.surveys.is_empty() {
+            "—".to_string()
+        } else {
+            s.surveys.join(", ")
+        }
+    );
     let _ = write!(
         out,
         "{}: {}",
@@ -253,12 +265,14 @@ mod tests {
                 },
             ],
             undecryptable: 2,
+            surveys: vec!["pulse".into()],
         };
         let de = render_status(&s, Lang::De);
         assert!(de.contains("läuft seit 1 Tag 01:01:01"), "{de}");
         assert!(de.contains("Pilot-Räume beigetreten: 1/2"), "{de}");
         assert!(de.contains("#pilot:localhost: 12 Mitglieder"), "{de}");
         assert!(de.contains("Nicht entschlüsselbare Nachrichten: 2"), "{de}");
+        assert!(de.contains("Umfragen: pulse"), "{de}");
         let en = render_status(&s, Lang::En);
         assert!(en.contains("up for 1 day 01:01:01"), "{en}");
     }

@@ -21,7 +21,12 @@ use crate::config::Config;
 use crate::matrix::events::{Inbound, classify};
 use crate::matrix::send::reply_text;
 use crate::matrix::session::{self, DataDirLock};
-use crate::matrix::sync::{self, SyncHandler, SyncOptions, TokenFile};
+use crate::matrix::sync::{self, SyncHandler, SyncOptions, SyncPosition};
+use crate::store::{AsyncStore, Passphrase};
+use crate::survey::{self, Survey};
+
+/// The name under which the sync position is kept in the store's bot state.
+const SYNC_POSITION: &str = "sync_position";
 
 /// How long joins may take to finish after shutdown was requested.
 const DRAIN: Duration = Duration::from_secs(2);
@@ -68,6 +73,9 @@ struct Inner {
     joining: Mutex<HashSet<OwnedRoomId>>,
     tasks: TaskTracker,
     cancel: CancellationToken,
+    #[allow(dead_code)] // read by the conversation layer (issue 5)
+    store: AsyncStore,
+    surveys: Vec<Survey>,
 }
 
 /// A cheap-clone handle on the running bot.
@@ -78,9 +86,28 @@ pub struct Bot {
 
 /// Runs the bot until `cancel` fires.
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
+    let surveys = load_surveys(&config)?;
     let lock = DataDirLock::acquire(&config.store.path)?;
     info!(lock = %lock.path().display(), "data directory locked");
+    // The store opens before the Matrix session: a wrong passphrase stops here, untouched.
+    let passphrase = Passphrase::new(config.store.passphrase.expose())?;
+    let store = AsyncStore::open(config.store.data_dir(), passphrase)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the store in {}",
+                config.store.data_dir().display()
+            )
+        })?;
     let (client, first_start) = session::connect(&config).await?;
+    let control = tokio::spawn({
+        let (dir, store, cancel) = (config.store.path.clone(), store.clone(), cancel.clone());
+        async move {
+            if let Err(e) = crate::control::serve(&dir, store, cancel).await {
+                warn!(error = %format!("{e:#}"), "control socket unavailable; store check/backup need the bot stopped");
+            }
+        }
+    });
 
     if (first_start || config.matrix.password.is_some())
         && let Err(e) = session::bootstrap_cross_signing(&client, &config).await
@@ -115,7 +142,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         timeline_limit: config.sync.timeline_limit,
         timeout: Duration::from_secs(config.sync.timeout_secs),
     };
-    let position = TokenFile::in_dir(&config.store.path);
+    let position = StorePosition(store.clone());
     let bot = Bot {
         inner: Arc::new(Inner {
             config,
@@ -124,6 +151,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
             undecryptable: AtomicU64::new(0),
             rooms: Mutex::new(rooms),
             joining: Mutex::new(HashSet::new()),
+            store,
+            surveys,
             tasks: TaskTracker::new(),
             cancel: cancel.clone(),
         }),
@@ -143,9 +172,63 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     {
         warn!("some joins were still running at shutdown; they are retried on the next start");
     }
+    let _ = control.await;
+    bot.inner.store.run(|s| s.flush()).await?;
     drop(lock);
     info!("pulsebot stopped");
     result
+}
+
+/// The invalid survey files, named with every problem; the bot refuses to start with them.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "invalid survey file(s) in {dir}; fix them or move them out (check with `pulsebot validate`):\n{report}"
+)]
+pub struct InvalidSurveys {
+    /// The surveys folder.
+    pub dir: String,
+    /// Every problem, one per line.
+    pub report: String,
+}
+
+fn load_surveys(config: &Config) -> anyhow::Result<Vec<Survey>> {
+    let dir = &config.surveys.dir;
+    if !dir.is_dir() {
+        warn!(dir = %dir.display(), "no surveys folder; the bot takes admin commands only");
+        return Ok(Vec::new());
+    }
+    let (surveys, problems) = survey::load_dir(dir, &config.survey_defaults());
+    if !problems.is_empty() {
+        let report = problems
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(InvalidSurveys {
+            dir: dir.display().to_string(),
+            report,
+        }
+        .into());
+    }
+    info!(count = surveys.len(), "surveys loaded");
+    Ok(surveys)
+}
+
+/// The sync position, kept encrypted in pulsebot's store.
+struct StorePosition(AsyncStore);
+
+impl SyncPosition for StorePosition {
+    async fn load(&self) -> anyhow::Result<Option<String>> {
+        let raw = self.0.bot_state(SYNC_POSITION.to_string()).await?;
+        Ok(raw.and_then(|b| String::from_utf8(b).ok()))
+    }
+
+    async fn save(&self, token: &str) -> anyhow::Result<()> {
+        Ok(self
+            .0
+            .set_bot_state(SYNC_POSITION.to_string(), token.as_bytes().to_vec())
+            .await?)
+    }
 }
 
 impl Bot {
@@ -346,6 +429,7 @@ impl Bot {
             uptime: self.inner.started.elapsed(),
             pilot_rooms,
             undecryptable: self.inner.undecryptable.load(Ordering::Relaxed),
+            surveys: self.inner.surveys.iter().map(|s| s.id.clone()).collect(),
         }
     }
 }

@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use anyhow::Context;
+
 use crate::config::{self, Config, ConfigError};
+use crate::lang::Lang;
+use crate::survey::SurveyDefaults;
 
 /// pulsebot — usability surveys inside a Matrix pilot.
 #[derive(Debug, Parser)]
@@ -39,16 +43,67 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the bot (until SIGINT/SIGTERM).
     Run,
-    /// Check the config (and survey files) without starting the bot.
+    /// Check the config and survey files without starting the bot (exit 1 on survey errors,
+    /// 2 on config errors).
     Validate {
-        /// Survey files or folders to check besides the config.
+        /// Survey files or folders to check [default: the config's surveys.dir].
         paths: Vec<PathBuf>,
+    },
+    /// Print a questionnaire as a participant reads it in a client without poll support.
+    Preview {
+        /// A survey file, or the id of a survey in the config's surveys.dir.
+        survey: String,
+        /// Language of the preview.
+        #[arg(long, value_enum, default_value_t = PreviewLang::De)]
+        lang: PreviewLang,
+    },
+    /// Inspect and maintain the encrypted store.
+    Store {
+        /// What to do with the store.
+        #[command(subcommand)]
+        command: StoreCommand,
     },
     /// Local demo: starts a homeserver, the bot and a scripted admin, and shows them talking.
     Demo {
         /// Working folder for the demo's homeserver, store and config.
         #[arg(long, default_value = ".demo")]
         dir: PathBuf,
+    },
+}
+
+/// Language choice on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PreviewLang {
+    /// Deutsch.
+    De,
+    /// English.
+    En,
+}
+
+impl From<PreviewLang> for Lang {
+    fn from(l: PreviewLang) -> Lang {
+        match l {
+            PreviewLang::De => Lang::De,
+            PreviewLang::En => Lang::En,
+        }
+    }
+}
+
+/// `pulsebot store ...`
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Open the store, decrypt every value, verify the audit chain, print counts per table.
+    Check,
+    /// Write a consistent copy into DIR (new or empty), also while the bot runs.
+    Backup {
+        /// Target directory.
+        dir: PathBuf,
+    },
+    /// Wrap the store key with a new passphrase (the bot must be stopped).
+    Rekey {
+        /// File with the new passphrase [else $PULSEBOT_NEW_STORE_PASSPHRASE].
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
     },
 }
 
@@ -90,22 +145,171 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
             spawn_signal_handler(cancel.clone());
             crate::bot::run(config, cancel).await
         }
-        Command::Validate { paths } => {
-            let path = config::resolve_path(cli.config.as_deref());
-            let config = Config::load(&path)?;
-            let _ = paths;
-            println!("{}: config OK", path.display());
-            println!(
-                "  bot {} on {}, {} admin(s), {} pilot room(s), store {}",
-                config.matrix.user,
-                config.matrix.homeserver,
-                config.bot.admins.len(),
-                config.bot.pilot_rooms.len(),
-                config.store.path.display()
-            );
+        Command::Validate { paths } => validate(cli.config.as_deref(), paths),
+        Command::Preview { survey, lang } => {
+            let (defaults, dir) = match load(cli.config.as_deref()) {
+                Ok(c) => (c.survey_defaults(), Some(c.surveys.dir)),
+                // A preview of a file needs no bot config; an id does (to find the folder).
+                Err(_) if Path::new(&survey).is_file() => (SurveyDefaults::default(), None),
+                Err(e) => return Err(e),
+            };
+            let s = find_survey(&survey, dir.as_deref(), &defaults)?;
+            print!("{}", crate::survey::render::preview(&s, lang.into()));
             Ok(())
         }
+        Command::Store { command } => store_command(cli.config.as_deref(), command),
         Command::Demo { dir } => crate::demo::run(&dir).await,
+    }
+}
+
+/// A validation that found problems in survey files (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SurveyProblems(String);
+
+fn validate(flag: Option<&Path>, paths: Vec<PathBuf>) -> anyhow::Result<()> {
+    let path = config::resolve_path(flag);
+    let config = Config::load(&path)?;
+    println!("{}: config OK", path.display());
+    println!(
+        "  bot {} on {}, {} admin(s), {} pilot room(s), store {}",
+        config.matrix.user,
+        config.matrix.homeserver,
+        config.bot.admins.len(),
+        config.bot.pilot_rooms.len(),
+        config.store.path.display()
+    );
+    let paths = if paths.is_empty() {
+        vec![config.surveys.dir.clone()]
+    } else {
+        paths
+    };
+    let report = crate::survey::validate_paths(&paths, &config.survey_defaults());
+    if report.diagnostics.is_empty() {
+        for s in &report.surveys {
+            println!(
+                "{}: survey `{}` OK ({} questions)",
+                s.file,
+                s.id,
+                s.questions().len()
+            );
+        }
+        print!("{report}");
+        Ok(())
+    } else {
+        Err(SurveyProblems(report.to_string().trim_end().to_string()).into())
+    }
+}
+
+fn find_survey(
+    arg: &str,
+    dir: Option<&Path>,
+    defaults: &SurveyDefaults,
+) -> anyhow::Result<crate::survey::Survey> {
+    let as_path = Path::new(arg);
+    let problems = |ds: Vec<crate::survey::Diagnostic>| {
+        SurveyProblems(
+            ds.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    };
+    if as_path.is_file() {
+        return crate::survey::load_file(as_path, defaults).map_err(|ds| problems(ds).into());
+    }
+    let dir = dir.context("no such survey file")?;
+    let (surveys, diags) = crate::survey::load_dir(dir, defaults);
+    match surveys.into_iter().find(|s| s.id == arg) {
+        Some(s) => Ok(s),
+        None if !diags.is_empty() => Err(problems(diags).into()),
+        None => anyhow::bail!(
+            "no survey with id `{arg}` in {} (and no such file)",
+            dir.display()
+        ),
+    }
+}
+
+fn store_command(flag: Option<&Path>, command: StoreCommand) -> anyhow::Result<()> {
+    use crate::control::{self, Request};
+    use crate::store::{self, Passphrase, StoreError};
+    let config = load(flag)?;
+    let data = config.store.data_dir();
+    let pass = Passphrase::new(config.store.passphrase.expose())?;
+    // While the bot runs it holds the store; then the request goes to it over the control
+    // socket instead.
+    let via_bot = |req: Request| -> anyhow::Result<()> {
+        let resp = control::request(&config.store.path, &req)?;
+        println!("{}", resp.text);
+        if resp.ok {
+            Ok(())
+        } else {
+            anyhow::bail!("the running bot reports a failure")
+        }
+    };
+    match command {
+        StoreCommand::Check => match store::check(&data, &pass) {
+            Ok(report) => {
+                println!("{report}");
+                if report.is_ok() {
+                    Ok(())
+                } else {
+                    anyhow::bail!("store check found problems")
+                }
+            }
+            Err(StoreError::InUse(_)) => via_bot(Request::Check),
+            Err(e) => Err(e.into()),
+        },
+        StoreCommand::Backup { dir } => {
+            let dir = std::path::absolute(&dir)?;
+            match store::Store::open_existing(&data, &pass) {
+                Ok(s) => {
+                    let counts = store::backup(&s, &dir)?;
+                    s.audit(jiff::Timestamp::now(), "cli", "store.backup", "")?;
+                    println!("{}", control::backup_summary(&counts, &dir));
+                    Ok(())
+                }
+                Err(StoreError::InUse(_)) => via_bot(Request::Backup { dir }),
+                Err(e) => Err(e.into()),
+            }
+        }
+        StoreCommand::Rekey {
+            new_passphrase_file,
+        } => {
+            let new = Passphrase::from_file_or_env(
+                new_passphrase_file.as_deref(),
+                "PULSEBOT_NEW_STORE_PASSPHRASE",
+            )?;
+            // The session file first (one atomic file write, easy to roll back), then the store.
+            let lock = crate::matrix::session::DataDirLock::acquire(&config.store.path)
+                .context("stop the bot before changing the passphrase")?;
+            let previous = crate::matrix::session::rekey(
+                &config.store.path,
+                config.store.passphrase.expose(),
+                new.expose(),
+            )?;
+            let result = store::rekey(&data, &pass, &new);
+            if result.is_err()
+                && let Some(bytes) = &previous
+            {
+                crate::matrix::session::restore_session_file(&config.store.path, bytes)?;
+            }
+            drop(lock);
+            match result {
+                Ok(()) => {
+                    println!(
+                        "passphrase changed for the session and the store; put the new \
+                         passphrase into store.passphrase_file before the next start"
+                    );
+                    Ok(())
+                }
+                Err(StoreError::InUse(p)) => anyhow::bail!(
+                    "the store {} is in use: stop the bot before changing the passphrase",
+                    p.display()
+                ),
+                Err(e) => Err(e.into()),
+            }
+        }
     }
 }
 

@@ -107,6 +107,25 @@ pub struct StoreConfig {
     pub passphrase: Secret,
 }
 
+impl StoreConfig {
+    /// pulsebot's own encrypted store (sled) inside the data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.path.join("data")
+    }
+}
+
+impl Config {
+    /// The defaults survey files inherit from this config.
+    pub fn survey_defaults(&self) -> crate::survey::SurveyDefaults {
+        crate::survey::SurveyDefaults {
+            timezone: self.bot.timezone.clone(),
+            min_group_size: self.privacy.min_group_size,
+            pilot_rooms: self.bot.pilot_rooms.iter().map(|r| r.to_string()).collect(),
+            language: self.bot.default_language,
+        }
+    }
+}
+
 /// `[surveys]`
 #[derive(Debug, Clone)]
 pub struct SurveysConfig {

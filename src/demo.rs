@@ -74,7 +74,13 @@ pilot_rooms = ["{pilot}"]
 
 [store]
 path = "store"
+
+[surveys]
+dir = "{surveys}"
 "#,
+        surveys = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("surveys")
+            .display(),
         hs = hs.url,
         admin = admin.user_id,
         admin_room = admin_room.room_id(),

@@ -15,6 +15,7 @@ pub mod admin;
 pub mod bot;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod lang;
 pub mod matrix;

@@ -118,12 +118,37 @@ struct SessionFile {
     cipher: Vec<u8>,
     /// The `MatrixSession` (user id, device id, access token), encrypted.
     session: Vec<u8>,
+    /// The random passphrase of the SDK's SQLite store, encrypted. Keeping it here (rather
+    /// than using the operator's passphrase directly) lets `store rekey` change the
+    /// operator's passphrase by re-wrapping this file alone.
+    sdk_passphrase: Vec<u8>,
 }
 
-fn save_session(path: &Path, config: &Config, session: &MatrixSession) -> anyhow::Result<()> {
+/// What the session file holds, decrypted.
+struct Saved {
+    session: MatrixSession,
+    sdk_passphrase: String,
+}
+
+fn new_sdk_passphrase() -> String {
+    use rand::RngCore;
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    hex::encode(key)
+}
+
+fn save_session(
+    path: &Path,
+    config: &Config,
+    session: &MatrixSession,
+    sdk_passphrase: &str,
+) -> anyhow::Result<()> {
     let passphrase = config.store.passphrase.expose();
     let cipher = StoreCipher::new().context("cannot create a session cipher")?;
     let file = SessionFile {
+        sdk_passphrase: cipher
+            .encrypt_value(&sdk_passphrase)
+            .context("cannot encrypt the SDK store key")?,
         user_id: config.matrix.user.to_string(),
         homeserver: config.matrix.homeserver.to_string(),
         cipher: cipher
@@ -154,7 +179,31 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_session(path: &Path, config: &Config) -> anyhow::Result<Option<MatrixSession>> {
+/// Re-wraps the session file's key with a new passphrase (`pulsebot store rekey`).
+///
+/// Returns the previous file content so a caller can roll back if a later step fails.
+pub fn rekey(data_dir: &Path, old: &str, new: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let path = data_dir.join(SESSION_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut file: SessionFile = serde_json::from_slice(&bytes)
+        .with_context(|| format!("the session file {} is damaged", path.display()))?;
+    let cipher = StoreCipher::import(old, &file.cipher)
+        .map_err(|_| SessionError::WrongPassphrase(path.clone()))?;
+    file.cipher = cipher.export(new).context("cannot wrap the session key")?;
+    write_private(&path, &serde_json::to_vec(&file)?)?;
+    Ok(Some(bytes))
+}
+
+/// Restores a session file saved by [`rekey`].
+pub fn restore_session_file(data_dir: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_private(&data_dir.join(SESSION_FILE), bytes)
+}
+
+fn load_session(path: &Path, config: &Config) -> anyhow::Result<Option<Saved>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -175,7 +224,13 @@ fn load_session(path: &Path, config: &Config) -> anyhow::Result<Option<MatrixSes
     let session = cipher
         .decrypt_value(&file.session)
         .map_err(|_| SessionError::WrongPassphrase(path.to_path_buf()))?;
-    Ok(Some(session))
+    let sdk_passphrase = cipher
+        .decrypt_value(&file.sdk_passphrase)
+        .map_err(|_| SessionError::WrongPassphrase(path.to_path_buf()))?;
+    Ok(Some(Saved {
+        session,
+        sdk_passphrase,
+    }))
 }
 
 /// Builds a client on the encrypted SDK store, restoring the saved session or logging in.
@@ -193,19 +248,22 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Client, bool)> {
         std::fs::remove_dir_all(&sdk_dir)
             .with_context(|| format!("cannot clear the stale store {}", sdk_dir.display()))?;
     }
+    let sdk_passphrase = saved
+        .as_ref()
+        .map_or_else(new_sdk_passphrase, |s| s.sdk_passphrase.clone());
     let client = Client::builder()
         .homeserver_url(config.matrix.homeserver.as_str())
-        .sqlite_store(&sdk_dir, Some(config.store.passphrase.expose()))
+        .sqlite_store(&sdk_dir, Some(&sdk_passphrase))
         .with_encryption_settings(EncryptionSettings {
             auto_enable_cross_signing: false,
             ..Default::default()
         })
         .build()
         .await
-        .context("cannot open the Matrix store (wrong store passphrase?)")?;
+        .context("cannot open the Matrix store in the data directory")?;
 
     match saved {
-        Some(session) => {
+        Some(Saved { session, .. }) => {
             client
                 .restore_session(session)
                 .await
@@ -229,7 +287,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Client, bool)> {
                 .matrix_auth()
                 .session()
                 .context("the login gave no session")?;
-            save_session(&session_path, config, &session)?;
+            save_session(&session_path, config, &session, &sdk_passphrase)?;
             info!(device = %session.meta.device_id, "logged in, session saved");
             Ok((client, true))
         }

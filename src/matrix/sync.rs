@@ -8,7 +8,6 @@
 //! so a crash at any point replays events rather than losing them (handlers are idempotent).
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -47,34 +46,12 @@ pub trait SyncHandler: Send + Sync {
     fn left(&self, room: Room) -> impl Future<Output = ()> + Send;
 }
 
-/// Where the sync position is kept between runs.
-#[derive(Debug, Clone)]
-pub struct TokenFile {
-    path: PathBuf,
-}
-
-impl TokenFile {
-    /// The position file inside a data directory.
-    pub fn in_dir(dir: &std::path::Path) -> Self {
-        TokenFile {
-            path: dir.join("sync-position"),
-        }
-    }
-
+/// Where the sync position is kept between runs (pulsebot's store, encrypted).
+pub trait SyncPosition: Send + Sync {
     /// The saved position, if any.
-    pub fn load(&self) -> anyhow::Result<Option<String>> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(s) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("cannot read {}", self.path.display())),
-        }
-    }
-
-    /// Saves the position durably.
-    pub fn save(&self, token: &str) -> anyhow::Result<()> {
-        super::session::write_private(&self.path, token.as_bytes())
-    }
+    fn load(&self) -> impl Future<Output = anyhow::Result<Option<String>>> + Send;
+    /// Saves the position durably; called only after everything before it was handled.
+    fn save(&self, token: &str) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
 /// Tuning of the loop.
@@ -93,14 +70,14 @@ fn filter(limit: u32) -> Filter {
 }
 
 /// Runs until `cancel` fires (returns `Ok`) or the session is no longer valid (returns `Err`).
-pub async fn run<H: SyncHandler>(
+pub async fn run<H: SyncHandler, P: SyncPosition>(
     client: &Client,
     opts: &SyncOptions,
-    position: &TokenFile,
+    position: &P,
     handler: &H,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut token = position.load()?;
+    let mut token = position.load().await?;
     let mut backoff = Duration::from_millis(500);
     // The first request must not long-poll: after a restore it would otherwise wait up to
     // the full timeout before the bot handles what arrived while it was down.
@@ -142,7 +119,7 @@ pub async fn run<H: SyncHandler>(
 
         match handle_response(client, &response, token.as_deref(), handler).await {
             Ok(()) => {
-                position.save(&response.next_batch)?;
+                position.save(&response.next_batch).await?;
                 token = Some(response.next_batch);
             }
             Err(e) => {

@@ -52,7 +52,8 @@ impl Passphrase {
         }
     }
 
-    pub(crate) fn expose(&self) -> &str {
+    /// The passphrase itself, for the one place that needs it (re-wrapping the session).
+    pub fn expose(&self) -> &str {
         &self.0
     }
 }

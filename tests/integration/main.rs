@@ -3,5 +3,6 @@
 //! One homeserver serves the whole run (started on first use, stopped when this process ends);
 //! every test registers its own users with random names.
 
+mod cli;
 mod foundation;
 mod helpers;

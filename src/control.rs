@@ -1,0 +1,175 @@
+//! The local control socket: lets `pulsebot store check|backup` work while the bot runs.
+//!
+//! sled allows one process per store, so a second process cannot open the store the bot
+//! holds. Instead the CLI asks the running bot over a Unix socket inside the data directory
+//! (mode 0700 directory, 0600 socket: only the bot's own system user can connect). The
+//! protocol is one JSON request line and one JSON response line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::net::UnixListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::store::AsyncStore;
+
+/// The socket's file name inside the data directory.
+pub const SOCKET: &str = "control.sock";
+/// A request must arrive within this time, or the connection is dropped.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the CLI asks the running bot.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    /// Run `store check` on the open store.
+    Check,
+    /// Copy the open store into `dir`.
+    Backup {
+        /// Target directory (new or empty).
+        dir: PathBuf,
+    },
+}
+
+/// The bot's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Response {
+    /// Whether the request succeeded.
+    pub ok: bool,
+    /// The report or the error, for the operator.
+    pub text: String,
+}
+
+/// The socket path for a data directory.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET)
+}
+
+/// Serves requests until `cancel` fires.
+pub async fn serve(
+    data_dir: &Path,
+    store: AsyncStore,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = socket_path(data_dir);
+    // A socket file left by a killed bot would make bind fail; the data-directory lock
+    // guarantees no other live bot owns it.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)
+        .with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(error = %e, "control socket accept failed");
+                    continue;
+                }
+            },
+        };
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = handle(stream, store).await {
+                warn!(error = %format!("{e:#}"), "control request failed");
+            }
+        });
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+async fn handle(stream: tokio::net::UnixStream, store: AsyncStore) -> anyhow::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    tokio::time::timeout(
+        READ_TIMEOUT,
+        tokio::io::BufReader::new(read).read_line(&mut line),
+    )
+    .await
+    .context("no request within 10 s")??;
+    let response = match serde_json::from_str::<Request>(&line) {
+        Err(e) => Response {
+            ok: false,
+            text: format!("malformed request: {e}"),
+        },
+        Ok(req) => {
+            info!(request = ?req_name(&req), "control request");
+            execute(req, &store).await
+        }
+    };
+    let mut out = serde_json::to_vec(&response)?;
+    out.push(b'\n');
+    write.write_all(&out).await?;
+    Ok(())
+}
+
+fn req_name(r: &Request) -> &'static str {
+    match r {
+        Request::Check => "check",
+        Request::Backup { .. } => "backup",
+    }
+}
+
+async fn execute(req: Request, store: &AsyncStore) -> Response {
+    let result = match req {
+        Request::Check => store
+            .run(|s| s.check())
+            .await
+            .map(|r| (r.is_ok(), r.to_string())),
+        Request::Backup { dir } => store
+            .run(move |s| {
+                let counts = crate::store::backup(s, &dir)?;
+                s.audit(jiff::Timestamp::now(), "cli", "store.backup", "")?;
+                Ok((counts, dir))
+            })
+            .await
+            .map(|(counts, dir)| (true, backup_summary(&counts, &dir))),
+    };
+    match result {
+        Ok((ok, text)) => Response { ok, text },
+        Err(e) => Response {
+            ok: false,
+            text: e.to_string(),
+        },
+    }
+}
+
+/// The operator-facing summary of a backup.
+pub fn backup_summary(
+    counts: &std::collections::BTreeMap<&'static str, u64>,
+    dir: &Path,
+) -> String {
+    let total: u64 = counts.values().sum();
+    format!(
+        "backup written to {} ({total} values in {} tables, still encrypted: restore with the same passphrase)",
+        dir.display(),
+        counts.len()
+    )
+}
+
+/// Sends one request to the bot running on `data_dir` (blocking; for the CLI).
+pub fn request(data_dir: &Path, req: &Request) -> anyhow::Result<Response> {
+    let path = socket_path(data_dir);
+    let mut stream = UnixStream::connect(&path).with_context(|| {
+        format!(
+            "the store is in use, but the running bot does not answer on {}",
+            path.display()
+        )
+    })?;
+    stream.set_read_timeout(Some(Duration::from_secs(600)))?;
+    let mut line = serde_json::to_vec(req)?;
+    line.push(b'\n');
+    stream.write_all(&line)?;
+    let mut reply = String::new();
+    BufReader::new(stream).read_line(&mut reply)?;
+    serde_json::from_str(&reply).context("the bot's answer is malformed")
+}

@@ -1,0 +1,205 @@
+//! The command line as an operator uses it: validate, preview, store maintenance.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use pulsebot::sim::SimUser;
+
+use crate::helpers::{BotSetup, WAIT, bin, hs};
+
+fn pulsebot(args: &[&str], config: Option<&Path>) -> Output {
+    let mut cmd = Command::new(bin());
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    cmd.args(args)
+        .env_remove("PULSEBOT_PASSWORD")
+        .env_remove("PULSEBOT_STORE_PASSPHRASE")
+        .env_remove("PULSEBOT_CONFIG")
+        .output()
+        .expect("pulsebot runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn repo(p: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(p)
+        .display()
+        .to_string()
+}
+
+/// A config beside which `surveys/` holds the given files.
+fn config_with_surveys(files: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("surveys")).expect("mkdir");
+    for (name, content) in files {
+        std::fs::write(dir.path().join("surveys").join(name), content).expect("write");
+    }
+    std::fs::write(dir.path().join("pp"), "a long passphrase").expect("write");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[matrix]\nhomeserver = \"http://127.0.0.1:1\"\nuser = \"@bot:localhost\"\n\n\
+         [bot]\nadmins = [\"@admin:localhost\"]\n\n[store]\npassphrase_file = \"pp\"\n",
+    )
+    .expect("write");
+    (dir, config)
+}
+
+#[test]
+fn validate_accepts_the_shipped_surveys_and_names_errors_with_positions() {
+    let baseline = std::fs::read_to_string(repo("surveys/pilot-baseline.toml")).expect("shipped");
+    let (_dir, config) = config_with_surveys(&[("pilot-baseline.toml", &baseline)]);
+    let out = pulsebot(&["validate"], Some(&config));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("survey `pilot-baseline` OK"),
+        "{}",
+        text(&out)
+    );
+
+    let out = pulsebot(&["validate", &repo("surveys")], Some(&config));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let broken = baseline.replacen(
+        "id = \"pilot-baseline\"",
+        "id = \"pilot-baseline\"\ncolour = 1",
+        1,
+    );
+    let (_dir, config) = config_with_surveys(&[("broken.toml", &broken)]);
+    let out = pulsebot(&["validate"], Some(&config));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("broken.toml:"), "{}", text(&out));
+    assert!(text(&out).contains("colour"), "{}", text(&out));
+}
+
+#[test]
+fn run_refuses_to_start_with_an_invalid_survey_and_names_it() {
+    let (_dir, config) = config_with_surveys(&[("bad.toml", "id = \"x\"\n[[block]\n")]);
+    let out = pulsebot(&["run"], Some(&config));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("invalid survey file(s)"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("bad.toml:2:"), "{}", text(&out));
+}
+
+#[test]
+fn preview_prints_the_questionnaire_in_both_languages() {
+    let de = pulsebot(&["preview", &repo("surveys/pulse.toml")], None);
+    assert_eq!(de.status.code(), Some(0), "{}", text(&de));
+    let de = text(&de);
+    assert!(de.contains("Frage 1/"), "{de}");
+    let en = pulsebot(
+        &["preview", &repo("surveys/pulse.toml"), "--lang", "en"],
+        None,
+    );
+    let en = text(&en);
+    assert!(en.contains("Question 1/"), "{en}");
+    assert_ne!(de, en);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_check_backup_and_rekey_while_running_and_stopped() {
+    let admin = SimUser::register(hs(), "admin").await.expect("admin");
+    let bot = BotSetup::new(&[&admin], "").await;
+    let process = bot.start();
+    process.wait_for_log("pulsebot running").await;
+
+    // While the bot runs, check and backup go through its control socket.
+    let out = pulsebot(&["store", "check"], Some(&bot.config));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("store OK"), "{}", text(&out));
+    let backup = bot.dir.path().join("backup-running");
+    let out = pulsebot(
+        &["store", "backup", backup.to_str().expect("utf8")],
+        Some(&bot.config),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("backup written to"), "{}", text(&out));
+    assert!(
+        backup.join("db").exists() || backup.join("conf").exists(),
+        "backup has sled files"
+    );
+
+    // Rekey needs the bot stopped.
+    let new_pass = bot.dir.path().join("new-passphrase");
+    std::fs::write(&new_pass, "an entirely new passphrase").expect("write");
+    let out = pulsebot(
+        &[
+            "store",
+            "rekey",
+            "--new-passphrase-file",
+            new_pass.to_str().expect("utf8"),
+        ],
+        Some(&bot.config),
+    );
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "rekey while running must fail: {}",
+        text(&out)
+    );
+    let (status, _) = process.stop().await;
+    assert!(status.success());
+
+    let out = pulsebot(&["store", "check"], Some(&bot.config));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = pulsebot(
+        &[
+            "store",
+            "rekey",
+            "--new-passphrase-file",
+            new_pass.to_str().expect("utf8"),
+        ],
+        Some(&bot.config),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // The old passphrase no longer opens anything: a clear error, nothing changed.
+    let out = pulsebot(&["store", "check"], Some(&bot.config));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).to_lowercase().contains("passphrase"),
+        "{}",
+        text(&out)
+    );
+    let old_run = bot.start();
+    let (status, log) = old_run.wait_exit().await;
+    assert!(!status.success());
+    assert!(log.to_lowercase().contains("passphrase"), "{log}");
+
+    // With the new one the bot starts with the same session and answers.
+    std::fs::copy(&new_pass, bot.dir.path().join("passphrase")).expect("copy");
+    let process = bot.start();
+    let room = admin
+        .create_encrypted_room("admin", &[&bot.user_id])
+        .await
+        .expect("room");
+    admin
+        .wait_for_join(room.room_id(), &bot.user_id, WAIT)
+        .await
+        .expect("joins");
+    let ev = admin
+        .send_text(room.room_id(), "!pulse status")
+        .await
+        .expect("sent");
+    admin
+        .wait_for_reply(&ev, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", process.log()));
+    assert!(
+        process.log().contains("session restored"),
+        "{}",
+        process.log()
+    );
+}
