@@ -380,3 +380,52 @@ fn each_config_error_exits_2_and_names_the_key() {
         assert!(err.contains("config.toml"), "{what}: names the file: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecryptable_events_are_counted_and_logged_not_dropped() {
+    let admin = SimUser::register(hs(), "admin").await.expect("admin");
+    let bot = BotSetup::new(&[&admin], "").await;
+    let process = bot.start();
+    // A plain room, so the bogus encrypted event goes out exactly as written.
+    let mut req = matrix_sdk::ruma::api::client::room::create_room::v3::Request::new();
+    req.invite = vec![bot.user_id.clone()];
+    let room = admin.client.create_room(req).await.expect("room");
+    admin
+        .wait_for_join(room.room_id(), &bot.user_id, WAIT)
+        .await
+        .expect("joins");
+    room.send_raw(
+        "m.room.encrypted",
+        serde_json::json!({
+            "algorithm": "m.megolm.v1.aes-sha2",
+            "ciphertext": "AwgAEnAcBogus",
+            "sender_key": "c2VuZGVyIGtleSB0aGF0IGRvZXMgbm90IGV4aXN0",
+            "session_id": "c2Vzc2lvbiB0aGF0IGRvZXMgbm90IGV4aXN0",
+            "device_id": "FAKEDEVICE",
+        }),
+    )
+    .await
+    .expect("sent");
+    let ev = admin
+        .send_text(room.room_id(), "!pulse status")
+        .await
+        .expect("sent");
+    let reply = admin
+        .wait_for_reply(&ev, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", process.log()));
+    assert!(
+        reply.body.contains("Nicht entschlüsselbare Nachrichten: 1"),
+        "{}",
+        reply.body
+    );
+    let log = process.log();
+    assert!(
+        log.contains("undecryptable event") && log.contains("FAKEDEVICE"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(admin.user_id.as_str()),
+        "no Matrix id of the sender in the log"
+    );
+}
