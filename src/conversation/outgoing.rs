@@ -141,7 +141,9 @@ pub struct PollStart {
     pub fallback: String,
 }
 
-/// A message the conversation wants sent.
+/// A message the conversation wants sent. Its texts may hold personal data (a "my data"
+/// reply holds the participant's answers and Matrix id): log the [`Context`], never the
+/// message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Outgoing {

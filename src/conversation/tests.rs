@@ -657,6 +657,20 @@ fn remind_and_close_messages() {
 }
 
 #[test]
+fn input_debug_does_not_show_answers() {
+    let t = format!("{:?}", Input::Text("geheime Antwort".into()));
+    assert_eq!(t, "Text(<15 chars>)");
+    let v = format!(
+        "{:?}",
+        Input::PollVote {
+            poll_event_id: "$p".into(),
+            answer_ids: vec!["rarely".into()],
+        }
+    );
+    assert!(!v.contains("rarely"), "{v}");
+}
+
+#[test]
 fn answer_value_mapping_round_trips() {
     use crate::survey::Answer;
     for a in [
