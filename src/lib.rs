@@ -6,6 +6,8 @@
 //! - [`matrix`]: the only code that talks to the homeserver (session, sync, sending).
 //! - [`bot`]: the running bot: lock, connect, sync, route events.
 //! - [`admin`]: `!pulse` admin commands, parsed and rendered (pure).
+//! - [`conversation`]: the participant's DM conversation: commands, consent, one question at
+//!   a time (pure state machine).
 //! - [`survey`], [`schedule`]: questionnaires and when rounds happen (pure).
 //! - [`store`]: the encrypted sled store, the only code that touches pulsebot's data on disk.
 //! - [`sim`]: a local Synapse and simulated Matrix users, for the demo and the tests.
@@ -16,6 +18,7 @@ pub mod bot;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod conversation;
 pub mod demo;
 pub mod lang;
 pub mod matrix;

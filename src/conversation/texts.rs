@@ -1,0 +1,254 @@
+//! Every participant-facing sentence the conversation adds, in German and English.
+//!
+//! One place so wording can be reviewed (by the staff council, by data protection, by a
+//! native speaker) without reading code. Style: short, friendly, formal "Sie" in German,
+//! written for non-technical staff on a phone. Command words are quoted exactly as they
+//! are typed. Texts that belong to the questionnaire itself (intro, question layout, answer
+//! errors, thanks) live in `survey::render` and `survey::AnswerError::message`; they are
+//! reused here, not duplicated.
+
+use crate::lang::Lang;
+
+/// Appended to the data-protection notice: how to switch language before answering.
+pub fn notice_language_hint(lang: Lang) -> &'static str {
+    lang.pick(
+        "For English, send “language en”.",
+        "Auf Deutsch: senden Sie „sprache de“.",
+    )
+}
+
+/// The consent poll's question.
+pub fn consent_question(lang: Lang) -> &'static str {
+    lang.pick(
+        "Möchten Sie an den Kurzumfragen teilnehmen?",
+        "Would you like to take part in the short surveys?",
+    )
+}
+
+/// The consent poll's "yes" answer.
+pub fn consent_yes(lang: Lang) -> &'static str {
+    lang.pick("Ja, teilnehmen", "Yes, take part")
+}
+
+/// The consent poll's "no" answer.
+pub fn consent_no(lang: Lang) -> &'static str {
+    lang.pick("Nein danke", "No, thanks")
+}
+
+/// How to answer the consent question without poll support.
+pub fn consent_how_to(lang: Lang) -> &'static str {
+    lang.pick(
+        "Antworten Sie mit „ja“ oder „nein“ (oder 1 oder 2).",
+        "Reply with “yes” or “no” (or 1 or 2).",
+    )
+}
+
+/// Reply to "yes".
+pub fn consent_given(lang: Lang) -> &'static str {
+    lang.pick(
+        "Vielen Dank! Sie nehmen teil. Die Kurzumfragen erscheinen hier in diesem Chat. Mit „stopp“ beenden Sie die Teilnahme jederzeit.",
+        "Thank you! You are taking part. The short surveys will appear here in this chat. Send “stop” to end your participation at any time.",
+    )
+}
+
+/// Reply to "no" (the last message unless the participant writes `start`).
+pub fn consent_declined(lang: Lang) -> &'static str {
+    lang.pick(
+        "In Ordnung, Sie nehmen nicht teil und erhalten keine weiteren Nachrichten. Falls Sie es sich anders überlegen, senden Sie „start“.",
+        "All right, you are not taking part and will get no further messages. If you change your mind, send “start”.",
+    )
+}
+
+/// Reply to text that is not a consent answer while consent is pending.
+pub fn consent_hint(lang: Lang) -> &'static str {
+    lang.pick(
+        "Bitte stimmen Sie in der Abfrage oben ab oder antworten Sie mit „ja“ oder „nein“.",
+        "Please vote in the poll above or reply with “yes” or “no”.",
+    )
+}
+
+/// Reply to a "yes" vote after the participant declined or stopped: "no" is final until
+/// `start`.
+pub fn consent_after_no(lang: Lang) -> &'static str {
+    lang.pick(
+        "Sie hatten die Teilnahme abgelehnt. Wenn Sie doch teilnehmen möchten, senden Sie „start“.",
+        "You declined to take part. If you would like to take part after all, send “start”.",
+    )
+}
+
+/// Reply to `start` from someone who takes part already.
+pub fn already_participating(lang: Lang) -> &'static str {
+    lang.pick(
+        "Sie nehmen bereits teil. Die nächste Kurzumfrage erscheint hier.",
+        "You are already taking part. The next short survey will appear here.",
+    )
+}
+
+/// Reply to `start` after "no", `stopp` or `löschen`.
+pub fn opted_in_again(lang: Lang) -> &'static str {
+    lang.pick(
+        "Willkommen zurück! Sie nehmen wieder teil. Mit „stopp“ beenden Sie die Teilnahme jederzeit.",
+        "Welcome back! You are taking part again. Send “stop” to end your participation at any time.",
+    )
+}
+
+/// The confirmation of `stopp`: the last message the participant gets.
+pub fn stopped(lang: Lang) -> &'static str {
+    lang.pick(
+        "Sie sind abgemeldet und erhalten keine Nachrichten mehr. Antworten der laufenden Umfrage wurden verworfen. Mit „start“ können Sie wieder teilnehmen.",
+        "You have opted out and will get no more messages. Answers of the running survey were discarded. Send “start” to take part again.",
+    )
+}
+
+/// Reply to `stopp` from someone who is not taking part.
+pub fn already_stopped(lang: Lang) -> &'static str {
+    lang.pick(
+        "Sie nehmen nicht teil und erhalten keine Umfragen. Mit „start“ können Sie teilnehmen.",
+        "You are not taking part and get no surveys. Send “start” to take part.",
+    )
+}
+
+/// The confirmation of `löschen`.
+pub fn deleted(lang: Lang) -> &'static str {
+    lang.pick(
+        "Alles, was noch mit Ihrer Person verknüpft war, ist gelöscht, und Sie erhalten keine Nachrichten mehr. Anonyme Antworten abgeschlossener Umfragen lassen sich niemandem zuordnen und bleiben in der Auswertung. Mit „start“ können Sie wieder teilnehmen.",
+        "Everything still linked to you has been deleted, and you will get no more messages. Anonymous answers of finished surveys cannot be traced to anyone and stay in the results. Send “start” to take part again.",
+    )
+}
+
+/// The heading above "my data".
+pub fn my_data_heading(lang: Lang) -> &'static str {
+    lang.pick(
+        "Diese Daten sind über Sie gespeichert:",
+        "This is what is stored about you:",
+    )
+}
+
+/// Confirmation of a language change, in the new language.
+pub fn language_set(new: Lang) -> &'static str {
+    new.pick(
+        "Ich schreibe Ihnen ab jetzt auf Deutsch.",
+        "From now on I will write to you in English.",
+    )
+}
+
+/// Reply to `sprache` with a missing or unknown language.
+pub fn language_hint(lang: Lang) -> &'static str {
+    lang.pick(
+        "Bitte senden Sie „sprache de“ für Deutsch oder „sprache en“ für Englisch.",
+        "Please send “language en” for English or “language de” for German.",
+    )
+}
+
+/// Reply to text when no survey is running for the participant.
+pub fn no_survey_running(lang: Lang) -> &'static str {
+    lang.pick(
+        "Gerade läuft keine Umfrage. Die nächste erscheint hier. Mit „hilfe“ sehen Sie alle Befehle.",
+        "No survey is running right now. The next one will appear here. Send “help” to see all commands.",
+    )
+}
+
+/// Reply to an answer that arrives after the round closed (or for a poll of an old round).
+pub fn survey_closed(lang: Lang) -> &'static str {
+    lang.pick(
+        "Diese Umfrage ist beendet. Ihre Antwort wurde nicht mehr gezählt.",
+        "This survey has closed. Your answer was not counted.",
+    )
+}
+
+/// Sent at close to participants who had started but not finished.
+pub fn closed_thanks(lang: Lang) -> &'static str {
+    lang.pick(
+        "Diese Umfrage ist jetzt beendet. Vielen Dank für Ihre Antworten!",
+        "This survey has now closed. Thank you for your answers!",
+    )
+}
+
+/// Reply to a vote on a question that a changed earlier answer made unnecessary.
+pub fn question_not_needed(lang: Lang) -> &'static str {
+    lang.pick(
+        "Diese Frage entfällt nach Ihrer geänderten Antwort. Sie müssen nichts weiter tun.",
+        "This question no longer applies after your changed answer. Nothing else to do.",
+    )
+}
+
+/// Before a question is asked again because an answer could not be decrypted.
+pub fn reask(lang: Lang) -> &'static str {
+    lang.pick(
+        "Ihre letzte Nachricht konnte ich leider nicht lesen (Verschlüsselung). Bitte beantworten Sie diese Frage noch einmal:",
+        "Sorry, I could not read your last message (encryption). Please answer this question again:",
+    )
+}
+
+/// A reminder line before the waiting question is shown again.
+pub fn reminder(lang: Lang) -> &'static str {
+    lang.pick(
+        "Kleine Erinnerung: Die Kurzumfrage läuft noch. Sie können einfach hier weitermachen.",
+        "A short reminder: the survey is still open. You can simply continue here.",
+    )
+}
+
+/// Fallback text of a poll end event.
+pub fn poll_ended(lang: Lang) -> &'static str {
+    lang.pick("Die Abstimmung ist beendet.", "The poll has ended.")
+}
+
+/// First line of the help.
+pub fn help_heading(lang: Lang) -> &'static str {
+    lang.pick(
+        "Das können Sie mir schreiben:",
+        "You can send me these commands:",
+    )
+}
+
+/// Last line of the help.
+pub fn help_footer(lang: Lang) -> &'static str {
+    lang.pick(
+        "Befehle funktionieren auf Deutsch und Englisch. Antworten geben Sie, indem Sie in der Abfrage abstimmen oder die Nummer schreiben.",
+        "Commands work in English and German. To answer, vote in the poll or type the number.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_text_exists_in_both_languages_and_differs() {
+        let all: [fn(Lang) -> &'static str; 26] = [
+            notice_language_hint,
+            consent_question,
+            consent_yes,
+            consent_no,
+            consent_how_to,
+            consent_given,
+            consent_declined,
+            consent_hint,
+            consent_after_no,
+            already_participating,
+            opted_in_again,
+            stopped,
+            already_stopped,
+            deleted,
+            my_data_heading,
+            language_set,
+            language_hint,
+            no_survey_running,
+            survey_closed,
+            closed_thanks,
+            question_not_needed,
+            reask,
+            reminder,
+            poll_ended,
+            help_heading,
+            help_footer,
+        ];
+        for f in all {
+            let (de, en) = (f(Lang::De), f(Lang::En));
+            assert!(!de.is_empty() && !en.is_empty());
+            assert_ne!(de, en);
+        }
+        assert!(survey_closed(Lang::De).starts_with("Diese Umfrage ist beendet."));
+        assert!(survey_closed(Lang::En).starts_with("This survey has closed."));
+    }
+}
