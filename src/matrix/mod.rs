@@ -4,6 +4,7 @@
 //! low-latency sync loop and hands typed events to the bot; `events` classifies timeline events;
 //! `send` sends messages with transaction ids chosen so that a retry never duplicates a message.
 
+pub mod content;
 pub mod events;
 pub mod send;
 pub mod session;
