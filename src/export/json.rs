@@ -181,10 +181,9 @@ fn rate(g: &Gated<Proportion>) -> JRate {
 fn item(i: &ItemReport) -> JItem<'_> {
     let m = i.numeric.as_ref().and_then(|g| g.value());
     // The item's main figures are n and the moments: suppressed if either is.
-    let main_reason = i
-        .n
-        .reason()
-        .or_else(|| i.numeric.as_ref().and_then(Gated::reason));
+    let main_reason =
+        i.n.reason()
+            .or_else(|| i.numeric.as_ref().and_then(Gated::reason));
     JItem {
         id: &i.id,
         block: &i.block,

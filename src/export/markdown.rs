@@ -68,7 +68,13 @@ impl Md {
     fn ci(&self, ci: Option<Interval>, decimals: usize) -> String {
         ci.map_or_else(
             || "–".to_owned(),
-            |c| format!("{} – {}", self.num(c.low, decimals), self.num(c.high, decimals)),
+            |c| {
+                format!(
+                    "{} – {}",
+                    self.num(c.low, decimals),
+                    self.num(c.high, decimals)
+                )
+            },
         )
     }
 
@@ -141,7 +147,12 @@ fn reading(md: &Md, r: &Reading) -> String {
         ),
         Reading::Ueq { band } => names::band_label(*band, md.lang).to_owned(),
         Reading::Nps => md.t("Skala −100 bis +100", "scale −100 to +100").to_owned(),
-        Reading::Seq => md.t("1 = sehr schwer … 7 = sehr leicht", "1 = very difficult … 7 = very easy").to_owned(),
+        Reading::Seq => md
+            .t(
+                "1 = sehr schwer … 7 = sehr leicht",
+                "1 = very difficult … 7 = very easy",
+            )
+            .to_owned(),
     }
 }
 
@@ -149,7 +160,11 @@ fn instruments_table(s: &mut String, md: &mut Md, list: &[InstrumentReport]) {
     if list.is_empty() {
         return;
     }
-    let _ = writeln!(s, "### {}\n", md.t("Standardfragebögen", "Standard questionnaires"));
+    let _ = writeln!(
+        s,
+        "### {}\n",
+        md.t("Standardfragebögen", "Standard questionnaires")
+    );
     let _ = writeln!(
         s,
         "| {} | {} | n | {} | SD | {} | {} |",
@@ -165,7 +180,9 @@ fn instruments_table(s: &mut String, md: &mut Md, list: &[InstrumentReport]) {
         let label = score_label(&i.key, md);
         let n = md.gated(&i.n, |_, n| n.to_string());
         let mean = md.gated(&i.score, |md, m| md.num(m.mean, d));
-        let sd = md.gated(&i.score, |md, m| m.sd.map_or("–".into(), |x| md.num(x, d)));
+        let sd = md.gated(&i.score, |md, m| {
+            m.sd.map_or("–".into(), |x| md.num(x, d))
+        });
         let ci = md.gated(&i.score, |md, m| md.ci(m.ci95, d));
         let mut rd = md.gated(&i.reading, reading);
         if let Some(cats) = &i.nps_categories {
@@ -306,8 +323,14 @@ fn items_table(s: &mut String, md: &mut Md, items: &[ItemReport]) {
                 }
             }
             None => {
-                let m = md.notes.mark(t.reason().unwrap_or(Reason::TextNotRequested));
-                let _ = writeln!(s, "{m} {}", md.t("Freitexte nicht enthalten.", "Free text not included."));
+                let m = md
+                    .notes
+                    .mark(t.reason().unwrap_or(Reason::TextNotRequested));
+                let _ = writeln!(
+                    s,
+                    "{m} {}",
+                    md.t("Freitexte nicht enthalten.", "Free text not included.")
+                );
             }
         }
         s.push('\n');
@@ -328,9 +351,21 @@ fn completion(s: &mut String, md: &mut Md, r: &RoundReport) {
     let audience = md.gated(&c.audience, |_, v| v.to_string());
     let _ = writeln!(s, "| {} | {audience} | | |", md.t("Zielgruppe", "Audience"));
     for (label, count, rate) in [
-        (md.t("Eingewilligt", "Consented"), &c.consented, &c.consent_rate),
-        (md.t("Abgeschlossen", "Finished"), &c.finished, &c.finish_rate),
-        (md.t("Teilweise beantwortet", "Partially answered"), &c.partial, &c.partial_rate),
+        (
+            md.t("Eingewilligt", "Consented"),
+            &c.consented,
+            &c.consent_rate,
+        ),
+        (
+            md.t("Abgeschlossen", "Finished"),
+            &c.finished,
+            &c.finish_rate,
+        ),
+        (
+            md.t("Teilweise beantwortet", "Partially answered"),
+            &c.partial,
+            &c.partial_rate,
+        ),
     ] {
         let count = md.gated(count, |_, v| v.to_string());
         let p = md.gated(rate, |md, p| md.pct(p.p));
@@ -409,7 +444,12 @@ pub fn report(report: &Report, lang: Lang) -> String {
     }
     if !report.trends.is_empty() {
         let _ = writeln!(s, "## {}\n", md.t("Entwicklung", "Trend"));
-        let title = md.t("Veränderung gegenüber der Vorrunde", "Change from the previous round").to_owned();
+        let title = md
+            .t(
+                "Veränderung gegenüber der Vorrunde",
+                "Change from the previous round",
+            )
+            .to_owned();
         comparisons_table(&mut s, &mut md, &title, &report.trends);
     }
     let notes = md.notes.render();
@@ -422,7 +462,7 @@ pub fn report(report: &Report, lang: Lang) -> String {
 /// A short summary of the latest round for a chat room: completion and one line per
 /// instrument score. Suppressed scores say so; nothing below k is shown.
 pub fn summary(report: &Report, lang: Lang) -> String {
-    let mut md = new_md(report, lang);
+    let md = new_md(report, lang);
     let Some(r) = report.rounds.last() else {
         return md.t("Keine Runde vorhanden.", "No round yet.").to_owned();
     };
@@ -449,7 +489,11 @@ pub fn summary(report: &Report, lang: Lang) -> String {
         let line = match (i.score.value(), i.n.value()) {
             (Some(m), Some(n)) => {
                 let d = decimals(i.key.instrument);
-                let rd = i.reading.value().map(|r| reading(&md, r)).unwrap_or_default();
+                let rd = i
+                    .reading
+                    .value()
+                    .map(|r| reading(&md, r))
+                    .unwrap_or_default();
                 format!(
                     "{} ({} {}; n = {n}; {rd})",
                     md.num(m.mean, d),

@@ -37,7 +37,12 @@ impl Participation {
     /// consented participants), finished / partial by their round status. `audience` comes
     /// from room membership, which the ledger does not know; it is raised to at least
     /// `consented` so the counts stay consistent.
-    pub fn from_ledger(entries: &[LedgerEntry], survey_id: &str, round: u32, audience: u64) -> Self {
+    pub fn from_ledger(
+        entries: &[LedgerEntry],
+        survey_id: &str,
+        round: u32,
+        audience: u64,
+    ) -> Self {
         let mut p = Participation::default();
         for e in entries {
             if let Some(r) = e.round(survey_id, round) {
@@ -71,7 +76,11 @@ pub struct RoundInput {
 
 impl RoundInput {
     /// From the store's round record, the ledger counts and the round's responses.
-    pub fn new(info: &RoundInfo, participation: Participation, responses: Vec<AnswerRecord>) -> Self {
+    pub fn new(
+        info: &RoundInfo,
+        participation: Participation,
+        responses: Vec<AnswerRecord>,
+    ) -> Self {
         RoundInput {
             round: info.round,
             opened_at: info.opened_at,
@@ -213,8 +222,8 @@ fn item(
                     })
                     .collect();
                 let has_values = options.iter().all(|o| o.value.is_some());
-                let values = has_values
-                    .then(|| answers.iter().filter_map(|a| q.numeric_value(a)).collect());
+                let values =
+                    has_values.then(|| answers.iter().filter_map(|a| q.numeric_value(a)).collect());
                 (ItemKind::Choice, cells, values)
             }
             QuestionKind::Multi { options, .. } => {
@@ -230,7 +239,12 @@ fn item(
                     .collect();
                 (ItemKind::Multi, cells, None)
             }
-            QuestionKind::Scale { min, max, low, high } => {
+            QuestionKind::Scale {
+                min,
+                max,
+                low,
+                high,
+            } => {
                 let cells = (*min..=*max)
                     .map(|v| {
                         let c = answers

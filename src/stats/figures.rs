@@ -2,8 +2,8 @@
 //! property test that nothing below k escapes unmarked.
 
 use super::report::{
-    Comparison, ComparisonKind, Figure, InstrumentReport, ItemReport, Reading, Report,
-    RoundReport, Value,
+    Comparison, ComparisonKind, Figure, InstrumentReport, ItemReport, Reading, Report, RoundReport,
+    Value,
 };
 use super::suppress::{Gated, Reason};
 
@@ -104,9 +104,30 @@ fn round_figures(out: &mut Vec<Figure>, r: &RoundReport) {
         s.gated(g, basis, &[name], |v| vec![int(*v)]);
     }
     for (names, g) in [
-        (["consent_rate", "consent_rate_ci95_low", "consent_rate_ci95_high"], &c.consent_rate),
-        (["finish_rate", "finish_rate_ci95_low", "finish_rate_ci95_high"], &c.finish_rate),
-        (["partial_rate", "partial_rate_ci95_low", "partial_rate_ci95_high"], &c.partial_rate),
+        (
+            [
+                "consent_rate",
+                "consent_rate_ci95_low",
+                "consent_rate_ci95_high",
+            ],
+            &c.consent_rate,
+        ),
+        (
+            [
+                "finish_rate",
+                "finish_rate_ci95_low",
+                "finish_rate_ci95_high",
+            ],
+            &c.finish_rate,
+        ),
+        (
+            [
+                "partial_rate",
+                "partial_rate_ci95_low",
+                "partial_rate_ci95_high",
+            ],
+            &c.partial_rate,
+        ),
     ] {
         // The numerator is published (and checked) as its own count; the rate rests on the
         // denominator.
@@ -185,7 +206,11 @@ fn instrument_figures(out: &mut Vec<Figure>, round: u32, inst: &InstrumentReport
         section: "instrument",
         id: inst.key.block.clone(),
         subject: inst.key.subject.clone(),
-        detail: inst.key.scale.map(|s| s.name().to_owned()).unwrap_or_default(),
+        detail: inst
+            .key
+            .scale
+            .map(|s| s.name().to_owned())
+            .unwrap_or_default(),
     };
     s.gated(&inst.n, n, &["n"], |v| vec![int(*v)]);
     s.gated(
@@ -235,9 +260,13 @@ fn instrument_figures(out: &mut Vec<Figure>, round: u32, inst: &InstrumentReport
         Reading::Nps | Reading::Seq => vec![],
     });
     if let Some(cats) = &inst.nps_categories {
-        let basis = cats
-            .value()
-            .map(|c| [c.promoters, c.passives, c.detractors].into_iter().filter(|x| *x > 0).min().unwrap_or(0));
+        let basis = cats.value().map(|c| {
+            [c.promoters, c.passives, c.detractors]
+                .into_iter()
+                .filter(|x| *x > 0)
+                .min()
+                .unwrap_or(0)
+        });
         s.gated(cats, basis, &["promoters", "passives", "detractors"], |c| {
             vec![int(c.promoters), int(c.passives), int(c.detractors)]
         });
@@ -266,7 +295,10 @@ fn comparison_figures(out: &mut Vec<Figure>, c: &Comparison) {
         detail: match c.kind {
             ComparisonKind::Subjects => c.a.scale.map(|s| s.name().to_owned()).unwrap_or_default(),
             ComparisonKind::Rounds => {
-                let scale = c.a.scale.map(|s| format!("{} ", s.name())).unwrap_or_default();
+                let scale =
+                    c.a.scale
+                        .map(|s| format!("{} ", s.name()))
+                        .unwrap_or_default();
                 format!("{scale}round {} vs {}", c.round_a, c.round_b)
             }
         },
@@ -275,7 +307,14 @@ fn comparison_figures(out: &mut Vec<Figure>, c: &Comparison) {
         &c.result,
         basis,
         &[
-            "method", "n_a", "n_b", "mean_a", "mean_b", "diff", "ci95_low", "ci95_high",
+            "method",
+            "n_a",
+            "n_b",
+            "mean_a",
+            "mean_b",
+            "diff",
+            "ci95_low",
+            "ci95_high",
         ],
         |d| {
             vec![

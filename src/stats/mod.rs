@@ -25,6 +25,11 @@ pub(crate) mod instruments;
 pub mod report;
 pub mod suppress;
 
+#[cfg(test)]
+pub(crate) mod fixture;
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeSet;
 
 use jiff::Timestamp;
@@ -47,7 +52,9 @@ use instruments::ScoreColumn;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StatsError {
     /// A response belongs to another survey or round than the one it was passed with.
-    #[error("a response of survey `{found_survey}` round {found_round} was passed as round {round} of `{survey}`")]
+    #[error(
+        "a response of survey `{found_survey}` round {found_round} was passed as round {round} of `{survey}`"
+    )]
     ForeignResponse {
         /// The survey being reported.
         survey: String,
@@ -197,7 +204,12 @@ fn subject_comparisons(
     out
 }
 
-type RoundSide<'a> = (u32, &'a [ScoreColumn], &'a [Option<String>], &'a RoundReport);
+type RoundSide<'a> = (
+    u32,
+    &'a [ScoreColumn],
+    &'a [Option<String>],
+    &'a RoundReport,
+);
 
 /// Each score of `cur` against the same block and scale in `prev` (a = current, b =
 /// previous). Pseudonymous rounds pair respondents by pseudonym.
@@ -217,7 +229,10 @@ fn round_trends(prev: RoundSide<'_>, cur: RoundSide<'_>, policy: &Policy) -> Vec
             let (Some(cv), Some(Some(ps))) = (cv, cpseud.get(ci)) else {
                 continue;
             };
-            if let Some(pi) = ppseud.iter().position(|x| x.as_deref() == Some(ps.as_str())) {
+            if let Some(pi) = ppseud
+                .iter()
+                .position(|x| x.as_deref() == Some(ps.as_str()))
+            {
                 if let Some(Some(pv)) = p.values.get(pi) {
                     pairs.push((*cv, *pv));
                 }

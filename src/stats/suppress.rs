@@ -300,7 +300,13 @@ pub struct CompletionGates {
 /// silent (consented − finished − partial). The audience is the published total (room
 /// membership, visible to every member); the others are withheld in the order partial,
 /// finished, consented until no group of 1..k−1 people can be derived.
-pub fn completion(audience: u64, consented: u64, finished: u64, partial: u64, k: u64) -> CompletionGates {
+pub fn completion(
+    audience: u64,
+    consented: u64,
+    finished: u64,
+    partial: u64,
+    k: u64,
+) -> CompletionGates {
     if audience < k {
         let s = || Gated::suppressed(Reason::BelowMinGroupSize);
         return CompletionGates {
@@ -376,10 +382,22 @@ mod tests {
     /// The table of suppression cases the brief asks for: (name, cells, total, k, expected).
     #[test]
     fn nominal_rows_table() {
-        type Case = (&'static str, &'static [u64], u64, u64, &'static [Option<Reason>]);
+        type Case = (
+            &'static str,
+            &'static [u64],
+            u64,
+            u64,
+            &'static [Option<Reason>],
+        );
         let cases: &[Case] = &[
             ("all cells ≥ k", &[5, 6, 7], 18, 5, &[None, None, None]),
-            ("zeros are published", &[0, 10, 0], 10, 5, &[None, None, None]),
+            (
+                "zeros are published",
+                &[0, 10, 0],
+                10,
+                5,
+                &[None, None, None],
+            ),
             (
                 "one small cell pulls in the next-smallest non-zero cell",
                 &[2, 0, 9, 6],
@@ -451,7 +469,10 @@ mod tests {
         // well, the audit finds "1" (a single person) derivable.
         let atoms = [1, 0, 4, 9, 6];
         let nominal = nominal_row(&atoms, 20, 5);
-        assert_eq!(nominal, vec![Some(SmallCell), None, Some(SmallCell), None, None]);
+        assert_eq!(
+            nominal,
+            vec![Some(SmallCell), None, Some(SmallCell), None, None]
+        );
         let mut rows = vec![vec![1.0; 5], vec![1.0, 2.0, 3.0, 4.0, 5.0]]; // n and n·mean
         for (i, r) in nominal.iter().enumerate() {
             if r.is_none() {
@@ -462,7 +483,11 @@ mod tests {
         }
         assert!(derivable_small_group(&atoms, &rows, 5).is_some());
         // Rule 3 hides every cell: only n and the mean remain, and nothing small follows.
-        assert!(distribution_with_mean(&atoms, 5).iter().all(Option::is_some));
+        assert!(
+            distribution_with_mean(&atoms, 5)
+                .iter()
+                .all(Option::is_some)
+        );
         let only_n_and_mean = &rows[..2];
         assert_eq!(derivable_small_group(&atoms, only_n_and_mean, 5), None);
     }
