@@ -101,6 +101,31 @@ impl Md {
     }
 }
 
+/// Participant text as inert Markdown: line breaks flattened, HTML and Markdown syntax
+/// characters escaped.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '|' | '~' | '{' | '}' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) fn escape_for_test(text: &str) -> String {
+    escape(text)
+}
+
 /// Decimals for a score: 0–100 scales get one, short scales two.
 fn decimals(i: Instrument) -> usize {
     match i {
@@ -228,7 +253,8 @@ fn comparisons_table(s: &mut String, md: &mut Md, title: &str, list: &[Compariso
         let sides = match c.kind {
             ComparisonKind::Subjects => format!("{} − {}", c.a.subject, c.b.subject),
             ComparisonKind::Rounds => format!(
-                "{} {} − {} {}",
+                "{}: {} {} − {} {}",
+                c.a.subject,
                 md.t("Runde", "round"),
                 c.round_a,
                 md.t("Runde", "round"),
@@ -318,8 +344,9 @@ fn items_table(s: &mut String, md: &mut Md, items: &[ItemReport]) {
         match t.value() {
             Some(texts) => {
                 for line in texts {
-                    // One bullet per answer; line breaks inside an answer stay in its bullet.
-                    let _ = writeln!(s, "- {}", line.replace('\n', " "));
+                    // One bullet per answer, rendered as plain text: a participant's answer
+                    // must not become a link, an image or HTML in the wiki.
+                    let _ = writeln!(s, "- {}", escape(line));
                 }
             }
             None => {

@@ -171,12 +171,15 @@ pub(crate) fn completion(p: &Participation, policy: &Policy) -> Completion {
 }
 
 /// The block each question belongs to.
-fn block_of<'a>(survey: &'a Survey, index: usize) -> Option<&'a Block> {
+fn block_of(survey: &Survey, index: usize) -> Option<&Block> {
     survey
         .blocks
         .iter()
         .find(|b| (b.first_question..b.first_question + b.question_count).contains(&index))
 }
+
+/// (option id, label, count) of one distribution cell before suppression.
+type OptionCount = (String, Text, u64);
 
 /// Figures of one question over the eligible respondents.
 fn item(
@@ -208,74 +211,73 @@ fn item(
         texts: None,
     };
     // (option id, label, count) in display order, and the numeric values if any.
-    let (kind, options, numeric): (ItemKind, Vec<(String, Text, u64)>, Option<Vec<f64>>) =
-        match &q.kind {
-            QuestionKind::Choice { options } => {
-                let cells = options
-                    .iter()
-                    .map(|o| {
-                        let c = answers
-                            .iter()
-                            .filter(|a| matches!(a, Answer::Choice(id) if *id == o.id))
-                            .count() as u64;
-                        (o.id.clone(), o.label.clone(), c)
-                    })
-                    .collect();
-                let has_values = options.iter().all(|o| o.value.is_some());
-                let values =
-                    has_values.then(|| answers.iter().filter_map(|a| q.numeric_value(a)).collect());
-                (ItemKind::Choice, cells, values)
-            }
-            QuestionKind::Multi { options, .. } => {
-                let cells = options
-                    .iter()
-                    .map(|o| {
-                        let c = answers
-                            .iter()
-                            .filter(|a| matches!(a, Answer::Multi(ids) if ids.contains(&o.id)))
-                            .count() as u64;
-                        (o.id.clone(), o.label.clone(), c)
-                    })
-                    .collect();
-                (ItemKind::Multi, cells, None)
-            }
-            QuestionKind::Scale {
-                min,
-                max,
-                low,
-                high,
-            } => {
-                let cells = (*min..=*max)
-                    .map(|v| {
-                        let c = answers
-                            .iter()
-                            .filter(|a| matches!(a, Answer::Scale(x) if *x == v))
-                            .count() as u64;
-                        let label = if v == *min {
-                            low.clone()
-                        } else if v == *max {
-                            high.clone()
-                        } else {
-                            Text::new(v.to_string(), v.to_string())
-                        };
-                        (v.to_string(), label, c)
-                    })
-                    .collect();
-                let values = answers.iter().filter_map(|a| q.numeric_value(a)).collect();
-                (ItemKind::Scale, cells, Some(values))
-            }
-            QuestionKind::Text { .. } => {
-                let texts = answers
-                    .iter()
-                    .filter_map(|a| match a {
-                        Answer::Text(t) => Some(t.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                out.texts = Some(policy.gate_texts(texts));
-                return out;
-            }
-        };
+    let (kind, options, numeric): (ItemKind, Vec<OptionCount>, Option<Vec<f64>>) = match &q.kind {
+        QuestionKind::Choice { options } => {
+            let cells = options
+                .iter()
+                .map(|o| {
+                    let c = answers
+                        .iter()
+                        .filter(|a| matches!(a, Answer::Choice(id) if *id == o.id))
+                        .count() as u64;
+                    (o.id.clone(), o.label.clone(), c)
+                })
+                .collect();
+            let has_values = options.iter().all(|o| o.value.is_some());
+            let values =
+                has_values.then(|| answers.iter().filter_map(|a| q.numeric_value(a)).collect());
+            (ItemKind::Choice, cells, values)
+        }
+        QuestionKind::Multi { options, .. } => {
+            let cells = options
+                .iter()
+                .map(|o| {
+                    let c = answers
+                        .iter()
+                        .filter(|a| matches!(a, Answer::Multi(ids) if ids.contains(&o.id)))
+                        .count() as u64;
+                    (o.id.clone(), o.label.clone(), c)
+                })
+                .collect();
+            (ItemKind::Multi, cells, None)
+        }
+        QuestionKind::Scale {
+            min,
+            max,
+            low,
+            high,
+        } => {
+            let cells = (*min..=*max)
+                .map(|v| {
+                    let c = answers
+                        .iter()
+                        .filter(|a| matches!(a, Answer::Scale(x) if *x == v))
+                        .count() as u64;
+                    let label = if v == *min {
+                        low.clone()
+                    } else if v == *max {
+                        high.clone()
+                    } else {
+                        Text::new(v.to_string(), v.to_string())
+                    };
+                    (v.to_string(), label, c)
+                })
+                .collect();
+            let values = answers.iter().filter_map(|a| q.numeric_value(a)).collect();
+            (ItemKind::Scale, cells, Some(values))
+        }
+        QuestionKind::Text { .. } => {
+            let texts = answers
+                .iter()
+                .filter_map(|a| match a {
+                    Answer::Text(t) => Some(t.clone()),
+                    _ => None,
+                })
+                .collect();
+            out.texts = Some(policy.gate_texts(texts));
+            return out;
+        }
+    };
     out.kind = kind;
     let counts: Vec<u64> = options.iter().map(|(_, _, c)| *c).collect();
     let reasons: Vec<Option<Reason>> = if n < k {

@@ -208,7 +208,7 @@ pub(crate) fn describe_column(col: &ScoreColumn, policy: &Policy) -> InstrumentR
         } else {
             // The score is a linear function of the three counts: all or nothing (rule 3).
             let gates = distribution_with_mean(&[c.promoters, c.passives, c.detractors], k);
-            if gates.iter().any(|g| *g == Some(Reason::SmallCell)) {
+            if gates.contains(&Some(Reason::SmallCell)) {
                 Gated::suppressed(Reason::SmallCell)
             } else {
                 Gated::shown(c)

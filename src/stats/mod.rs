@@ -147,10 +147,10 @@ fn difference(
     pairs: &[(f64, f64)],
     policy: &Policy,
 ) -> Option<Difference> {
-    if pairs.len() as u64 >= policy.k().max(2) {
-        if let Some(d) = paired(pairs) {
-            return Some(d);
-        }
+    if pairs.len() as u64 >= policy.k().max(2)
+        && let Some(d) = paired(pairs)
+    {
+        return Some(d);
     }
     let a: Vec<f64> = a.iter().flatten().copied().collect();
     let b: Vec<f64> = b.iter().flatten().copied().collect();
@@ -232,10 +232,9 @@ fn round_trends(prev: RoundSide<'_>, cur: RoundSide<'_>, policy: &Policy) -> Vec
             if let Some(pi) = ppseud
                 .iter()
                 .position(|x| x.as_deref() == Some(ps.as_str()))
+                && let Some(Some(pv)) = p.values.get(pi)
             {
-                if let Some(Some(pv)) = p.values.get(pi) {
-                    pairs.push((*cv, *pv));
-                }
+                pairs.push((*cv, *pv));
             }
         }
         let Some(d) = difference(&c.values, &p.values, &pairs, policy) else {

@@ -21,8 +21,9 @@
 //! 4. **Counts that add up** (completion: audience, consented, finished, partial): the
 //!    published counts are checked with [`derivable_small_group`], which finds any group of
 //!    1..k−1 people whose size follows from the published counts by adding and subtracting
-//!    (e.g. consented − finished − partial = those who never answered). Counts are withheld,
-//!    least important first, until none is derivable.
+//!    (e.g. consented − finished − partial = those who never answered). finished + partial
+//!    counts as published, because every item's n reveals it. Counts are withheld, least
+//!    important first, until none is derivable.
 //! 5. **Differences** (subject vs subject, round over round) are published only when both
 //!    sides are: a difference next to one published mean reveals the other.
 //! 6. **Free text** only with the explicit include-text flag and n ≥ max(k, k_text)
@@ -240,8 +241,9 @@ fn rank(rows: &[Vec<f64>]) -> usize {
             if i != r {
                 let f = m[i][c] / m[r][c];
                 if f != 0.0 {
-                    for j in c..cols {
-                        m[i][j] -= f * m[r][j];
+                    let pivot = m[r].clone();
+                    for (x, p) in m[i].iter_mut().zip(&pivot).skip(c) {
+                        *x -= f * p;
                     }
                 }
             }
@@ -298,8 +300,9 @@ pub struct CompletionGates {
 
 /// Rule 4 for completion counts. Atoms: declined (audience − consented), finished, partial,
 /// silent (consented − finished − partial). The audience is the published total (room
-/// membership, visible to every member); the others are withheld in the order partial,
-/// finished, consented until no group of 1..k−1 people can be derived.
+/// membership) and finished + partial is known from the items' n; the others are withheld
+/// in the order partial, finished, consented until no group of 1..k−1 people can be derived,
+/// and if even that is not enough, the audience too.
 pub fn completion(
     audience: u64,
     consented: u64,
@@ -326,7 +329,10 @@ pub fn completion(
         partial,
         consented - finished - partial,
     ];
-    let audience_row = vec![1.0, 1.0, 1.0, 1.0];
+    // finished + partial is the number of responses, which the items' n reveal (the first
+    // question's n is all of them) once it reaches k: then it counts as published whatever
+    // else is withheld. Below k every item is suppressed and it stays hidden.
+    let responses_known = finished + partial >= k;
     // (row, value) of the optional figures in order of importance.
     let optional: [(Vec<f64>, u64); 3] = [
         (vec![0.0, 1.0, 1.0, 1.0], consented),
@@ -343,20 +349,31 @@ pub fn completion(
             std::cmp::Reverse(importance(m)),
         )
     });
-    let chosen = masks
-        .into_iter()
-        .find(|&mask| {
-            let mut rows = vec![audience_row.clone()];
-            rows.extend(
-                optional
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| mask & (1 << i) != 0)
-                    .map(|(_, (row, _))| row.clone()),
-            );
-            derivable_small_group(&atoms, &rows, k).is_none()
-        })
-        .unwrap_or(0); // mask 0 (audience only) is always safe: its only group is audience ≥ k
+    let safe = |with_audience: bool, mask: u32| {
+        let mut rows = Vec::new();
+        if with_audience {
+            rows.push(vec![1.0, 1.0, 1.0, 1.0]);
+        }
+        if responses_known {
+            rows.push(vec![0.0, 1.0, 1.0, 0.0]);
+        }
+        rows.extend(
+            optional
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, (row, _))| row.clone()),
+        );
+        derivable_small_group(&atoms, &rows, k).is_none()
+    };
+    // With the audience if possible. Without it the only published group is the responses
+    // (≥ k), so mask 0 without the audience is always safe.
+    let (with_audience, chosen) = masks
+        .iter()
+        .map(|&m| (true, m))
+        .chain(masks.iter().map(|&m| (false, m)))
+        .find(|&(a, m)| safe(a, m))
+        .unwrap_or((false, 0));
     let gate = |i: usize, v: u64| {
         if chosen & (1 << i) != 0 {
             Gated::shown(v)
@@ -367,7 +384,12 @@ pub fn completion(
         }
     };
     CompletionGates {
-        audience: Gated::shown(audience),
+        // audience − (finished + partial) = declined + silent would be a small group.
+        audience: if with_audience {
+            Gated::shown(audience)
+        } else {
+            Gated::suppressed(Reason::Complementary)
+        },
         consented: gate(0, consented),
         finished: gate(1, finished),
         partial: gate(2, partial),
@@ -496,34 +518,39 @@ mod tests {
     fn completion_table() {
         let show = |v: u64| Gated::shown(v);
         let hide = |r: Reason| Gated::<u64>::suppressed(r);
-        // (audience, consented, finished, partial, k) → expected gates.
         // 40 asked, 30 consented, 20 finished, 5 partial, 5 silent, 10 declined: all ≥ k.
         let c = completion(40, 30, 20, 5, 5);
         assert_eq!(
             (c.audience, c.consented, c.finished, c.partial),
             (show(40), show(30), show(20), show(5))
         );
-        // partial 2 is small: hidden; then consented − finished = 2 + silent(0) = 2 would be
-        // derivable, so finished is withheld too (by difference) and consented stays.
+        // partial 2 is small. finished + partial = 30 is known from the items' n, so
+        // finished would reveal partial by subtraction: both withheld. consented − 30 = 0
+        // silent people: nothing small, consented stays.
         let c = completion(40, 30, 28, 2, 5);
         assert_eq!(
             (c.audience, c.consented, c.finished, c.partial),
             (show(40), show(30), hide(Complementary), hide(SmallCell))
         );
-        // 3 declined (audience − consented): consented would reveal them. Publishing finished
-        // and partial instead leaves declined + silent = 3 + 4 = 7 ≥ k hidden together.
+        // 3 declined (audience − consented): consented would reveal them. Without it,
+        // declined + silent = 3 + 4 = 7 ≥ k are hidden together.
         let c = completion(30, 27, 15, 8, 5);
         assert_eq!(
             (c.audience, c.consented, c.finished, c.partial),
             (show(30), hide(Complementary), show(15), show(8))
         );
-        // silent = 1: consented, finished, partial together would reveal it; dropping partial
-        // (least important) suffices: partial + silent = 9 hidden together.
+        // 1 silent (consented − finished − partial): consented would reveal them, since
+        // finished + partial is known anyway.
         let c = completion(40, 30, 21, 8, 5);
         assert_eq!(
             (c.audience, c.consented, c.finished, c.partial),
-            (show(40), show(30), show(21), hide(Complementary))
+            (show(40), hide(Complementary), show(21), show(8))
         );
+        // 10 asked, 8 responded: the 2 others follow from audience − responses (the items'
+        // n), so the audience itself is withheld.
+        let c = completion(10, 9, 8, 0, 5);
+        assert_eq!(c.audience, hide(Complementary));
+        assert_eq!((c.finished, c.partial), (show(8), show(0)));
         // Audience below k: nothing at all.
         let c = completion(4, 4, 4, 0, 5);
         assert_eq!(c.audience, hide(BelowMinGroupSize));

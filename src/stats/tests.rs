@@ -377,7 +377,7 @@ proptest! {
             if item.numeric.as_ref().is_some_and(|g| !g.is_suppressed()) {
                 // n·mean = Σ value·count; the option values are their positions for these items.
                 let weights: Vec<f64> = item.counts.iter().enumerate().map(|(i, c)| c.option.parse::<f64>().unwrap_or(i as f64)).collect();
-                rows.push(weights.iter().map(|w| *w).collect());
+                rows.push(weights.clone());
                 rows.push(weights.iter().map(|w| w * w).collect()); // SD gives Σ value²·count
             }
             for (i, c) in item.counts.iter().enumerate() {
@@ -393,10 +393,15 @@ proptest! {
         }
         // Completion: the published counts never let a small group be derived.
         let comp = &r.rounds[0].completion;
-        if let Some(aud) = comp.audience.value() {
+        {
             let atoms = [a, f, p, c];
-            let mut rows = vec![vec![1.0; 4]];
-            prop_assert_eq!(*aud, a + c + f + p);
+            let mut rows = Vec::new();
+            if let Some(aud) = comp.audience.value() {
+                prop_assert_eq!(*aud, a + c + f + p);
+                rows.push(vec![1.0; 4]);
+            }
+            // finished + partial: every item's n reveals it once it reaches k.
+            if f + p >= k { rows.push(vec![0.0, 1.0, 1.0, 0.0]); }
             if comp.consented.value().is_some() { rows.push(vec![0.0, 1.0, 1.0, 1.0]); }
             if comp.finished.value().is_some() { rows.push(vec![0.0, 1.0, 0.0, 0.0]); }
             if comp.partial.value().is_some() { rows.push(vec![0.0, 0.0, 1.0, 0.0]); }
