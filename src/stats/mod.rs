@@ -139,15 +139,28 @@ fn published(round: &RoundReport, key: &report::ScoreKey) -> bool {
         .any(|i| &i.key == key && !i.score.is_suppressed())
 }
 
-/// Rule 5 and the choice of test: paired on the respondents present on both sides when
-/// there are at least max(k, 2) of them, Welch on everybody otherwise.
+/// The choice of test: paired on the respondents present on both sides when there are at
+/// least max(k, 2) of them, Welch on everybody otherwise.
+///
+/// A paired difference rests on the pairs only, while each side's published mean rests on
+/// all its respondents: the difference of the two reveals the sum of the scores of those
+/// who rated only one side. So pairing is used only when that group is empty or at least
+/// k people on each side; otherwise Welch on everybody, which uses the published means.
 fn difference(
     a: &[Option<f64>],
     b: &[Option<f64>],
     pairs: &[(f64, f64)],
     policy: &Policy,
 ) -> Option<Difference> {
-    if pairs.len() as u64 >= policy.k().max(2)
+    let k = policy.k();
+    let np = pairs.len() as u64;
+    let unpaired_ok = |side: &[Option<f64>]| {
+        let only = side.iter().flatten().count() as u64 - np;
+        only == 0 || only >= k
+    };
+    if np >= k.max(2)
+        && unpaired_ok(a)
+        && unpaired_ok(b)
         && let Some(d) = paired(pairs)
     {
         return Some(d);

@@ -131,6 +131,41 @@ fn sus_paired_comparison_hand_computed() {
 }
 
 #[test]
+fn pairing_is_dropped_when_a_few_rated_only_one_side() {
+    // Six rated BM, five of them Webex too: the paired mean over five next to the published
+    // BM mean over six would reveal the sixth person's score, so Welch over everybody.
+    let input = sus_round(
+        1,
+        &[80.0, 75.0, 90.0, 60.0, 85.0, 70.0],
+        &[
+            Some(70.0),
+            Some(70.0),
+            Some(75.0),
+            Some(62.5),
+            Some(70.0),
+            None,
+        ],
+        false,
+    );
+    let r = build_report(
+        &fixture::survey(),
+        vec![input],
+        Policy::new(5),
+        fixture::generated_at(),
+    )
+    .expect("consistent input");
+    let d = r.rounds[0].comparisons[0]
+        .result
+        .value()
+        .copied()
+        .expect("published");
+    assert_eq!(d.method, compare::Method::Welch);
+    assert_eq!((d.n_a, d.n_b), (6, 5));
+    // BM mean (80+75+90+60+85+70)/6 = 76.6667; Webex 69.5 → 7.1667.
+    assert!(close(d.diff, 460.0 / 6.0 - 69.5, 1e-9));
+}
+
+#[test]
 fn one_side_below_k_suppresses_the_comparison() {
     // Webex rated by 4 of 5: its score is suppressed (n < 5), and so is the difference,
     // which next to the published BM mean would reveal the Webex mean.
