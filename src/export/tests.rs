@@ -208,3 +208,109 @@ fn markdown_renders_free_text_inert() {
         "&lt;img src=x&gt; \\[a\\]\\(http://x\\) \\*b\\* zwei"
     );
 }
+
+/// A small JSON Schema interpreter for the keywords `docs/export-schema.json` uses
+/// (`$ref`, `type`, `properties`, `required`, `additionalProperties: false`, `items`,
+/// `enum`, `const`, `oneOf`): enough to keep the documented schema and the output in step
+/// without a new dependency.
+fn validate(
+    schema: &serde_json::Value,
+    root: &serde_json::Value,
+    v: &serde_json::Value,
+    path: &str,
+) -> Result<(), String> {
+    use serde_json::Value as J;
+    if let Some(r) = schema.get("$ref").and_then(J::as_str) {
+        let name = r.trim_start_matches("#/$defs/");
+        return validate(&root["$defs"][name], root, v, path);
+    }
+    if let Some(alts) = schema.get("oneOf").and_then(J::as_array) {
+        let ok = alts
+            .iter()
+            .filter(|s| validate(s, root, v, path).is_ok())
+            .count();
+        return if ok == 1 {
+            Ok(())
+        } else {
+            Err(format!("{path}: {ok} oneOf alternatives match"))
+        };
+    }
+    if let Some(c) = schema.get("const") {
+        if c != v {
+            return Err(format!("{path}: {v} is not {c}"));
+        }
+    }
+    if let Some(e) = schema.get("enum").and_then(J::as_array) {
+        if !e.contains(v) {
+            return Err(format!("{path}: {v} not in enum"));
+        }
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            J::String(s) => vec![s.as_str()],
+            J::Array(a) => a.iter().filter_map(J::as_str).collect(),
+            _ => vec![],
+        };
+        let actual = match v {
+            J::Null => "null",
+            J::Bool(_) => "boolean",
+            J::Number(n) if n.is_u64() || n.is_i64() => "integer",
+            J::Number(_) => "number",
+            J::String(_) => "string",
+            J::Array(_) => "array",
+            J::Object(_) => "object",
+        };
+        let ok = types.contains(&actual) || (actual == "integer" && types.contains(&"number"));
+        if !ok {
+            return Err(format!("{path}: {actual} is not {types:?}"));
+        }
+    }
+    if let J::Object(m) = v {
+        let props = schema.get("properties").and_then(J::as_object);
+        for req in schema
+            .get("required")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let req = req.as_str().unwrap_or("");
+            if !m.contains_key(req) {
+                return Err(format!("{path}: missing {req}"));
+            }
+        }
+        for (k, x) in m {
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => validate(s, root, x, &format!("{path}.{k}"))?,
+                None if schema.get("additionalProperties") == Some(&J::Bool(false)) => {
+                    return Err(format!("{path}: unexpected field {k}"));
+                }
+                None => {}
+            }
+        }
+    }
+    if let (J::Array(a), Some(items)) = (v, schema.get("items")) {
+        for (i, x) in a.iter().enumerate() {
+            validate(items, root, x, &format!("{path}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn json_output_matches_the_documented_schema() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/export-schema.json");
+    let schema: serde_json::Value = std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+        .unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    for include_text in [false, true] {
+        let out = json::to_string(&fixture_report(include_text)).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        if let Err(e) = validate(&schema, &schema, &v, "$") {
+            panic!("export does not match docs/export-schema.json: {e}");
+        }
+    }
+    // The interpreter itself rejects what it should.
+    let bad = serde_json::json!({"schema_version": 2});
+    assert!(validate(&schema, &schema, &bad, "$").is_err());
+}
