@@ -11,7 +11,7 @@
 //! - [`describe`]: n, mean, SD, median, t-interval; adjusted-Wald proportions and NPS.
 //! - [`compare`]: paired t and Welch differences.
 //! - [`suppress`]: the minimum-group-size rules and the [`Gated`] wrapper.
-//! - [`instruments`](self::instruments): instrument scores over a round, grades and bands.
+//! - `instruments`: instrument scores over a round, grades and bands.
 //! - `dataset`: a round's responses in, a [`RoundReport`] out.
 //! - [`report`]: the published model every exporter renders.
 
