@@ -235,15 +235,15 @@ fn validate(
             Err(format!("{path}: {ok} oneOf alternatives match"))
         };
     }
-    if let Some(c) = schema.get("const") {
-        if c != v {
-            return Err(format!("{path}: {v} is not {c}"));
-        }
+    if let Some(c) = schema.get("const")
+        && c != v
+    {
+        return Err(format!("{path}: {v} is not {c}"));
     }
-    if let Some(e) = schema.get("enum").and_then(J::as_array) {
-        if !e.contains(v) {
-            return Err(format!("{path}: {v} not in enum"));
-        }
+    if let Some(e) = schema.get("enum").and_then(J::as_array)
+        && !e.contains(v)
+    {
+        return Err(format!("{path}: {v} not in enum"));
     }
     if let Some(t) = schema.get("type") {
         let types: Vec<&str> = match t {
