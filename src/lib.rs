@@ -10,6 +10,8 @@
 //!   a time (pure state machine).
 //! - [`survey`], [`schedule`]: questionnaires and when rounds happen (pure).
 //! - [`store`]: the encrypted sled store, the only code that touches pulsebot's data on disk.
+//! - [`stats`]: pure statistics over rounds, with the minimum group size applied.
+//! - [`export`]: the published report as JSON, CSV (also German Excel) and Markdown.
 //! - [`sim`]: a local Synapse and simulated Matrix users, for the demo and the tests.
 #![recursion_limit = "256"]
 
@@ -20,9 +22,11 @@ pub mod config;
 pub mod control;
 pub mod conversation;
 pub mod demo;
+pub mod export;
 pub mod lang;
 pub mod matrix;
 pub mod schedule;
 pub mod sim;
+pub mod stats;
 pub mod store;
 pub mod survey;
