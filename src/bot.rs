@@ -102,8 +102,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     let (client, first_start) = session::connect(&config).await?;
     let control = tokio::spawn({
         let (dir, store, cancel) = (config.store.path.clone(), store.clone(), cancel.clone());
+        let defaults = config.survey_defaults();
         async move {
-            if let Err(e) = crate::control::serve(&dir, store, cancel).await {
+            if let Err(e) = crate::control::serve(&dir, store, defaults, cancel).await {
                 warn!(error = %format!("{e:#}"), "control socket unavailable; store check/backup need the bot stopped");
             }
         }

@@ -11,6 +11,7 @@ use tracing::info;
 use anyhow::Context;
 
 use crate::config::{self, Config, ConfigError};
+use crate::export::from_store::{ExportRequest, Rounds};
 use crate::lang::Lang;
 use crate::survey::SurveyDefaults;
 
@@ -54,6 +55,31 @@ pub enum Command {
         /// A survey file, or the id of a survey in the config's surveys.dir.
         survey: String,
         /// Language of the preview.
+        #[arg(long, value_enum, default_value_t = PreviewLang::De)]
+        lang: PreviewLang,
+    },
+    /// Export aggregate statistics of a survey (suppressed below the minimum group size);
+    /// every export is written to the audit log.
+    Export {
+        /// The survey id.
+        #[arg(long)]
+        survey: String,
+        /// One round [default: the newest].
+        #[arg(long, conflicts_with = "all")]
+        round: Option<u32>,
+        /// Every round, with trends.
+        #[arg(long)]
+        all: bool,
+        /// json | csv | csv-de | md
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Include free-text answers (only where at least max(k, 10) people answered).
+        #[arg(long)]
+        include_text: bool,
+        /// Language of Markdown output.
         #[arg(long, value_enum, default_value_t = PreviewLang::De)]
         lang: PreviewLang,
     },
@@ -158,6 +184,30 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Store { command } => store_command(cli.config.as_deref(), command),
+        Command::Export {
+            survey,
+            round,
+            all,
+            format,
+            out,
+            include_text,
+            lang,
+        } => {
+            let rounds = match (round, all) {
+                (Some(n), _) => Rounds::One(n),
+                (None, true) => Rounds::All,
+                (None, false) => Rounds::Latest,
+            };
+            let format: crate::export::Format = format.parse()?;
+            let request = ExportRequest {
+                survey,
+                rounds,
+                format,
+                include_text,
+                lang: lang.into(),
+            };
+            export_command(cli.config.as_deref(), request, out.as_deref())
+        }
         Command::Demo { dir } => crate::demo::run(&dir).await,
     }
 }
@@ -228,6 +278,54 @@ fn find_survey(
             dir.display()
         ),
     }
+}
+
+fn export_command(
+    flag: Option<&Path>,
+    request: ExportRequest,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    use crate::control::{self, Request};
+    use crate::store::{Passphrase, Store, StoreError};
+    let config = load(flag)?;
+    let survey = find_survey(
+        &request.survey,
+        Some(&config.surveys.dir),
+        &config.survey_defaults(),
+    )?;
+    let pass = Passphrase::new(config.store.passphrase.expose())?;
+    let bytes = match Store::open_existing(&config.store.data_dir(), &pass) {
+        Ok(store) => crate::export::from_store::export(&store, &survey, &request, "cli")?,
+        Err(StoreError::InUse(_)) => {
+            let resp = control::request(
+                &config.store.path,
+                &Request::Export {
+                    request,
+                    survey_file: std::path::absolute(&survey.file)?,
+                },
+            )?;
+            if !resp.ok {
+                anyhow::bail!("{}", resp.text);
+            }
+            resp.text.into_bytes()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match out {
+        Some(path) => {
+            std::fs::write(path, &bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "export written to {} (recorded in the audit log)",
+                path.display()
+            );
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes)?;
+        }
+    }
+    Ok(())
 }
 
 fn store_command(flag: Option<&Path>, command: StoreCommand) -> anyhow::Result<()> {

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::store::AsyncStore;
+use crate::survey::SurveyDefaults;
 
 /// The socket's file name inside the data directory.
 pub const SOCKET: &str = "control.sock";
@@ -34,6 +35,13 @@ pub enum Request {
     Backup {
         /// Target directory (new or empty).
         dir: PathBuf,
+    },
+    /// Compute an export (the CLI has already found and validated the survey file).
+    Export {
+        /// What to export.
+        request: crate::export::from_store::ExportRequest,
+        /// The survey file, read by the bot again.
+        survey_file: PathBuf,
     },
 }
 
@@ -55,6 +63,7 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 pub async fn serve(
     data_dir: &Path,
     store: AsyncStore,
+    defaults: SurveyDefaults,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -77,8 +86,9 @@ pub async fn serve(
             },
         };
         let store = store.clone();
+        let defaults = defaults.clone();
         tokio::spawn(async move {
-            if let Err(e) = handle(stream, store).await {
+            if let Err(e) = handle(stream, store, defaults).await {
                 warn!(error = %format!("{e:#}"), "control request failed");
             }
         });
@@ -87,7 +97,11 @@ pub async fn serve(
     Ok(())
 }
 
-async fn handle(stream: tokio::net::UnixStream, store: AsyncStore) -> anyhow::Result<()> {
+async fn handle(
+    stream: tokio::net::UnixStream,
+    store: AsyncStore,
+    defaults: SurveyDefaults,
+) -> anyhow::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     tokio::time::timeout(
@@ -103,7 +117,7 @@ async fn handle(stream: tokio::net::UnixStream, store: AsyncStore) -> anyhow::Re
         },
         Ok(req) => {
             info!(request = ?req_name(&req), "control request");
-            execute(req, &store).await
+            execute(req, &store, &defaults).await
         }
     };
     let mut out = serde_json::to_vec(&response)?;
@@ -116,10 +130,11 @@ fn req_name(r: &Request) -> &'static str {
     match r {
         Request::Check => "check",
         Request::Backup { .. } => "backup",
+        Request::Export { .. } => "export",
     }
 }
 
-async fn execute(req: Request, store: &AsyncStore) -> Response {
+async fn execute(req: Request, store: &AsyncStore, defaults: &SurveyDefaults) -> Response {
     let result = match req {
         Request::Check => store
             .run(|s| s.check())
@@ -133,6 +148,43 @@ async fn execute(req: Request, store: &AsyncStore) -> Response {
             })
             .await
             .map(|(counts, dir)| (true, backup_summary(&counts, &dir))),
+        Request::Export {
+            request,
+            survey_file,
+        } => {
+            let survey = match crate::survey::load_file(&survey_file, defaults) {
+                Ok(s) => s,
+                Err(ds) => {
+                    return Response {
+                        ok: false,
+                        text: ds
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    };
+                }
+            };
+            let result = store
+                .run(move |s| {
+                    Ok(
+                        crate::export::from_store::export(s, &survey, &request, "cli")
+                            .map_err(|e| e.to_string()),
+                    )
+                })
+                .await;
+            return match result {
+                Ok(Ok(bytes)) => Response {
+                    ok: true,
+                    text: String::from_utf8_lossy(&bytes).into_owned(),
+                },
+                Ok(Err(e)) => Response { ok: false, text: e },
+                Err(e) => Response {
+                    ok: false,
+                    text: e.to_string(),
+                },
+            };
+        }
     };
     match result {
         Ok((ok, text)) => Response { ok, text },

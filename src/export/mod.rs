@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod csv;
+pub mod from_store;
 pub mod json;
 pub mod markdown;
 pub mod names;
@@ -32,7 +33,7 @@ use crate::lang::Lang;
 use crate::stats::Report;
 
 /// An export format (`--format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Format {
     /// Versioned JSON.
     Json,

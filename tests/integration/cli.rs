@@ -203,3 +203,93 @@ async fn store_check_backup_and_rekey_while_running_and_stopped() {
         process.log()
     );
 }
+
+#[test]
+fn export_reads_the_store_suppresses_small_groups_and_is_audited() {
+    use pulsebot::store::{AnswerRecord, AnswerValue, Mode, Passphrase, Store};
+    use std::collections::BTreeMap;
+
+    let pulse = std::fs::read_to_string(repo("surveys/pulse.toml")).expect("shipped");
+    let (dir, config) = config_with_surveys(&[("pulse.toml", &pulse)]);
+    let data = dir.path().join("store/data");
+    {
+        let store = Store::open(&data, &Passphrase::new("a long passphrase").expect("pass"))
+            .expect("store");
+        let now = jiff::Timestamp::now();
+        store
+            .open_round("pulse", 1, Mode::Anonymous, now)
+            .expect("open");
+        // Six complete responses to the UMUX-Lite block, and the SEQ tasks answered by two only.
+        let records: Vec<AnswerRecord> = (0..6)
+            .map(|i| {
+                let mut answers = BTreeMap::new();
+                answers.insert(
+                    "umux_bm.1".to_string(),
+                    AnswerValue::Choice(format!("{}", 4 + i % 4)),
+                );
+                answers.insert(
+                    "umux_bm.2".to_string(),
+                    AnswerValue::Choice(format!("{}", 3 + i % 5)),
+                );
+                AnswerRecord {
+                    survey_id: "pulse".into(),
+                    round: 1,
+                    complete: true,
+                    answers,
+                    pseudonym: None,
+                }
+            })
+            .collect();
+        store.insert_answers(&records).expect("insert");
+        store.close_round("pulse", 1, now).expect("close");
+    }
+    let out = pulsebot(
+        &["export", "--survey", "pulse", "--format", "json"],
+        Some(&config),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json export");
+    let instruments = json["rounds"][0]["instruments"]
+        .as_array()
+        .expect("instruments");
+    let umux = instruments
+        .iter()
+        .find(|i| i["instrument"] == "umux-lite")
+        .expect("umux-lite");
+    assert_eq!(umux["n"], 6, "{umux}");
+    assert_eq!(umux["suppressed"], false, "{umux}");
+    assert!(umux["mean"].is_number(), "{umux}");
+    let seq: Vec<_> = instruments
+        .iter()
+        .filter(|i| i["instrument"] == "seq")
+        .collect();
+    assert!(
+        !seq.is_empty()
+            && seq
+                .iter()
+                .all(|i| i["suppressed"] == true && i["mean"].is_null()),
+        "SEQ answered by nobody is suppressed, with no figure: {seq:?}"
+    );
+    let csv = pulsebot(
+        &["export", "--survey", "pulse", "--format", "csv-de"],
+        Some(&config),
+    );
+    assert_eq!(csv.status.code(), Some(0), "{}", text(&csv));
+    assert!(String::from_utf8_lossy(&csv.stdout).contains(';'));
+    let missing = pulsebot(
+        &["export", "--survey", "pulse", "--round", "7"],
+        Some(&config),
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing).contains("no round 7"), "{}", text(&missing));
+
+    let store =
+        Store::open(&data, &Passphrase::new("a long passphrase").expect("pass")).expect("store");
+    let exports = store
+        .audit_log()
+        .expect("audit")
+        .iter()
+        .filter(|e| e.action == "export")
+        .count();
+    assert_eq!(exports, 2, "each export is in the audit log");
+}

@@ -1,0 +1,112 @@
+//! Builds an export from the store: the one path shared by the CLI and the running bot.
+//!
+//! Every export is written to the audit log (who, what, when) in the same call, so there is
+//! no way to produce figures without leaving a trace.
+
+use jiff::Timestamp;
+
+use super::{Format, audit_detail, render};
+use crate::lang::Lang;
+use crate::stats::{self, Participation, Policy, RoundInput};
+use crate::store::Store;
+use crate::survey::Survey;
+
+/// Which rounds to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Rounds {
+    /// The newest round.
+    Latest,
+    /// One round by number.
+    One(u32),
+    /// Every round (trends).
+    All,
+}
+
+/// What an export asks for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExportRequest {
+    /// The survey id.
+    pub survey: String,
+    /// Which rounds.
+    pub rounds: Rounds,
+    /// The output format.
+    pub format: Format,
+    /// Free text, only where n ≥ max(k, 10).
+    pub include_text: bool,
+    /// Language of Markdown output.
+    pub lang: Lang,
+}
+
+/// Why an export could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportFailure {
+    /// The survey has no round (yet), or not the one asked for.
+    #[error("survey `{survey}` has {what}")]
+    NoRound {
+        /// The survey id.
+        survey: String,
+        /// What is missing.
+        what: String,
+    },
+    /// Reading the store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The statistics could not be computed.
+    #[error(transparent)]
+    Stats(#[from] crate::stats::StatsError),
+    /// The format could not be written.
+    #[error(transparent)]
+    Export(#[from] super::ExportError),
+}
+
+/// Computes and renders an export, and records it in the audit log under `actor`.
+pub fn export(
+    store: &Store,
+    survey: &Survey,
+    req: &ExportRequest,
+    actor: &str,
+) -> Result<Vec<u8>, ExportFailure> {
+    let mut rounds: Vec<_> = store
+        .rounds()?
+        .into_iter()
+        .filter(|r| r.survey_id == survey.id)
+        .collect();
+    rounds.sort_by_key(|r| r.round);
+    let chosen: Vec<_> = match req.rounds {
+        Rounds::All => rounds,
+        Rounds::Latest => rounds.pop().into_iter().collect(),
+        Rounds::One(n) => rounds.into_iter().filter(|r| r.round == n).collect(),
+    };
+    if chosen.is_empty() {
+        let what = match req.rounds {
+            Rounds::One(n) => format!("no round {n}"),
+            _ => "no rounds yet".to_string(),
+        };
+        return Err(ExportFailure::NoRound {
+            survey: survey.id.clone(),
+            what,
+        });
+    }
+    let ledger = store.participants()?;
+    let mut inputs = Vec::with_capacity(chosen.len());
+    for info in &chosen {
+        // The ledger does not know the pilot rooms' membership at the time of the round;
+        // the audience is therefore at least those who consented (see issue notes).
+        let part = Participation::from_ledger(&ledger, &survey.id, info.round, 0);
+        inputs.push(RoundInput::new(
+            info,
+            part,
+            store.answers(&survey.id, info.round)?,
+        ));
+    }
+    let policy = Policy::new(survey.min_group_size).with_text(req.include_text);
+    let report = stats::build_report(survey, inputs, policy, Timestamp::now())?;
+    let bytes = render(&report, req.format, req.lang)?;
+    store.audit(
+        Timestamp::now(),
+        actor,
+        "export",
+        &audit_detail(&report, req.format),
+    )?;
+    Ok(bytes)
+}
