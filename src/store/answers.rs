@@ -30,36 +30,62 @@ impl Store {
         Ok(n)
     }
 
-    /// Writes responses directly into the answer store, in batches of one transaction each,
-    /// bumping the rounds' response counters. For imports and benchmarks; the bot's own path
-    /// is [`Store::record_answer`] / [`Store::finish_round`]. Every round must be open.
+    /// Writes responses directly into the answer store and bumps the rounds' response
+    /// counters, all in one transaction (over the answers and rounds tables only): either
+    /// every record of the call is stored and counted, or none. For imports and benchmarks;
+    /// the bot's own path is [`Store::record_answer`] / [`Store::finish_round`]. Every round
+    /// must be open.
+    ///
+    /// The records are encrypted on all cores before the transaction starts (sealing is the
+    /// expensive part, and a transaction retried after a conflict reuses the sealed values:
+    /// each value still gets its own random nonce, it is merely written once).
     pub fn insert_answers(&self, records: &[AnswerRecord]) -> Result<(), StoreError> {
-        use super::tables::ROUNDS;
-        use super::{RoundInfo, abort};
+        use super::abort;
+        use super::scan::{default_threads, par_map};
+        use super::tables::{ROUNDS, answer_key};
+        use super::{RoundInfo, TxResult};
+        use sled::Transactional;
         use std::collections::BTreeMap;
-        self.write(|tx| {
-            let mut counts: BTreeMap<(&str, u32), u64> = BTreeMap::new();
-            for r in records {
-                tx.put(
-                    ANSWERS,
-                    &super::tables::answer_key(tx.crypt, &r.survey_id, r.round),
-                    r,
-                )?;
-                *counts.entry((&r.survey_id, r.round)).or_default() += 1;
-            }
-            for ((survey_id, round), n) in counts {
-                let rk = round_key(tx.crypt, survey_id, round);
-                let mut info: RoundInfo = tx.get(ROUNDS, &rk)?.ok_or_else(|| {
-                    abort(StoreError::UnknownRound {
-                        survey_id: survey_id.to_owned(),
-                        round,
-                    })
-                })?;
-                info.responses += n;
-                tx.put(ROUNDS, &rk, &info)?;
-            }
-            Ok(())
+
+        let crypt = self.crypt();
+        let sealed = par_map(records, default_threads(), |r| {
+            Ok::<_, StoreError>((answer_key(crypt, &r.survey_id, r.round), crypt.seal(r)?))
         })
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+        let mut counts: BTreeMap<(&str, u32), u64> = BTreeMap::new();
+        for r in records {
+            *counts.entry((&r.survey_id, r.round)).or_default() += 1;
+        }
+        let mut batch = sled::Batch::default();
+        for (k, v) in sealed {
+            batch.insert(k, v);
+        }
+
+        // A poisoned gate only means another writer panicked; the data is sled's, not ours.
+        let _g = self.inner.gate.read().unwrap_or_else(|e| e.into_inner());
+        (self.tree(ANSWERS), self.tree(ROUNDS)).transaction(
+            |(answers, rounds)| -> TxResult<()> {
+                answers.apply_batch(&batch)?;
+                for (&(survey_id, round), n) in &counts {
+                    let rk = round_key(crypt, survey_id, round);
+                    let raw = rounds.get(rk.as_slice())?.ok_or_else(|| {
+                        abort(StoreError::UnknownRound {
+                            survey_id: survey_id.to_owned(),
+                            round,
+                        })
+                    })?;
+                    let mut info: RoundInfo = crypt.open(ROUNDS.name, &raw).map_err(abort)?;
+                    info.responses += n;
+                    rounds.insert(rk.as_slice(), crypt.seal(&info).map_err(abort)?)?;
+                }
+                Ok(())
+            },
+        )?;
+        if self.inner.opts.sync_on_commit {
+            self.inner.db.flush()?;
+        }
+        Ok(())
     }
 
     /// Stores the aggregate blob of a round (replacing any earlier one).

@@ -126,10 +126,10 @@ impl Crypt {
             .cipher
             .encrypt_value_data(plain)
             .map_err(|e| StoreError::Crypto(e.to_string()))?;
-        let mut out = Vec::with_capacity(64);
-        out.push(ENVELOPE_V2);
-        postcard::to_io(&ev, &mut out).map_err(|e| StoreError::Crypto(e.to_string()))?;
-        Ok(out)
+        // `(ENVELOPE_V2, ev)` encodes as the version byte followed by `postcard(ev)`: the
+        // same bytes as writing both in turn, but postcard pushes onto a `Vec` directly
+        // instead of one `io::Write` call per ciphertext byte.
+        postcard::to_allocvec(&(ENVELOPE_V2, &ev)).map_err(|e| StoreError::Crypto(e.to_string()))
     }
 
     /// Decrypts a v2 envelope to raw bytes. `table` only names the table in the error.

@@ -26,6 +26,7 @@
 //! - `model`: the stored types.
 //! - `ledger`, `conversation`, `answers`, `outbox`, `audit`: the tables' operations.
 //! - `retention`, `rights`: deleting old raw answers; "my data" and "delete".
+//! - `scan`: full scans of the answer store on every core, decoding into borrowed views.
 //! - `admin`: `check`, `backup`, `rekey` for the CLI.
 //! - `migrate`: schema versions and ordered migrations.
 //! - `async_store`: [`AsyncStore`], which keeps sled calls off the async worker threads.
@@ -48,6 +49,7 @@ mod model;
 mod outbox;
 mod retention;
 mod rights;
+mod scan;
 mod tables;
 
 #[cfg(test)]
@@ -71,6 +73,7 @@ pub use model::{
 };
 pub use retention::RetentionReport;
 pub use rights::MyData;
+pub use scan::{AnswerValueRef, AnswerView, ScanStats, default_threads};
 
 use cipher::Crypt;
 use tables::{ALL, META, META_CIPHER, META_SCHEMA, Table};

@@ -616,3 +616,4 @@ fn logical_dump(dir: &Path) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
 mod crash;
 mod fixture;
 mod privacy;
+mod scan;
