@@ -229,10 +229,17 @@ fn validate(flag: Option<&Path>, paths: Vec<PathBuf>) -> anyhow::Result<()> {
         config.bot.pilot_rooms.len(),
         config.store.path.display()
     );
-    let paths = if paths.is_empty() {
+    let paths = if !paths.is_empty() {
+        paths
+    } else if config.surveys.dir.is_dir() {
         vec![config.surveys.dir.clone()]
     } else {
-        paths
+        // The same as `run`: without surveys the bot still takes admin commands.
+        println!(
+            "warning: the surveys folder {} does not exist; the bot would take admin commands only",
+            config.surveys.dir.display()
+        );
+        return Ok(());
     };
     let report = crate::survey::validate_paths(&paths, &config.survey_defaults());
     if report.diagnostics.is_empty() {
