@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use matrix_sdk::deserialized_responses::TimelineEvent;
-use matrix_sdk::ruma::{EventId, OwnedRoomId, OwnedUserId, RoomId, RoomOrAliasId, UserId};
+use matrix_sdk::ruma::{
+    EventId, OwnedRoomId, OwnedRoomOrAliasId, OwnedUserId, RoomId, RoomOrAliasId, UserId,
+};
 use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -39,6 +41,16 @@ const MAX_JOIN_BACKOFF: Duration = Duration::from_secs(60);
 struct KnownRoom {
     configured: String,
     id: Option<OwnedRoomId>,
+}
+
+impl KnownRoom {
+    /// A configured room; its id is known at once unless it was given as an alias.
+    fn new(configured: &OwnedRoomOrAliasId) -> KnownRoom {
+        KnownRoom {
+            configured: configured.to_string(),
+            id: OwnedRoomId::try_from(configured.clone()).ok(),
+        }
+    }
 }
 
 /// The rooms the config names, resolved to ids as far as the homeserver knows them.
@@ -117,27 +129,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     }
 
     let rooms = Rooms {
-        pilot: config
-            .bot
-            .pilot_rooms
-            .iter()
-            .map(|r| KnownRoom {
-                configured: r.to_string(),
-                id: r
-                    .as_str()
-                    .starts_with('!')
-                    .then(|| OwnedRoomId::try_from(r.as_str()).ok())
-                    .flatten(),
-            })
-            .collect(),
-        admin: config.bot.admin_room.as_ref().map(|r| KnownRoom {
-            configured: r.to_string(),
-            id: r
-                .as_str()
-                .starts_with('!')
-                .then(|| OwnedRoomId::try_from(r.as_str()).ok())
-                .flatten(),
-        }),
+        pilot: config.bot.pilot_rooms.iter().map(KnownRoom::new).collect(),
+        admin: config.bot.admin_room.as_ref().map(KnownRoom::new),
     };
     let sync_opts = SyncOptions {
         timeline_limit: config.sync.timeline_limit,
