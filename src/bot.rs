@@ -85,7 +85,6 @@ struct Inner {
     joining: Mutex<HashSet<OwnedRoomId>>,
     tasks: TaskTracker,
     cancel: CancellationToken,
-    #[allow(dead_code)] // read by the conversation layer (issue 5)
     store: AsyncStore,
     surveys: Vec<Survey>,
 }

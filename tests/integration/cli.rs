@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use pulsebot::sim::SimUser;
 
-use crate::helpers::{BotSetup, WAIT, bin, hs};
+use crate::helpers::{BotSetup, WAIT, bin, hs, room_with_bot};
 
 fn pulsebot(args: &[&str], config: Option<&Path>) -> Output {
     let mut cmd = Command::new(bin());
@@ -181,14 +181,7 @@ async fn store_check_backup_and_rekey_while_running_and_stopped() {
     // With the new one the bot starts with the same session and answers.
     std::fs::copy(&new_pass, bot.dir.path().join("passphrase")).expect("copy");
     let process = bot.start();
-    let room = admin
-        .create_encrypted_room("admin", &[&bot.user_id])
-        .await
-        .expect("room");
-    admin
-        .wait_for_join(room.room_id(), &bot.user_id, WAIT)
-        .await
-        .expect("joins");
+    let room = room_with_bot(&admin, &bot).await;
     let ev = admin
         .send_text(room.room_id(), "!pulse status")
         .await

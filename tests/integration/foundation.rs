@@ -6,20 +6,7 @@ use std::time::Duration;
 use matrix_sdk::ruma::events::room::member::MembershipState;
 use pulsebot::sim::SimUser;
 
-use crate::helpers::{BotSetup, WAIT, bin, contains, files_under, hs};
-
-/// Creates an encrypted room, invites the bot and waits for it to join.
-async fn room_with_bot(admin: &SimUser, bot: &BotSetup) -> matrix_sdk::Room {
-    let room = admin
-        .create_encrypted_room("admin", &[&bot.user_id])
-        .await
-        .expect("room created");
-    admin
-        .wait_for_join(room.room_id(), &bot.user_id, WAIT)
-        .await
-        .expect("bot joins");
-    room
-}
+use crate::helpers::{BotSetup, WAIT, bin, contains, files_under, hs, room_with_bot};
 
 async fn bot_devices(
     admin: &SimUser,

@@ -183,3 +183,16 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// Creates an encrypted room, invites the bot and waits for it to join.
+pub async fn room_with_bot(admin: &SimUser, bot: &BotSetup) -> matrix_sdk::Room {
+    let room = admin
+        .create_encrypted_room("admin", &[&bot.user_id])
+        .await
+        .expect("room created");
+    admin
+        .wait_for_join(room.room_id(), &bot.user_id, WAIT)
+        .await
+        .expect("bot joins");
+    room
+}
