@@ -64,7 +64,16 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// `[sync]`: tuning of the sync loop.
     pub sync: SyncConfig,
+    /// `[notice]`: the data-protection notice sent at first contact.
+    pub notice: crate::conversation::Notice,
+    /// Whether `[notice]` was set (the built-in text names no responsible body).
+    pub notice_configured: bool,
 }
+
+/// The built-in German data-protection notice (also in `config.example.toml`).
+pub const DEFAULT_NOTICE_DE: &str = include_str!("../docs/notice.de.txt");
+/// The built-in English data-protection notice.
+pub const DEFAULT_NOTICE_EN: &str = include_str!("../docs/notice.en.txt");
 
 /// `[matrix]`
 #[derive(Debug, Clone)]
@@ -149,6 +158,9 @@ pub struct SyncConfig {
     pub timeline_limit: u32,
     /// Long-poll timeout of each sync request, in seconds.
     pub timeout_secs: u64,
+    /// How long an undecryptable answer waits for its keys before the participant is
+    /// asked again, in seconds.
+    pub undecryptable_timeout_secs: u64,
 }
 
 /// One thing wrong with a config file.
@@ -209,6 +221,15 @@ mod raw {
         pub privacy: Privacy,
         #[serde(default)]
         pub sync: Sync,
+        #[serde(default)]
+        pub notice: Notice,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Notice {
+        pub de: Option<String>,
+        pub en: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -259,6 +280,7 @@ mod raw {
     pub struct Sync {
         pub timeline_limit: Option<Spanned<i64>>,
         pub timeout_secs: Option<Spanned<i64>>,
+        pub undecryptable_timeout_secs: Option<Spanned<i64>>,
     }
 }
 
@@ -610,6 +632,26 @@ impl Checker<'_> {
             1,
             300,
         ) as u64;
+        let undecryptable_timeout_secs = self.int(
+            "sync.undecryptable_timeout_secs",
+            raw.sync.undecryptable_timeout_secs.as_ref(),
+            120,
+            1,
+            86400,
+        ) as u64;
+        let notice_configured = raw.notice.de.is_some() || raw.notice.en.is_some();
+        let notice = crate::conversation::Notice {
+            de: raw
+                .notice
+                .de
+                .clone()
+                .unwrap_or_else(|| DEFAULT_NOTICE_DE.to_owned()),
+            en: raw
+                .notice
+                .en
+                .clone()
+                .unwrap_or_else(|| DEFAULT_NOTICE_EN.to_owned()),
+        };
         Some(Config {
             source: path.to_path_buf(),
             matrix: matrix?,
@@ -626,7 +668,10 @@ impl Checker<'_> {
             sync: SyncConfig {
                 timeline_limit,
                 timeout_secs,
+                undecryptable_timeout_secs,
             },
+            notice,
+            notice_configured,
         })
     }
 
@@ -803,6 +848,10 @@ pilot_rooms = ["#pilot:localhost"]
         let text = std::fs::read_to_string(&path).expect("config.example.toml exists");
         let c = Config::parse(&path, &text, &secrets()).expect("example is valid");
         assert!(!c.bot.admins.is_empty());
+        // The example shows the built-in notice word for word.
+        assert_eq!(c.notice.de.trim_end(), DEFAULT_NOTICE_DE.trim_end());
+        assert_eq!(c.notice.en.trim_end(), DEFAULT_NOTICE_EN.trim_end());
+        assert!(c.notice_configured);
     }
 
     #[test]

@@ -2,14 +2,25 @@
 //!
 //! One [`CancellationToken`] stops everything: the sync loop ends cooperatively, join tasks
 //! are tracked and given a bounded time to finish, then the store is released.
+//!
+//! # Layout
+//! - this file: start-up, rooms the config names, invites, admin commands, routing.
+//! - `participant`: events in participants' direct chats → the conversation → the store.
+//! - `rounds`: audience, opening/reminding/closing rounds, the scheduler tick, status counts.
+//! - `outbox`: the sender that delivers queued messages at most once.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod outbox;
+mod participant;
+mod rounds;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use matrix_sdk::deserialized_responses::TimelineEvent;
+use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::{
     EventId, OwnedRoomId, OwnedRoomOrAliasId, OwnedUserId, RoomId, RoomOrAliasId, UserId,
 };
@@ -76,17 +87,41 @@ impl Rooms {
     }
 }
 
+/// Counters since start, for `status` and the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Answers counted.
+    pub answers: AtomicU64,
+    /// Messages delivered.
+    pub sent: AtomicU64,
+    /// Failed send attempts (retried).
+    pub send_failures: AtomicU64,
+    /// Rounds open at the last count.
+    pub rounds_open: AtomicU64,
+}
+
 struct Inner {
     config: Config,
     client: Client,
     started: Instant,
     undecryptable: AtomicU64,
+    metrics: Metrics,
+    /// Wakes the sender.
+    send_now: tokio::sync::Notify,
+    /// Wakes the scheduler tick (a round opened, someone joined a pilot room).
+    contact_now: tokio::sync::Notify,
+    /// Participants' DM rooms → the participant (for the sender's join check).
+    dm_users: Mutex<HashMap<OwnedRoomId, OwnedUserId>>,
+    /// Undecryptable DM events waiting for their keys.
+    utd: Mutex<Vec<participant::PendingUtd>>,
+    /// Set while a tick runs, so ticks never overlap.
+    ticking: AtomicBool,
     rooms: Mutex<Rooms>,
     joining: Mutex<HashSet<OwnedRoomId>>,
     tasks: TaskTracker,
     cancel: CancellationToken,
     store: AsyncStore,
-    surveys: Vec<Survey>,
+    surveys: Vec<Arc<Survey>>,
 }
 
 /// A cheap-clone handle on the running bot.
@@ -142,10 +177,16 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
             client: client.clone(),
             started: Instant::now(),
             undecryptable: AtomicU64::new(0),
+            metrics: Metrics::default(),
+            send_now: tokio::sync::Notify::new(),
+            contact_now: tokio::sync::Notify::new(),
+            dm_users: Mutex::new(HashMap::new()),
+            utd: Mutex::new(Vec::new()),
+            ticking: AtomicBool::new(false),
             rooms: Mutex::new(rooms),
             joining: Mutex::new(HashSet::new()),
             store,
-            surveys,
+            surveys: surveys.into_iter().map(Arc::new).collect(),
             tasks: TaskTracker::new(),
             cancel: cancel.clone(),
         }),
@@ -155,6 +196,13 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     for room in client.invited_rooms() {
         bot.invited(room).await;
     }
+    if !bot.inner.config.notice_configured {
+        warn!(
+            "no [notice] in the config: participants get the built-in data-protection notice, which names no responsible office"
+        );
+    }
+    bot.load_dm_rooms().await?;
+    bot.spawn_background();
     info!("pulsebot running");
     let result = sync::run(&client, &sync_opts, &position, &bot, &cancel).await;
     cancel.cancel();
@@ -224,7 +272,86 @@ impl SyncPosition for StorePosition {
     }
 }
 
+/// How often the scheduler looks at the clock when nothing woke it.
+const TICK: Duration = Duration::from_secs(30);
+/// How often undecryptable events are tried again.
+const UTD_RETRY: Duration = Duration::from_secs(3);
+
 impl Bot {
+    /// The participant whose DM `room` is.
+    fn dm_user(&self, room: &RoomId) -> Option<OwnedUserId> {
+        let map = self
+            .inner
+            .dm_users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.get(room).cloned()
+    }
+
+    fn remember_dm(&self, room: OwnedRoomId, user: OwnedUserId) {
+        let mut map = self
+            .inner
+            .dm_users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.insert(room, user);
+    }
+
+    /// Fills the DM map from the ledger.
+    async fn load_dm_rooms(&self) -> anyhow::Result<()> {
+        let entries = self.inner.store.run(|s| s.participants()).await?;
+        for e in entries {
+            if let (Some(room), Ok(user)) = (
+                e.dm_room.as_deref(),
+                OwnedUserId::try_from(e.user_id.as_str()),
+            ) && let Ok(room) = OwnedRoomId::try_from(room)
+            {
+                self.remember_dm(room, user);
+            }
+        }
+        Ok(())
+    }
+
+    /// The sender, the scheduler tick and the undecryptable-event retry, as tracked tasks.
+    fn spawn_background(&self) {
+        let bot = self.clone();
+        self.inner
+            .tasks
+            .spawn(async move { bot.sender_loop().await }.instrument(info_span!("sender")));
+        let bot = self.clone();
+        self.inner.tasks.spawn(
+            async move {
+                loop {
+                    if !bot.inner.ticking.swap(true, Ordering::AcqRel) {
+                        if let Err(e) = bot.tick().await {
+                            warn!(error = %format!("{e:#}"), "scheduler step failed; retried on the next tick");
+                        }
+                        bot.inner.ticking.store(false, Ordering::Release);
+                    }
+                    tokio::select! {
+                        _ = bot.inner.cancel.cancelled() => return,
+                        _ = bot.inner.contact_now.notified() => {}
+                        _ = tokio::time::sleep(TICK) => {}
+                    }
+                }
+            }
+            .instrument(info_span!("scheduler")),
+        );
+        let bot = self.clone();
+        self.inner.tasks.spawn(
+            async move {
+                loop {
+                    tokio::select! {
+                        _ = bot.inner.cancel.cancelled() => return,
+                        _ = tokio::time::sleep(UTD_RETRY) => {}
+                    }
+                    bot.retry_undecryptable().await;
+                }
+            }
+            .instrument(info_span!("undecryptable")),
+        );
+    }
+
     fn lang(&self) -> crate::lang::Lang {
         self.inner.config.bot.default_language
     }
@@ -382,6 +509,29 @@ impl Bot {
         let text = match &cmd {
             AdminCommand::Help => admin::help(lang),
             AdminCommand::Status => admin::render_status(&self.status().await, lang),
+            AdminCommand::Start(_) | AdminCommand::Remind(_) | AdminCommand::Close(_) => {
+                let actor = sender.to_string();
+                let detail = format!(
+                    "{} {}",
+                    cmd.name(),
+                    match &cmd {
+                        AdminCommand::Start(id)
+                        | AdminCommand::Remind(id)
+                        | AdminCommand::Close(id) => id.as_str(),
+                        _ => "",
+                    }
+                );
+                let now = self.now();
+                self.inner
+                    .store
+                    .run(move |s| s.audit(now, &actor, "admin.command", &detail))
+                    .await?;
+                self.admin_round_command(&cmd).await?
+            }
+            AdminCommand::MissingSurvey(name) => {
+                let ids: Vec<String> = self.inner.surveys.iter().map(|s| s.id.clone()).collect();
+                admin::missing_survey(name, &ids, lang)
+            }
             AdminCommand::Unknown(word) => admin::unknown(word, lang),
         };
         reply_text(room, event_id, sender, "admin-reply", &text).await?;
@@ -417,12 +567,21 @@ impl Bot {
                 members,
             });
         }
+        let (consented, rounds) = match self.round_counts().await {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "round counts unavailable");
+                (0, Vec::new())
+            }
+        };
         admin::Status {
             version: env!("CARGO_PKG_VERSION"),
             uptime: self.inner.started.elapsed(),
             pilot_rooms,
             undecryptable: self.inner.undecryptable.load(Ordering::Relaxed),
             surveys: self.inner.surveys.iter().map(|s| s.id.clone()).collect(),
+            consented,
+            rounds,
         }
     }
 }
@@ -435,9 +594,62 @@ impl SyncHandler for Bot {
             .user_id()
             .context("the client has no user id")?
             .to_owned();
+        let configured = {
+            let rooms = self.rooms();
+            rooms.is_pilot(room.room_id()) || rooms.is_admin_room(room.room_id())
+        };
         for event in &events {
-            if let Some(ev) = classify(event, &own) {
+            let Some(ev) = classify(event, &own) else {
+                continue;
+            };
+            if configured {
+                if let Inbound::Membership {
+                    membership: MembershipState::Join,
+                    ..
+                } = &ev
+                    && self.rooms().is_pilot(room.room_id())
+                {
+                    // A new pilot member is contacted if a round is open.
+                    self.inner.contact_now.notify_one();
+                }
                 self.handle(&room, ev).await?;
+                continue;
+            }
+            match ev {
+                // Admin commands work in a DM with an admin too.
+                Inbound::Text {
+                    ref body,
+                    ref event_id,
+                    ref sender,
+                } if admin::parse(body).is_some() => {
+                    let cmd = admin::parse(body).unwrap_or(AdminCommand::Help);
+                    self.admin_command(&room, event_id, sender, cmd).await?;
+                }
+                Inbound::Undecryptable {
+                    event_id,
+                    sender,
+                    device_id,
+                } => {
+                    self.inner.undecryptable.fetch_add(1, Ordering::Relaxed);
+                    warn!(
+                        room = %room.room_id(),
+                        device = device_id.as_deref().unwrap_or("?"),
+                        "undecryptable event in a direct chat; keys requested, retrying"
+                    );
+                    let timeout =
+                        Duration::from_secs(self.inner.config.sync.undecryptable_timeout_secs);
+                    let mut pending = self.inner.utd.lock().unwrap_or_else(|p| p.into_inner());
+                    if !pending.iter().any(|p| p.event_id == event_id) {
+                        pending.push(participant::PendingUtd {
+                            room_id: room.room_id().to_owned(),
+                            event_id,
+                            sender,
+                            raw: event.raw().clone(),
+                            give_up_at: Instant::now() + timeout,
+                        });
+                    }
+                }
+                ev => self.participant_event(&room, ev).await?,
             }
         }
         Ok(())
