@@ -116,6 +116,7 @@ struct Inner {
     utd: Mutex<Vec<participant::PendingUtd>>,
     /// Set while a tick runs, so ticks never overlap.
     ticking: AtomicBool,
+    options: RunOptions,
     rooms: Mutex<Rooms>,
     joining: Mutex<HashSet<OwnedRoomId>>,
     tasks: TaskTracker,
@@ -130,8 +131,35 @@ pub struct Bot {
     inner: Arc<Inner>,
 }
 
+/// How the bot runs besides its config: the clock and how often the scheduler looks at it.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Where the time comes from.
+    pub clock: Arc<dyn crate::clock::Clock>,
+    /// How often the scheduler looks at the clock when nothing woke it.
+    pub tick: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            clock: Arc::new(crate::clock::SystemClock),
+            tick: TICK,
+        }
+    }
+}
+
 /// Runs the bot until `cancel` fires.
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
+    run_with(config, cancel, RunOptions::default()).await
+}
+
+/// Runs the bot with explicit [`RunOptions`] (tests of scheduled rounds move the clock).
+pub async fn run_with(
+    config: Config,
+    cancel: CancellationToken,
+    options: RunOptions,
+) -> anyhow::Result<()> {
     let surveys = load_surveys(&config)?;
     let lock = DataDirLock::acquire(&config.store.path)?;
     info!(lock = %lock.path().display(), "data directory locked");
@@ -183,6 +211,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
             dm_users: Mutex::new(HashMap::new()),
             utd: Mutex::new(Vec::new()),
             ticking: AtomicBool::new(false),
+            options,
             rooms: Mutex::new(rooms),
             joining: Mutex::new(HashSet::new()),
             store,
@@ -331,7 +360,7 @@ impl Bot {
                     tokio::select! {
                         _ = bot.inner.cancel.cancelled() => return,
                         _ = bot.inner.contact_now.notified() => {}
-                        _ = tokio::time::sleep(TICK) => {}
+                        _ = tokio::time::sleep(bot.inner.options.tick) => {}
                     }
                 }
             }

@@ -395,8 +395,8 @@ impl Bot {
         pending.extend(keep);
     }
 
-    /// The current time (one place, so a test clock can replace it).
+    /// The current time, from the configured clock.
     pub(super) fn now(&self) -> Timestamp {
-        Timestamp::now()
+        self.inner.options.clock.now()
     }
 }

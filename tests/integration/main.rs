@@ -8,3 +8,4 @@ mod foundation;
 mod helpers;
 mod resilience;
 mod round;
+mod scheduled;
