@@ -269,3 +269,102 @@ async fn thirty_answers_sent_while_the_bot_is_down_are_all_handled() {
     assert!(status.success());
     assert_eq!(stored_responses(&bot, "backlog", 1), expected(1, N));
 }
+
+/// Sends an `m.room.encrypted` event nobody can decrypt, bypassing the client's encryption.
+async fn send_undecryptable(p: &SimUser, room: &OwnedRoomId) {
+    use matrix_sdk::ruma::api::client::message::send_message_event;
+    use matrix_sdk::ruma::events::MessageLikeEventType;
+    let content = serde_json::json!({
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": "AwgAEnAcBogus",
+        "sender_key": "c2VuZGVyIGtleSB0aGF0IGRvZXMgbm90IGV4aXN0",
+        "session_id": format!("c2Vzc2lvbi{}", pulsebot::sim::random_suffix()),
+        "device_id": "FAKEDEVICE",
+    });
+    let raw = matrix_sdk::ruma::serde::Raw::new(&content)
+        .expect("json")
+        .cast_unchecked();
+    let request = send_message_event::v3::Request::new_raw(
+        room.clone(),
+        matrix_sdk::ruma::TransactionId::new(),
+        MessageLikeEventType::RoomEncrypted,
+        raw,
+    );
+    p.client.send(request).await.expect("raw event sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn undecryptable_and_malformed_answers_change_nothing() {
+    const N: usize = 2;
+    let admin = SimUser::register(hs(), "admin").await.expect("admin");
+    let alias = format!("pilot-{}", pulsebot::sim::random_suffix());
+    let bot = BotSetup::new(
+        &[&admin],
+        &format!(
+            "pilot_rooms = [\"#{alias}:localhost\"]\n\n[sync]\nundecryptable_timeout_secs = 2\n"
+        ),
+    )
+    .await;
+    std::fs::create_dir_all(bot.dir.path().join("surveys")).expect("mkdir");
+    std::fs::write(
+        bot.dir.path().join("surveys/utd.toml"),
+        likert_survey("utd", N),
+    )
+    .expect("survey");
+    let p = participant("utd").await;
+    pilot_room(&admin, &bot.user_id, &alias, &[&p]).await;
+    let process = bot.start();
+    let control = room_with_bot(&admin, &bot).await;
+    start_round(&admin, &control, "utd").await;
+    let b = &bot.user_id;
+    let dm = consent_poll(&p, b).await.room_id;
+    let ja = p.send_text(&dm, "ja").await.expect("send");
+    let q1 = question(&p, b, &dm, 1).await;
+
+    // Undecryptable: after the timeout the participant is asked once to answer again.
+    send_undecryptable(&p, &dm).await;
+    said(&p, b, &dm, "nicht lesen").await;
+    send_undecryptable(&p, &dm).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let asked_again = p
+        .inbox()
+        .iter()
+        .filter(|m| m.sender == *b && m.body.contains("nicht lesen"))
+        .count();
+    assert_eq!(asked_again, 1, "asked again only once per question");
+
+    // Malformed and invalid votes: hints at most, nothing stored.
+    let room = p.client.get_room(&dm).expect("dm");
+    for content in [
+        serde_json::json!({"org.matrix.msc3381.poll.response": {"answers": "x"}}),
+        serde_json::json!({"m.relates_to": {"rel_type": "m.reference", "event_id": ja}}),
+        // A vote "on" a message that is no poll of the round.
+        serde_json::json!({"org.matrix.msc3381.poll.response": {"answers": ["1"]},
+                           "m.relates_to": {"rel_type": "m.reference", "event_id": ja}}),
+    ] {
+        room.send_raw("org.matrix.msc3381.poll.response", content)
+            .await
+            .expect("sent");
+    }
+    p.vote(&dm, &q1.event_id, &["9"]).await.expect("vote");
+    p.vote(&dm, &q1.event_id, &["1", "2"]).await.expect("vote");
+    p.send_text(&dm, "").await.expect("send");
+    p.send_text(&dm, "vielleicht").await.expect("send");
+    // Then the real answers.
+    p.send_text(&dm, "2").await.expect("send");
+    question(&p, b, &dm, 2).await;
+    p.send_text(&dm, "3").await.expect("send");
+    said(&p, b, &dm, "Danke").await;
+    let log = process.log();
+    let (status, _) = process.stop().await;
+    assert!(status.success());
+    assert!(!log.contains("panicked"), "{log}");
+    let got = stored_responses(&bot, "utd", 1);
+    let want: BTreeSet<BTreeMap<String, String>> = [[("q1", "2"), ("q2", "3")]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()]
+    .into_iter()
+    .collect();
+    assert_eq!(got, want);
+}
