@@ -64,6 +64,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// `[sync]`: tuning of the sync loop.
     pub sync: SyncConfig,
+    /// `[metrics]`: the health and metrics endpoint.
+    pub metrics: MetricsConfig,
     /// `[notice]`: the data-protection notice sent at first contact.
     pub notice: crate::conversation::Notice,
     /// Whether `[notice]` was set (the built-in text names no responsible body).
@@ -151,6 +153,13 @@ pub struct PrivacyConfig {
     pub retention_days: u32,
 }
 
+/// `[metrics]`
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// Where `/metrics` and `/health` are served; `None` when switched off.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 /// `[sync]`
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
@@ -223,6 +232,14 @@ mod raw {
         pub sync: Sync,
         #[serde(default)]
         pub notice: Notice,
+        #[serde(default)]
+        pub metrics: Metrics,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Metrics {
+        pub listen: Option<Spanned<String>>,
     }
 
     #[derive(Deserialize, Default)]
@@ -639,6 +656,21 @@ impl Checker<'_> {
             1,
             86400,
         ) as u64;
+        let listen = match &raw.metrics.listen {
+            None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9464))),
+            Some(v) if v.get_ref() == "off" => None,
+            Some(v) => match v.get_ref().parse::<std::net::SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    self.problem(
+                        "metrics.listen",
+                        Some(v.span()),
+                        "not an address with port, e.g. \"127.0.0.1:9464\" (or \"off\")".into(),
+                    );
+                    None
+                }
+            },
+        };
         let notice_configured = raw.notice.de.is_some() || raw.notice.en.is_some();
         let notice = crate::conversation::Notice {
             de: raw
@@ -670,6 +702,7 @@ impl Checker<'_> {
                 timeout_secs,
                 undecryptable_timeout_secs,
             },
+            metrics: MetricsConfig { listen },
             notice,
             notice_configured,
         })

@@ -26,6 +26,7 @@ pub mod demo;
 pub mod export;
 pub mod lang;
 pub mod matrix;
+pub mod metrics;
 pub mod schedule;
 pub mod sim;
 pub mod stats;

@@ -14,7 +14,7 @@ mod participant;
 mod rounds;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,25 +87,13 @@ impl Rooms {
     }
 }
 
-/// Counters since start, for `status` and the metrics endpoint.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Answers counted.
-    pub answers: AtomicU64,
-    /// Messages delivered.
-    pub sent: AtomicU64,
-    /// Failed send attempts (retried).
-    pub send_failures: AtomicU64,
-    /// Rounds open at the last count.
-    pub rounds_open: AtomicU64,
-}
-
 struct Inner {
     config: Config,
     client: Client,
     started: Instant,
-    undecryptable: AtomicU64,
-    metrics: Metrics,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// When the answer that will cause a DM's next question reached the bot.
+    answer_started: Mutex<HashMap<OwnedRoomId, Instant>>,
     /// Wakes the sender.
     send_now: tokio::sync::Notify,
     /// Wakes the scheduler tick (a round opened, someone joined a pilot room).
@@ -138,6 +126,8 @@ pub struct RunOptions {
     pub clock: Arc<dyn crate::clock::Clock>,
     /// How often the scheduler looks at the clock when nothing woke it.
     pub tick: Duration,
+    /// The counters the bot fills (shared with the metrics endpoint and benchmarks).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Default for RunOptions {
@@ -145,6 +135,7 @@ impl Default for RunOptions {
         RunOptions {
             clock: Arc::new(crate::clock::SystemClock),
             tick: TICK,
+            metrics: Arc::default(),
         }
     }
 }
@@ -198,14 +189,24 @@ pub async fn run_with(
         timeline_limit: config.sync.timeline_limit,
         timeout: Duration::from_secs(config.sync.timeout_secs),
     };
-    let position = StorePosition(store.clone());
+    let position = StorePosition(store.clone(), options.metrics.clone());
+    if let Some(addr) = config.metrics.listen {
+        let (metrics, cancel) = (options.metrics.clone(), cancel.clone());
+        // Healthy while syncs come at least every long-poll timeout plus a margin.
+        let healthy = Duration::from_secs(config.sync.timeout_secs * 2 + 30);
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(addr, metrics, healthy, cancel).await {
+                warn!(error = %format!("{e:#}"), "metrics endpoint unavailable");
+            }
+        });
+    }
     let bot = Bot {
         inner: Arc::new(Inner {
             config,
             client: client.clone(),
             started: Instant::now(),
-            undecryptable: AtomicU64::new(0),
-            metrics: Metrics::default(),
+            metrics: options.metrics.clone(),
+            answer_started: Mutex::new(HashMap::new()),
             send_now: tokio::sync::Notify::new(),
             contact_now: tokio::sync::Notify::new(),
             dm_users: Mutex::new(HashMap::new()),
@@ -285,7 +286,7 @@ fn load_surveys(config: &Config) -> anyhow::Result<Vec<Survey>> {
 }
 
 /// The sync position, kept encrypted in pulsebot's store.
-struct StorePosition(AsyncStore);
+struct StorePosition(AsyncStore, Arc<crate::metrics::Metrics>);
 
 impl SyncPosition for StorePosition {
     async fn load(&self) -> anyhow::Result<Option<String>> {
@@ -294,10 +295,11 @@ impl SyncPosition for StorePosition {
     }
 
     async fn save(&self, token: &str) -> anyhow::Result<()> {
-        Ok(self
-            .0
+        self.0
             .set_bot_state(SYNC_POSITION.to_string(), token.as_bytes().to_vec())
-            .await?)
+            .await?;
+        self.1.synced();
+        Ok(())
     }
 }
 
@@ -486,7 +488,10 @@ impl Bot {
     async fn handle(&self, room: &Room, ev: Inbound) -> anyhow::Result<()> {
         match ev {
             Inbound::Undecryptable { device_id, .. } => {
-                self.inner.undecryptable.fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .metrics
+                    .undecryptable
+                    .fetch_add(1, Ordering::Relaxed);
                 warn!(
                     device = device_id.as_deref().unwrap_or("?"),
                     "undecryptable event"
@@ -607,7 +612,7 @@ impl Bot {
             version: env!("CARGO_PKG_VERSION"),
             uptime: self.inner.started.elapsed(),
             pilot_rooms,
-            undecryptable: self.inner.undecryptable.load(Ordering::Relaxed),
+            undecryptable: self.inner.metrics.undecryptable.load(Ordering::Relaxed),
             surveys: self.inner.surveys.iter().map(|s| s.id.clone()).collect(),
             consented,
             rounds,
@@ -659,7 +664,10 @@ impl SyncHandler for Bot {
                     sender,
                     device_id,
                 } => {
-                    self.inner.undecryptable.fetch_add(1, Ordering::Relaxed);
+                    self.inner
+                        .metrics
+                        .undecryptable
+                        .fetch_add(1, Ordering::Relaxed);
                     warn!(
                         room = %room.room_id(),
                         device = device_id.as_deref().unwrap_or("?"),

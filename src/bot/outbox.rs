@@ -99,6 +99,17 @@ impl Bot {
                     continue;
                 }
             };
+            if matches!(out.context(), Context::Question(_)) {
+                let started = self
+                    .inner
+                    .answer_started
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                if let Some(t0) = started {
+                    self.inner.metrics.record_handling(t0.elapsed());
+                }
+            }
             let event_id = send::send_queued(&room, &out, &m.txn_id).await?;
             if let (
                 Some(user),

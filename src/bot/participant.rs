@@ -116,6 +116,7 @@ impl Bot {
         sender: &OwnedUserId,
         input: Input,
     ) -> anyhow::Result<()> {
+        let received = Instant::now();
         let user = sender.to_string();
         let room_id = room.room_id().to_string();
         let u = user.clone();
@@ -223,15 +224,36 @@ impl Bot {
                 let Some((survey_id, n)) = active else {
                     return Ok(());
                 };
-                self.round_answer(&entry, &survey_id, n, &room_id, event_id, &input)
-                    .await?;
+                // Noted before the answer is stored: the sender may pick the next question
+                // up the moment the transaction commits.
+                let started = |insert: bool| {
+                    let mut map = self
+                        .inner
+                        .answer_started
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    if insert {
+                        map.insert(room.room_id().to_owned(), received);
+                    } else {
+                        map.remove(room.room_id());
+                    }
+                };
+                started(true);
+                let goes_on = self
+                    .round_answer(&entry, &survey_id, n, &room_id, event_id, &input)
+                    .await;
+                if !matches!(goes_on, Ok(true)) {
+                    started(false);
+                }
+                goes_on?;
             }
         }
         self.inner.send_now.notify_one();
         Ok(())
     }
 
-    /// One input of a running round, counted exactly once.
+    /// One input of a running round, counted exactly once. True if it was counted and the
+    /// round goes on (a next question is on its way).
     async fn round_answer(
         &self,
         entry: &LedgerEntry,
@@ -240,13 +262,13 @@ impl Bot {
         room_id: &str,
         event_id: &OwnedEventId,
         input: &Input,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         let Some(survey) = self.survey(survey_id) else {
             warn!(
                 survey = survey_id,
                 "answer for a survey that is no longer loaded; ignored"
             );
-            return Ok(());
+            return Ok(false);
         };
         let user = entry.user_id.clone();
         if let Input::PollVote { poll_event_id, .. } = input {
@@ -286,6 +308,7 @@ impl Bot {
                         "participant finished the round"
                     );
                 }
+                return Ok(!finished);
             }
             RecordOutcome::AlreadyCounted => debug!("event already counted"),
             RecordOutcome::RoundClosed | RecordOutcome::RoundFinished => {
@@ -297,7 +320,7 @@ impl Bot {
             }
             RecordOutcome::NotConsented => {}
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Waits (briefly) until the poll a vote refers to is registered, so the vote is mapped

@@ -59,7 +59,7 @@ impl BotSetup {
         let config = dir.path().join("config.toml");
         let text = format!(
             "[matrix]\nhomeserver = \"{}\"\nuser = \"{user_id}\"\npassword_file = \"password\"\n\n\
-             [bot]\nadmins = [{}]\n{extra}\n\n[store]\npath = \"store\"\npassphrase_file = \"passphrase\"\n",
+             [bot]\nadmins = [{}]\n{extra}\n\n[store]\npath = \"store\"\npassphrase_file = \"passphrase\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
             hs.url,
             admins.join(", "),
         );

@@ -381,6 +381,44 @@ async fn a_full_round_counts_what_participants_sent() {
         .expect("vote");
     said(&ps[0], b, &dms[0], "beendet").await;
 
+    // The metrics endpoint counts, and names nobody.
+    let log = process.log();
+    let addr = log
+        .split("metrics endpoint listening")
+        .nth(1)
+        .and_then(|rest| rest.split("addr=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no metrics address in the log:\n{log}"))
+        .to_owned();
+    let metrics = matrix_sdk::reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("body");
+    let counted: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("pulsebot_answers_counted_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    // 6 + 6 + 5 answers, 1 changed vote, 1 answer before `stopp`, 1 invalid answer (counted
+    // as handled event, rejected by the conversation).
+    assert!(counted >= 17, "{metrics}");
+    assert!(
+        metrics.contains("pulsebot_answer_handling_seconds{quantile=\"0.99\"}"),
+        "{metrics}"
+    );
+    for p in &ps {
+        assert!(
+            !metrics.contains(p.user_id.localpart()),
+            "metrics name nobody"
+        );
+    }
+    let health = matrix_sdk::reqwest::get(format!("http://{addr}/health"))
+        .await
+        .expect("health answers");
+    assert_eq!(health.status().as_u16(), 200);
+
     let (status, _) = process.stop().await;
     assert!(status.success(), "bot exits cleanly");
     let stored = stored_responses(&bot, "flow", 1);

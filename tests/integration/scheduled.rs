@@ -65,6 +65,7 @@ async fn scheduled_round_opens_reminds_in_working_hours_and_closes() {
     let options = pulsebot::bot::RunOptions {
         clock: clock.clone(),
         tick: Duration::from_millis(100),
+        metrics: Arc::default(),
     };
     let running = tokio::spawn(pulsebot::bot::run_with(config, cancel.clone(), options));
     let b = &bot.user_id;
