@@ -95,6 +95,21 @@ pub enum Command {
         #[arg(long, default_value = ".demo")]
         dir: PathBuf,
     },
+    /// Benchmark of a survey round against a local homeserver (build with --release).
+    BenchRound {
+        /// Participants answering the throughput round.
+        #[arg(long, default_value_t = 200)]
+        participants: usize,
+        /// Questions per round.
+        #[arg(long, default_value_t = 10)]
+        questions: usize,
+        /// Participants in the latency round.
+        #[arg(long, default_value_t = 20)]
+        latency_participants: usize,
+        /// Working folder (emptied first).
+        #[arg(long, default_value = ".bench")]
+        dir: PathBuf,
+    },
 }
 
 /// Language choice on the command line.
@@ -211,6 +226,19 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
             export_command(cli.config.as_deref(), request, out.as_deref())
         }
         Command::Demo { dir } => crate::demo::run(&dir).await,
+        Command::BenchRound {
+            participants,
+            questions,
+            latency_participants,
+            dir,
+        } => {
+            let opts = crate::bench::BenchOptions {
+                participants,
+                questions,
+                latency_participants: latency_participants.min(participants),
+            };
+            crate::bench::run(&dir, &opts).await
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 #![recursion_limit = "256"]
 
 pub mod admin;
+pub mod bench;
 pub mod bot;
 pub mod cli;
 pub mod clock;

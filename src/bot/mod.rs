@@ -102,6 +102,10 @@ struct Inner {
     dm_users: Mutex<HashMap<OwnedRoomId, OwnedUserId>>,
     /// Undecryptable DM events waiting for their keys.
     utd: Mutex<Vec<participant::PendingUtd>>,
+    /// Rooms a sender worker is serving.
+    sending: Mutex<HashSet<String>>,
+    /// Caps how many rooms are sent to at once.
+    send_slots: tokio::sync::Semaphore,
     /// Set while a tick runs, so ticks never overlap.
     ticking: AtomicBool,
     options: RunOptions,
@@ -212,6 +216,8 @@ pub async fn run_with(
             dm_users: Mutex::new(HashMap::new()),
             utd: Mutex::new(Vec::new()),
             ticking: AtomicBool::new(false),
+            sending: Mutex::new(HashSet::new()),
+            send_slots: tokio::sync::Semaphore::new(outbox::PARALLEL_ROOMS),
             options,
             rooms: Mutex::new(rooms),
             joining: Mutex::new(HashSet::new()),

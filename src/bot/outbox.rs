@@ -6,11 +6,10 @@
 //! same id, and the homeserver returns the first event instead of posting again. Nothing
 //! goes into a DM before the participant has joined it. Rooms are served concurrently.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
 use tracing::{debug, warn};
@@ -21,17 +20,35 @@ use crate::matrix::{rooms, send};
 use crate::store::{OutboxMessage, RoundStatus};
 
 /// Rooms served at the same time.
-const PARALLEL_ROOMS: usize = 16;
+pub(super) const PARALLEL_ROOMS: usize = 64;
+/// How often sent entries are dropped from the outbox.
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
 /// Pause before looking again when nothing woke the sender (invites not yet accepted, a
 /// failed send).
 const IDLE: Duration = Duration::from_secs(2);
 
 impl Bot {
-    /// Runs until shutdown: sends whatever is pending whenever woken, and every [`IDLE`].
+    /// Runs until shutdown: whenever woken (and every [`IDLE`]), starts a worker for each
+    /// room with pending messages that has none, and now and then drops sent entries.
     pub(super) async fn sender_loop(&self) {
+        let mut last_prune = Instant::now();
         loop {
-            if let Err(e) = self.send_pending().await {
-                warn!(error = %format!("{e:#}"), "sending queued messages failed; retrying");
+            match self.inner.store.pending().await {
+                Ok(pending) => {
+                    let rooms: BTreeSet<String> =
+                        pending.into_iter().map(|m| m.message.room_id).collect();
+                    for room in rooms {
+                        self.spawn_room_worker(room);
+                    }
+                }
+                Err(e) => warn!(error = %format!("{e:#}"), "reading the outbox failed; retrying"),
+            }
+            if last_prune.elapsed() > PRUNE_EVERY {
+                last_prune = Instant::now();
+                // Sent entries hold no content; dropping them keeps every outbox read short.
+                if let Err(e) = self.inner.store.run(|s| s.prune_sent()).await {
+                    warn!(error = %format!("{e:#}"), "pruning the outbox failed");
+                }
             }
             tokio::select! {
                 _ = self.inner.cancel.cancelled() => return,
@@ -41,44 +58,69 @@ impl Bot {
         }
     }
 
-    async fn send_pending(&self) -> anyhow::Result<()> {
-        let pending = self.inner.store.pending().await?;
-        if pending.is_empty() {
-            return Ok(());
+    /// Serves one room until its queue is empty (or waits on the participant), unless a
+    /// worker serves it already: rooms never wait for each other, a room's messages stay
+    /// in order.
+    fn spawn_room_worker(&self, room_id: String) {
+        {
+            let mut busy = self.inner.sending.lock().unwrap_or_else(|p| p.into_inner());
+            if !busy.insert(room_id.clone()) {
+                return;
+            }
         }
-        let mut by_room: BTreeMap<String, Vec<OutboxMessage>> = BTreeMap::new();
-        for m in pending {
-            by_room
-                .entry(m.message.room_id.clone())
-                .or_default()
-                .push(m);
-        }
-        futures_util::stream::iter(by_room)
-            .for_each_concurrent(PARALLEL_ROOMS, |(room_id, msgs)| async move {
-                if let Err(e) = self.send_room(&room_id, msgs).await {
-                    self.inner
-                        .metrics
-                        .send_failures
-                        .fetch_add(1, Ordering::Relaxed);
-                    warn!(room = %room_id, error = %format!("{e:#}"), "send failed; retried later");
+        let bot = self.clone();
+        self.inner.tasks.spawn(async move {
+            let _permit = bot.inner.send_slots.acquire().await;
+            let mut sent_any = false;
+            loop {
+                let msgs: Vec<OutboxMessage> = match bot.inner.store.pending().await {
+                    Ok(p) => p
+                        .into_iter()
+                        .filter(|m| m.message.room_id == room_id)
+                        .collect(),
+                    Err(e) => {
+                        warn!(error = %format!("{e:#}"), "reading the outbox failed");
+                        break;
+                    }
+                };
+                if msgs.is_empty() {
+                    break;
                 }
-            })
-            .await;
-        Ok(())
+                match bot.send_room(&room_id, msgs).await {
+                    Ok(0) => break,
+                    Ok(_) => sent_any = true,
+                    Err(e) => {
+                        bot.inner.metrics.send_failures.fetch_add(1, Ordering::Relaxed);
+                        warn!(room = %room_id, error = %format!("{e:#}"), "send failed; retried later");
+                        break;
+                    }
+                }
+            }
+            bot.inner
+                .sending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&room_id);
+            if sent_any {
+                // Something may have been queued for this room while the worker finished.
+                bot.inner.send_now.notify_one();
+            }
+        });
     }
 
     /// Sends one room's messages in queue order; stops at the first failure (order matters).
-    async fn send_room(&self, room_id: &str, msgs: Vec<OutboxMessage>) -> anyhow::Result<()> {
+    /// Returns how many went out (0 while the participant has not joined).
+    async fn send_room(&self, room_id: &str, msgs: Vec<OutboxMessage>) -> anyhow::Result<usize> {
         let Ok(id) = OwnedRoomId::try_from(room_id) else {
             warn!("queued message for an invalid room id; dropped");
-            for m in msgs {
+            for m in &msgs {
                 self.inner.store.mark_sent(m.id).await?;
             }
-            return Ok(());
+            return Ok(msgs.len());
         };
         let Some(room) = self.inner.client.get_room(&id) else {
             debug!(room = room_id, "room not known yet; waiting");
-            return Ok(());
+            return Ok(0);
         };
         let participant = self.dm_user(&id);
         if let Some(user) = &participant
@@ -88,14 +130,16 @@ impl Bot {
                 room = room_id,
                 "participant has not joined the DM yet; waiting"
             );
-            return Ok(());
+            return Ok(0);
         }
+        let mut sent = 0;
         for m in msgs {
             let out = match Outgoing::from_outbound(&m.message) {
                 Ok(out) => out,
                 Err(e) => {
                     warn!(error = %e, "queued message unreadable; dropped");
                     self.inner.store.mark_sent(m.id).await?;
+                    sent += 1;
                     continue;
                 }
             };
@@ -124,8 +168,9 @@ impl Bot {
             }
             self.inner.store.mark_sent(m.id).await?;
             self.inner.metrics.sent.fetch_add(1, Ordering::Relaxed);
+            sent += 1;
         }
-        Ok(())
+        Ok(sent)
     }
 
     /// Records a sent question poll in the conversation that asks `item`.
