@@ -70,7 +70,7 @@ pub enum Command {
         /// Every round, with trends.
         #[arg(long)]
         all: bool,
-        /// json | csv | csv-de | md
+        /// json | csv | csv-de | md | html
         #[arg(long, default_value = "json")]
         format: String,
         /// Write to FILE instead of stdout.
@@ -79,7 +79,7 @@ pub enum Command {
         /// Include free-text answers (only where at least max(k, 10) people answered).
         #[arg(long)]
         include_text: bool,
-        /// Language of Markdown output.
+        /// Language of Markdown and HTML output.
         #[arg(long, value_enum, default_value_t = PreviewLang::De)]
         lang: PreviewLang,
     },
