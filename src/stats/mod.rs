@@ -25,8 +25,10 @@ pub(crate) mod instruments;
 pub mod report;
 pub mod suppress;
 
-#[cfg(test)]
-pub(crate) mod fixture;
+// The fixed data set of the snapshot tests, public (hidden) so that the integration tests
+// can render the same report in a browser.
+#[doc(hidden)]
+pub mod fixture;
 #[cfg(test)]
 mod tests;
 

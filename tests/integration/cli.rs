@@ -269,6 +269,26 @@ fn export_reads_the_store_suppresses_small_groups_and_is_audited() {
     );
     assert_eq!(csv.status.code(), Some(0), "{}", text(&csv));
     assert!(String::from_utf8_lossy(&csv.stdout).contains(';'));
+    let report = dir.path().join("bericht.html");
+    let html = pulsebot(
+        &[
+            "export",
+            "--survey",
+            "pulse",
+            "--format",
+            "html",
+            "--out",
+            report.to_str().expect("utf8"),
+        ],
+        Some(&config),
+    );
+    assert_eq!(html.status.code(), Some(0), "{}", text(&html));
+    let page = std::fs::read_to_string(&report).expect("report written");
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<html lang=\"de\">"));
+    // UMUX-Lite of six is listed with its n (pulse.toml rates one system, so there is no
+    // side-by-side chart); the SEQ tasks nobody answered are withheld with their reason.
+    assert!(page.contains("UMUX-Lite") && page.contains(">6<"), "{page}");
+    assert!(page.contains("unterdrückt: weniger als"), "{page}");
     let missing = pulsebot(
         &["export", "--survey", "pulse", "--round", "7"],
         Some(&config),
@@ -284,5 +304,5 @@ fn export_reads_the_store_suppresses_small_groups_and_is_audited() {
         .iter()
         .filter(|e| e.action == "export")
         .count();
-    assert_eq!(exports, 2, "each export is in the audit log");
+    assert_eq!(exports, 3, "each export is in the audit log");
 }
