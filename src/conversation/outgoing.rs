@@ -212,6 +212,7 @@ impl Outgoing {
     /// The store's outbox record for sending this into `room_id`.
     pub fn to_outbound(&self, room_id: &str) -> Outbound {
         Outbound {
+            txn_id: None,
             room_id: room_id.to_owned(),
             content: self.to_json(),
             context: Some(self.context().to_string()),

@@ -172,6 +172,8 @@ impl Store {
                 closed_at: None,
                 raw_deleted_at: None,
                 responses: 0,
+                audience: None,
+                label: None,
             };
             tx.put(ROUNDS, &rk, &info)?;
             append_tx(

@@ -66,6 +66,14 @@ pub enum StoreError {
         /// The round number.
         round: u32,
     },
+    /// An import with this label exists already.
+    #[error("survey `{survey_id}` already has an imported round labelled `{label}`")]
+    DuplicateImport {
+        /// The survey.
+        survey_id: String,
+        /// The label.
+        label: String,
+    },
     /// Encryption of a value failed (should not happen; reported rather than panicking).
     #[error("encryption failed: {0}")]
     Crypto(String),

@@ -8,6 +8,7 @@
 //! - **2**: values in the compact envelope `[0x02] ‖ postcard(EncryptedValue)` around
 //!   postcard plaintext (about a third of the size, several times faster to scan);
 //!   `aggregates` and `bot_state` added (created empty).
+//! - **3**: `RoundInfo` gains `audience` and `label` (appended; `None` for older rounds).
 
 use std::path::{Path, PathBuf};
 
@@ -42,6 +43,7 @@ pub(crate) fn run(db: &sled::Db, path: &Path, crypt: &Crypt, from: u32) -> Resul
     for version in from..SCHEMA_VERSION {
         let step = match version {
             1 => v1_to_v2(db, crypt),
+            2 => v2_to_v3(db, crypt),
             other => Err(StoreError::Backend(format!(
                 "no migration from schema {other}"
             ))),
@@ -96,6 +98,48 @@ fn v1_to_v2(db: &sled::Db, crypt: &Crypt) -> Result<(), StoreError> {
         }
         tree.apply_batch(batch)?;
     }
+    db.flush()?;
+    Ok(())
+}
+
+/// `RoundInfo` as schema 2 stored it.
+#[derive(serde::Deserialize)]
+struct RoundInfoV2 {
+    survey_id: String,
+    round: u32,
+    mode: super::Mode,
+    opened_at: jiff::Timestamp,
+    closed_at: Option<jiff::Timestamp>,
+    raw_deleted_at: Option<jiff::Timestamp>,
+    responses: u64,
+}
+
+/// Appends the new `RoundInfo` fields. A value that already decodes in the new layout is
+/// left alone (postcard fails on the missing trailing fields of an old one), so an
+/// interrupted run simply runs again; the v1→v2 step already writes the new layout.
+fn v2_to_v3(db: &sled::Db, crypt: &Crypt) -> Result<(), StoreError> {
+    let tree = db.open_tree(ROUNDS.name)?;
+    let mut batch = sled::Batch::default();
+    for kv in tree.iter() {
+        let (k, v) = kv?;
+        if crypt.open::<RoundInfo>(ROUNDS.name, &v).is_ok() {
+            continue;
+        }
+        let old: RoundInfoV2 = crypt.open(ROUNDS.name, &v)?;
+        let new = RoundInfo {
+            survey_id: old.survey_id,
+            round: old.round,
+            mode: old.mode,
+            opened_at: old.opened_at,
+            closed_at: old.closed_at,
+            raw_deleted_at: old.raw_deleted_at,
+            responses: old.responses,
+            audience: None,
+            label: None,
+        };
+        batch.insert(k, crypt.seal(&new)?);
+    }
+    tree.apply_batch(batch)?;
     db.flush()?;
     Ok(())
 }

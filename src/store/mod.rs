@@ -42,6 +42,7 @@ mod async_store;
 mod audit;
 pub(crate) mod cipher;
 mod conversation;
+mod delivery;
 mod error;
 mod ledger;
 mod migrate;
@@ -79,7 +80,7 @@ use cipher::Crypt;
 use tables::{ALL, META, META_CIPHER, META_SCHEMA, Table};
 
 /// The schema version this binary writes. See `migrate` for the history.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// How the store behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,13 +297,24 @@ impl Store {
 }
 
 fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
-    sled::Config::new().path(path).open().map_err(|e| match e {
-        // sled reports a held file lock as a generic I/O error.
-        sled::Error::Io(io) if io.to_string().contains("lock") => {
-            StoreError::InUse(path.to_owned())
+    // sled's flusher thread keeps the file lock for a moment after the last handle is
+    // dropped, so a reopen in the same process can see its own old lock: retry briefly
+    // before calling the store busy.
+    let mut attempts = 0;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return Ok(db),
+            // sled reports a held file lock as a generic I/O error.
+            Err(sled::Error::Io(io)) if io.to_string().contains("lock") => {
+                attempts += 1;
+                if attempts >= 20 {
+                    return Err(StoreError::InUse(path.to_owned()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(other) => return Err(other.into()),
         }
-        other => other.into(),
-    })
+    }
 }
 
 pub(crate) fn read_schema(meta: &sled::Tree) -> Result<u32, StoreError> {

@@ -199,11 +199,22 @@ pub struct RoundInfo {
     pub raw_deleted_at: Option<Timestamp>,
     /// Responses moved into the answer store (minus those erased on request).
     pub responses: u64,
+    /// How many participants the round was meant for: the survey's audience when it opened,
+    /// raised when the audience grew while it ran (schema 3; `None` for older rounds).
+    pub audience: Option<u64>,
+    /// The label of an imported round (e.g. `webex-2026`); `None` for rounds the bot ran
+    /// (schema 3).
+    pub label: Option<String>,
 }
 
 /// A message to queue for sending.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outbound {
+    /// The Matrix transaction id to use, when the caller derives it from the event that
+    /// caused the message (so handling a replayed event twice is deduplicated by the
+    /// homeserver). Not stored here: [`OutboxMessage::txn_id`] holds the id in use.
+    #[serde(skip)]
+    pub txn_id: Option<String>,
     /// The room to send to.
     pub room_id: String,
     /// The event content as JSON (opaque to the store).

@@ -10,7 +10,10 @@ pub(crate) fn queue_tx(tx: &Tx<'_>, message: &Outbound) -> TxResult<u64> {
     // generate_id is monotonic across restarts (sled persists the counter ahead of use),
     // so the big-endian id orders the queue.
     let id = tx.tree(OUTBOX).generate_id()?;
-    let txn_id = format!("pb{}", hex::encode(rand::random::<[u8; 12]>()));
+    let txn_id = message
+        .txn_id
+        .clone()
+        .unwrap_or_else(|| format!("pb{}", hex::encode(rand::random::<[u8; 12]>())));
     let msg = OutboxMessage {
         id,
         txn_id,

@@ -35,6 +35,7 @@ pub(super) fn room(i: usize) -> String {
 
 fn msg(room: &str, text: &str) -> Outbound {
     Outbound {
+        txn_id: None,
         room_id: room.to_owned(),
         content: format!("{{\"body\":\"{text}\"}}"),
         context: None,
@@ -614,6 +615,7 @@ fn logical_dump(dir: &Path) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
 }
 
 mod crash;
+mod delivery;
 mod fixture;
 mod privacy;
 mod scan;

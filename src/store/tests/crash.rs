@@ -63,6 +63,7 @@ fn step(k: usize, pad: Option<String>) -> impl Fn(&mut ConversationState) -> Ans
         st.current += 1;
         AnswerUpdate {
             outbound: vec![Outbound {
+                txn_id: None,
                 room_id: room(p),
                 content: answer_text(k),
                 context: pad.clone(),
@@ -285,7 +286,17 @@ fn sigkill_at_random_moments() {
             ],
         );
         let (lines, reader) = collect_lines(&mut child);
-        std::thread::sleep(Duration::from_millis(rng.gen_range(30..300)));
+        // Kill at a random moment *after* the child did new work, so a slow start on a
+        // loaded machine does not turn a kill into a no-op.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            let new_work = acks(&lines.lock().expect("lock")).any(|k| !acked.contains(&k));
+            if new_work {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..200)));
         // Child::kill sends SIGKILL on Unix.
         let _ = child.kill();
         child.wait().expect("reap child");

@@ -42,6 +42,8 @@ fn write_v1(dir: &Path) {
         closed_at: closed,
         raw_deleted_at: None,
         responses: 1,
+        audience: None,
+        label: None,
     };
     put(
         ROUNDS,
@@ -135,6 +137,7 @@ fn write_v1(dir: &Path) {
         txn_id: "pbfixture".into(),
         state: OutboxState::Pending,
         message: Outbound {
+            txn_id: None,
             room_id: "!alice-dm:stadt.example".into(),
             content: "{}".into(),
             context: Some("sus2".into()),
@@ -209,7 +212,7 @@ fn migrates_the_schema_1_fixture() {
     let s = Store::open_existing(&path, &pass()).expect("opens and migrates");
     let report = s.check().expect("check");
     assert!(report.is_ok(), "{report}");
-    assert_eq!(report.schema_version, 2);
+    assert_eq!(report.schema_version, SCHEMA_VERSION);
     assert_eq!(report.audit_entries, 3);
     let backups: Vec<_> = std::fs::read_dir(tmp.path())
         .expect("ls")
@@ -284,7 +287,7 @@ fn newer_schema_is_refused() {
             err,
             StoreError::UnsupportedSchema {
                 found: 9,
-                supported: 2
+                supported: SCHEMA_VERSION
             }
         ),
         "{err}"
