@@ -112,14 +112,23 @@ pub fn export_file(
     let ledger = store.participants()?;
     let mut inputs = Vec::with_capacity(chosen.len());
     for info in &chosen {
-        // The ledger does not know the pilot rooms' membership at the time of the round;
-        // the audience is therefore at least those who consented (see issue notes).
-        let part = Participation::from_ledger(&ledger, &survey.id, info.round, 0);
-        inputs.push(RoundInput::new(
-            info,
-            part,
-            store.answers(&survey.id, info.round)?,
-        ));
+        let answers = store.answers(&survey.id, info.round)?;
+        let part = if info.label.is_some() {
+            // An imported round has no ledger: all that is known is who answered.
+            let finished = answers.iter().filter(|a| a.complete).count() as u64;
+            let partial = answers.len() as u64 - finished;
+            Participation {
+                audience: info.audience.unwrap_or(0).max(finished + partial),
+                consented: finished + partial,
+                finished,
+                partial,
+            }
+        } else {
+            // The ledger does not know the pilot rooms' membership at the time of the round;
+            // the audience is therefore at least those who consented (see issue notes).
+            Participation::from_ledger(&ledger, &survey.id, info.round, 0)
+        };
+        inputs.push(RoundInput::new(info, part, answers));
     }
     let policy = Policy::new(survey.min_group_size).with_text(req.include_text);
     let report = stats::build_report(survey, inputs, policy, Timestamp::now())?;
