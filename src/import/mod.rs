@@ -241,18 +241,15 @@ pub fn parse(survey: &Survey, mapping: &str, csv: &[u8]) -> Result<Parsed, Impor
         }
         let missing = |v: &str| v.is_empty() || map.csv.missing.iter().any(|m| m == v);
         let mut answers: BTreeMap<String, AnswerValue> = BTreeMap::new();
-        let mut multi: BTreeMap<&str, (BTreeSet<String>, bool)> = BTreeMap::new();
+        let mut multi: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
         for r in &resolved {
             let cell = row.get(r.index).unwrap_or("").trim();
             if let Some(option) = &r.option {
                 // A multiple-choice option column: selected, not selected, or no answer.
                 let entry = multi.entry(r.question.id.as_str()).or_default();
                 if map.csv.selected.iter().any(|s| s == cell) {
-                    entry.0.insert(option.clone());
-                    entry.1 = true;
-                } else if map.csv.unselected.iter().any(|s| s == cell) {
-                    entry.1 = true;
-                } else if !missing(cell) {
+                    entry.insert(option.clone());
+                } else if !missing(cell) && !map.csv.unselected.iter().any(|s| s == cell) {
                     note(RowProblem {
                         line,
                         column: Some(r.column.clone()),
@@ -279,8 +276,10 @@ pub fn parse(survey: &Survey, mapping: &str, csv: &[u8]) -> Result<Parsed, Impor
                 }),
             }
         }
-        for (item, (chosen, answered)) in multi {
-            if !answered {
+        for (item, chosen) in multi {
+            // Nothing selected counts as no answer, as in the bot's own data (a multiple-choice
+            // answer has at least one option) and in the statistics.
+            if chosen.is_empty() {
                 continue;
             }
             if let Some(q) = survey.questions().iter().find(|q| q.id == item)

@@ -216,8 +216,8 @@ fn scale_choice_multi_and_missing_codes_on_every_item_type() {
     let b = &p.records[1].answers;
     assert_eq!(b.get("nps_bm.1"), Some(&AnswerValue::Number(7)));
     assert_eq!(b.get("usage"), None, "N/A is missing");
-    // Answered the question, selected nothing: an empty selection, not a missing answer.
-    assert_eq!(b.get("features"), Some(&AnswerValue::Multi(vec![])));
+    // Only "not selected" marks: no answer, as in the bot's data (at least one option).
+    assert_eq!(b.get("features"), None);
     let c = &p.records[2].answers;
     assert_eq!(c.len(), 1, "only usage: {c:?}");
     assert!(

@@ -7,7 +7,6 @@
 //! answers that no longer fit the survey (an unknown option id after an edit) count as
 //! missing rather than failing the export.
 
-
 use jiff::Timestamp;
 
 use crate::store::{AnswerRecord, AnswerValue, LedgerEntry, RoundInfo, RoundStatus};
