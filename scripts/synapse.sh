@@ -110,7 +110,12 @@ start() {
   install
   mkdir -p "$dir"
   local secret
-  secret=$("$PY" -c 'import secrets; print(secrets.token_hex(24))')
+  # A restart on the same directory keeps its database and its registration secret.
+  if [ -s "$dir/registration_secret" ]; then
+    secret=$(cat "$dir/registration_secret")
+  else
+    secret=$("$PY" -c 'import secrets; print(secrets.token_hex(24))')
+  fi
   printf '%s' "$secret" > "$dir/registration_secret"
   chmod 600 "$dir/registration_secret"
   write_config "$dir" "$port" "$secret"

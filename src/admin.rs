@@ -37,6 +37,24 @@ pub const COMMANDS: &[CommandSpec] = &[
         help_de: "Version, Laufzeit, Pilot-Räume und Mitgliederzahlen (nur Zahlen, keine Namen)",
         help_en: "version, uptime, pilot rooms and member counts (counts only, never names)",
     },
+    CommandSpec {
+        name: "start",
+        args: "SURVEY",
+        help_de: "öffnet jetzt eine Runde der Umfrage (Dauer und Erinnerungen laut Umfragedatei)",
+        help_en: "opens a round of the survey now (duration and reminders as in the survey file)",
+    },
+    CommandSpec {
+        name: "remind",
+        args: "SURVEY",
+        help_de: "erinnert alle, die die laufende Runde noch nicht beendet haben (nur in der Arbeitszeit)",
+        help_en: "reminds everyone who has not finished the open round (working hours only)",
+    },
+    CommandSpec {
+        name: "close",
+        args: "SURVEY",
+        help_de: "schließt die laufende Runde; begonnene Antworten zählen als unvollständig",
+        help_en: "closes the open round; started answers count as partial",
+    },
 ];
 
 /// A parsed admin command.
@@ -46,6 +64,14 @@ pub enum AdminCommand {
     Help,
     /// `!pulse status`.
     Status,
+    /// `!pulse start SURVEY`.
+    Start(String),
+    /// `!pulse remind SURVEY`.
+    Remind(String),
+    /// `!pulse close SURVEY`.
+    Close(String),
+    /// A command that needs a survey id, without one.
+    MissingSurvey(&'static str),
     /// Anything else after the prefix.
     Unknown(String),
 }
@@ -56,6 +82,10 @@ impl AdminCommand {
         match self {
             AdminCommand::Help => "help",
             AdminCommand::Status => "status",
+            AdminCommand::Start(_) => "start",
+            AdminCommand::Remind(_) => "remind",
+            AdminCommand::Close(_) => "close",
+            AdminCommand::MissingSurvey(name) => name,
             AdminCommand::Unknown(_) => "unknown",
         }
     }
@@ -72,6 +102,23 @@ pub fn parse(body: &str) -> Option<AdminCommand> {
         None => AdminCommand::Help,
         Some(w) if w == "help" || w == "hilfe" => AdminCommand::Help,
         Some(w) if w == "status" => AdminCommand::Status,
+        Some(w) if w == "start" || w == "remind" || w == "close" => {
+            let name = COMMANDS
+                .iter()
+                .find(|c| c.name == w)
+                .map_or("start", |c| c.name);
+            match words.next() {
+                None => AdminCommand::MissingSurvey(name),
+                Some(id) => {
+                    let id = id.to_owned();
+                    match name {
+                        "start" => AdminCommand::Start(id),
+                        "remind" => AdminCommand::Remind(id),
+                        _ => AdminCommand::Close(id),
+                    }
+                }
+            }
+        }
         Some(w) => AdminCommand::Unknown(w),
     };
     Some(cmd)
@@ -102,6 +149,34 @@ pub fn unknown(word: &str, lang: Lang) -> String {
     match lang {
         Lang::De => format!("Unbekannter Befehl `{word}`. `{PREFIX} help` zeigt alle Befehle."),
         Lang::En => format!("Unknown command `{word}`. `{PREFIX} help` lists all commands."),
+    }
+}
+
+/// The reply to a command that needs a survey id.
+pub fn missing_survey(name: &str, surveys: &[String], lang: Lang) -> String {
+    let list = if surveys.is_empty() {
+        "—".to_owned()
+    } else {
+        surveys.join(", ")
+    };
+    match lang {
+        Lang::De => {
+            format!("Bitte die Umfrage angeben: `{PREFIX} {name} UMFRAGE`. Umfragen: {list}")
+        }
+        Lang::En => format!("Please name the survey: `{PREFIX} {name} SURVEY`. Surveys: {list}"),
+    }
+}
+
+/// The reply to a survey id that is not loaded.
+pub fn unknown_survey(id: &str, surveys: &[String], lang: Lang) -> String {
+    let list = if surveys.is_empty() {
+        "—".to_owned()
+    } else {
+        surveys.join(", ")
+    };
+    match lang {
+        Lang::De => format!("Unbekannte Umfrage `{id}`. Umfragen: {list}"),
+        Lang::En => format!("Unknown survey `{id}`. Surveys: {list}"),
     }
 }
 
@@ -145,6 +220,32 @@ pub struct Status {
     pub undecryptable: u64,
     /// Ids of the loaded surveys.
     pub surveys: Vec<String>,
+    /// Participants who consented (overall).
+    pub consented: u64,
+    /// The rounds, newest first (at most a few).
+    pub rounds: Vec<RoundCounts>,
+}
+
+/// Counts of one round: never names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RoundCounts {
+    /// The survey.
+    pub survey: String,
+    /// The round number.
+    pub round: u32,
+    /// Still open.
+    pub open: bool,
+    /// Audience when it opened (or the largest seen while it ran).
+    pub audience: u64,
+    /// Consented participants the round was started for.
+    pub invited: u64,
+    /// Of those, finished.
+    pub finished: u64,
+    /// Of those, with a partial response (round closed before they finished) or still
+    /// answering.
+    pub partial: u64,
+    /// Reminders sent in the round.
+    pub reminders: u64,
 }
 
 /// Renders the status reply.
@@ -193,6 +294,36 @@ pub fn render_status(s: &Status, lang: Lang) -> String {
             s.surveys.join(", ")
         }
     );
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        lang.pick("Einwilligungen", "Consented participants"),
+        s.consented
+    );
+    for r in &s.rounds {
+        let state = if r.open {
+            lang.pick("offen", "open")
+        } else {
+            lang.pick("geschlossen", "closed")
+        };
+        let _ = writeln!(
+            out,
+            "• {} {} {} ({state}): {} {}, {} {}, {} {}, {} {}, {} {}",
+            r.survey,
+            lang.pick("Runde", "round"),
+            r.round,
+            lang.pick("Zielgruppe", "audience"),
+            r.audience,
+            lang.pick("gestartet", "started for"),
+            r.invited,
+            lang.pick("fertig", "finished"),
+            r.finished,
+            lang.pick("unvollständig", "partial"),
+            r.partial,
+            lang.pick("Erinnerungen", "reminders"),
+            r.reminders,
+        );
+    }
     let _ = write!(
         out,
         "{}: {}",
@@ -231,6 +362,22 @@ mod tests {
             parse("!pulse frobnicate x"),
             Some(AdminCommand::Unknown("frobnicate".into()))
         );
+        assert_eq!(
+            parse("!pulse start pulse"),
+            Some(AdminCommand::Start("pulse".into()))
+        );
+        assert_eq!(
+            parse("!pulse close pulse"),
+            Some(AdminCommand::Close("pulse".into()))
+        );
+        assert_eq!(
+            parse("!pulse remind pulse"),
+            Some(AdminCommand::Remind("pulse".into()))
+        );
+        assert_eq!(
+            parse("!pulse start"),
+            Some(AdminCommand::MissingSurvey("start"))
+        );
         assert_eq!(parse("hello !pulse status"), None);
         assert_eq!(parse("!pulsebot status"), None);
         assert_eq!(parse(""), None);
@@ -266,6 +413,17 @@ mod tests {
             ],
             undecryptable: 2,
             surveys: vec!["pulse".into()],
+            consented: 9,
+            rounds: vec![RoundCounts {
+                survey: "pulse".into(),
+                round: 2,
+                open: true,
+                audience: 12,
+                invited: 9,
+                finished: 6,
+                partial: 2,
+                reminders: 3,
+            }],
         };
         let de = render_status(&s, Lang::De);
         assert!(de.contains("läuft seit 1 Tag 01:01:01"), "{de}");
@@ -273,6 +431,10 @@ mod tests {
         assert!(de.contains("#pilot:localhost: 12 Mitglieder"), "{de}");
         assert!(de.contains("Nicht entschlüsselbare Nachrichten: 2"), "{de}");
         assert!(de.contains("Umfragen: pulse"), "{de}");
+        assert!(
+            de.contains("pulse Runde 2 (offen): Zielgruppe 12, gestartet 9, fertig 6, unvollständig 2, Erinnerungen 3"),
+            "{de}"
+        );
         let en = render_status(&s, Lang::En);
         assert!(en.contains("up for 1 day 01:01:01"), "{en}");
     }

@@ -64,7 +64,18 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// `[sync]`: tuning of the sync loop.
     pub sync: SyncConfig,
+    /// `[metrics]`: the health and metrics endpoint.
+    pub metrics: MetricsConfig,
+    /// `[notice]`: the data-protection notice sent at first contact.
+    pub notice: crate::conversation::Notice,
+    /// Whether `[notice]` was set (the built-in text names no responsible body).
+    pub notice_configured: bool,
 }
+
+/// The built-in German data-protection notice (also in `config.example.toml`).
+pub const DEFAULT_NOTICE_DE: &str = include_str!("../docs/notice.de.txt");
+/// The built-in English data-protection notice.
+pub const DEFAULT_NOTICE_EN: &str = include_str!("../docs/notice.en.txt");
 
 /// `[matrix]`
 #[derive(Debug, Clone)]
@@ -142,6 +153,13 @@ pub struct PrivacyConfig {
     pub retention_days: u32,
 }
 
+/// `[metrics]`
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// Where `/metrics` and `/health` are served; `None` when switched off.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 /// `[sync]`
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
@@ -149,6 +167,9 @@ pub struct SyncConfig {
     pub timeline_limit: u32,
     /// Long-poll timeout of each sync request, in seconds.
     pub timeout_secs: u64,
+    /// How long an undecryptable answer waits for its keys before the participant is
+    /// asked again, in seconds.
+    pub undecryptable_timeout_secs: u64,
 }
 
 /// One thing wrong with a config file.
@@ -209,6 +230,23 @@ mod raw {
         pub privacy: Privacy,
         #[serde(default)]
         pub sync: Sync,
+        #[serde(default)]
+        pub notice: Notice,
+        #[serde(default)]
+        pub metrics: Metrics,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Metrics {
+        pub listen: Option<Spanned<String>>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Notice {
+        pub de: Option<String>,
+        pub en: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -259,6 +297,7 @@ mod raw {
     pub struct Sync {
         pub timeline_limit: Option<Spanned<i64>>,
         pub timeout_secs: Option<Spanned<i64>>,
+        pub undecryptable_timeout_secs: Option<Spanned<i64>>,
     }
 }
 
@@ -610,6 +649,41 @@ impl Checker<'_> {
             1,
             300,
         ) as u64;
+        let undecryptable_timeout_secs = self.int(
+            "sync.undecryptable_timeout_secs",
+            raw.sync.undecryptable_timeout_secs.as_ref(),
+            120,
+            1,
+            86400,
+        ) as u64;
+        let listen = match &raw.metrics.listen {
+            None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9464))),
+            Some(v) if v.get_ref() == "off" => None,
+            Some(v) => match v.get_ref().parse::<std::net::SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    self.problem(
+                        "metrics.listen",
+                        Some(v.span()),
+                        "not an address with port, e.g. \"127.0.0.1:9464\" (or \"off\")".into(),
+                    );
+                    None
+                }
+            },
+        };
+        let notice_configured = raw.notice.de.is_some() || raw.notice.en.is_some();
+        let notice = crate::conversation::Notice {
+            de: raw
+                .notice
+                .de
+                .clone()
+                .unwrap_or_else(|| DEFAULT_NOTICE_DE.to_owned()),
+            en: raw
+                .notice
+                .en
+                .clone()
+                .unwrap_or_else(|| DEFAULT_NOTICE_EN.to_owned()),
+        };
         Some(Config {
             source: path.to_path_buf(),
             matrix: matrix?,
@@ -626,7 +700,11 @@ impl Checker<'_> {
             sync: SyncConfig {
                 timeline_limit,
                 timeout_secs,
+                undecryptable_timeout_secs,
             },
+            metrics: MetricsConfig { listen },
+            notice,
+            notice_configured,
         })
     }
 
@@ -803,6 +881,10 @@ pilot_rooms = ["#pilot:localhost"]
         let text = std::fs::read_to_string(&path).expect("config.example.toml exists");
         let c = Config::parse(&path, &text, &secrets()).expect("example is valid");
         assert!(!c.bot.admins.is_empty());
+        // The example shows the built-in notice word for word.
+        assert_eq!(c.notice.de.trim_end(), DEFAULT_NOTICE_DE.trim_end());
+        assert_eq!(c.notice.en.trim_end(), DEFAULT_NOTICE_EN.trim_end());
+        assert!(c.notice_configured);
     }
 
     #[test]

@@ -20,6 +20,7 @@
 pub mod admin;
 pub mod bot;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod conversation;
@@ -28,6 +29,7 @@ pub mod export;
 pub mod import;
 pub mod lang;
 pub mod matrix;
+pub mod metrics;
 pub mod schedule;
 pub mod sim;
 pub mod stats;

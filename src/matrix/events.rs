@@ -226,4 +226,60 @@ mod tests {
             assert_eq!(classify(&event(v), user_id!("@bot:localhost")), None);
         }
     }
+
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            ".{0,12}".prop_map(serde_json::Value::from),
+            Just(json!("$poll")),
+            Just(json!("m.reference")),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("answers".to_owned()),
+                        Just("m.relates_to".to_owned()),
+                        Just("event_id".to_owned()),
+                        Just("rel_type".to_owned()),
+                        Just("org.matrix.msc3381.poll.response".to_owned()),
+                        Just("m.selections".to_owned()),
+                        Just("body".to_owned()),
+                        Just("msgtype".to_owned()),
+                        "[a-z.]{1,8}",
+                    ],
+                    inner,
+                    0..4,
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Arbitrary content under the types pulsebot reads: classified or skipped, never a
+        /// panic, and a poll response is only produced with a poll id.
+        #[test]
+        fn arbitrary_content_never_panics(
+            content in arb_json(),
+            ty in proptest::prop_oneof![
+                proptest::strategy::Just("org.matrix.msc3381.poll.response"),
+                proptest::strategy::Just("m.poll.response"),
+                proptest::strategy::Just("m.room.message"),
+                proptest::strategy::Just("m.room.member"),
+            ],
+        ) {
+            let ev = event(json!({
+                "type": ty, "event_id": "$x", "sender": "@a:localhost", "state_key": "@a:localhost",
+                "origin_server_ts": 1, "content": content
+            }));
+            if let Some(Inbound::PollResponse { poll_id, .. }) = classify(&ev, user_id!("@bot:localhost")) {
+                proptest::prop_assert!(poll_id.as_str().starts_with('$'));
+            }
+        }
+    }
 }

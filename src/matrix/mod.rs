@@ -6,6 +6,7 @@
 
 pub mod content;
 pub mod events;
+pub mod rooms;
 pub mod send;
 pub mod session;
 pub mod sync;

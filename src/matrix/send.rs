@@ -40,6 +40,28 @@ pub async fn reply_text(
     Ok(response.response.event_id)
 }
 
+/// Sends one queued message with its recorded transaction id (so a resend after a crash
+/// is deduplicated by the homeserver) and returns the event id.
+pub async fn send_queued(
+    room: &Room,
+    message: &crate::conversation::Outgoing,
+    txn: &str,
+) -> anyhow::Result<OwnedEventId> {
+    let content = crate::matrix::content::to_content(message)
+        .context("a queued message cannot be turned into an event")?;
+    let response = room
+        .send(content)
+        .with_transaction_id(OwnedTransactionId::from(txn))
+        .await
+        .with_context(|| format!("cannot send into {}", room.room_id()))?;
+    Ok(response.response.event_id)
+}
+
+/// A transaction id for the `index`-th message caused by `event_id` (see [`txn_id`]).
+pub fn caused_txn(event_id: &str, index: usize) -> String {
+    txn_id("dm", &format!("{event_id}/{index}")).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,6 +84,27 @@ impl Homeserver {
             .status();
     }
 
+    /// Starts the stopped server again on the same port with the same data (an outage).
+    pub fn restart(&self) -> anyhow::Result<()> {
+        self.stop();
+        let port = self.url.port().context("the server URL has a port")?;
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("start")
+            .arg(&self.dir)
+            .arg(port.to_string())
+            .arg(std::process::id().to_string())
+            .output()
+            .context("cannot run scripts/synapse.sh")?;
+        if !out.status.success() {
+            bail!(
+                "the local Synapse did not restart:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
     /// Registers `localpart` with `password` through the shared-secret admin API.
     pub async fn register(
         &self,

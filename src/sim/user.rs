@@ -8,7 +8,12 @@ use matrix_sdk::config::SyncSettings;
 use matrix_sdk::deserialized_responses::EncryptionInfo;
 use matrix_sdk::ruma::api::client::room::create_room;
 use matrix_sdk::ruma::events::InitialStateEvent;
+use matrix_sdk::ruma::events::poll::unstable_response::UnstablePollResponseEventContent;
+use matrix_sdk::ruma::events::poll::unstable_start::{
+    OriginalSyncUnstablePollStartEvent, UnstablePollStartEventContent,
+};
 use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
+use matrix_sdk::ruma::events::room::member::StrippedRoomMemberEvent;
 use matrix_sdk::ruma::events::room::message::{
     OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
 };
@@ -36,6 +41,8 @@ pub struct Received {
     pub in_reply_to: Option<OwnedEventId>,
     /// When the client saw it.
     pub at: Instant,
+    /// For a poll: its answers (id, text); the body is then the fallback text.
+    pub poll: Option<Vec<(String, String)>>,
 }
 
 /// A registered, logged-in user whose client keeps syncing in the background.
@@ -122,6 +129,45 @@ impl SimUser {
                             encrypted: enc.is_some(),
                             in_reply_to,
                             at: Instant::now(),
+                            poll: None,
+                        };
+                        inbox
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(received);
+                        arrived.notify_waiters();
+                    }
+                },
+            );
+        }
+        {
+            let inbox = inbox.clone();
+            let arrived = arrived.clone();
+            client.add_event_handler(
+                move |ev: OriginalSyncUnstablePollStartEvent,
+                      room: Room,
+                      enc: Option<EncryptionInfo>| {
+                    let inbox = inbox.clone();
+                    let arrived = arrived.clone();
+                    async move {
+                        let UnstablePollStartEventContent::New(content) = &ev.content else {
+                            return;
+                        };
+                        let answers = content
+                            .poll_start
+                            .answers
+                            .iter()
+                            .map(|a| (a.id.clone(), a.text.clone()))
+                            .collect();
+                        let received = Received {
+                            room_id: room.room_id().to_owned(),
+                            event_id: ev.event_id.clone(),
+                            sender: ev.sender.clone(),
+                            body: content.text.clone().unwrap_or_default(),
+                            encrypted: enc.is_some(),
+                            in_reply_to: None,
+                            at: Instant::now(),
+                            poll: Some(answers),
                         };
                         inbox
                             .lock()
@@ -194,6 +240,43 @@ impl SimUser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Joins every room this user is invited to from now on (a participant accepting the
+    /// bot's direct chat).
+    pub fn accept_invites(&self) {
+        let own = self.user_id.clone();
+        self.client
+            .add_event_handler(move |ev: StrippedRoomMemberEvent, room: Room| {
+                let own = own.clone();
+                async move {
+                    if ev.state_key != own || room.state() != matrix_sdk::RoomState::Invited {
+                        return;
+                    }
+                    for _ in 0..10 {
+                        if room.join().await.is_ok() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
+                }
+            });
+    }
+
+    /// Votes on a poll (unstable MSC3381 response, as Element sends it).
+    pub async fn vote(
+        &self,
+        room: &RoomId,
+        poll: &OwnedEventId,
+        answers: &[&str],
+    ) -> anyhow::Result<OwnedEventId> {
+        let r = self.client.get_room(room).context("unknown room")?;
+        let content = UnstablePollResponseEventContent::new(
+            answers.iter().map(|a| (*a).to_owned()).collect(),
+            poll.clone(),
+        );
+        let resp = r.send(content).await?;
+        Ok(resp.response.event_id)
     }
 
     /// Sends a plain-text message.

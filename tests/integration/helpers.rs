@@ -37,7 +37,11 @@ pub struct BotSetup {
 impl BotSetup {
     /// Registers a bot account and writes a config naming `admins`; `extra` is appended.
     pub async fn new(admins: &[&SimUser], extra: &str) -> BotSetup {
-        let hs = hs();
+        Self::new_on(hs(), admins, extra).await
+    }
+
+    /// As [`BotSetup::new`], on another homeserver than the run's.
+    pub async fn new_on(hs: &Homeserver, admins: &[&SimUser], extra: &str) -> BotSetup {
         let localpart = format!("bot-{}", pulsebot::sim::random_suffix());
         let password = format!("bot-password-{}", pulsebot::sim::random_suffix());
         let passphrase = format!("store-passphrase-{}", pulsebot::sim::random_suffix());
@@ -55,7 +59,7 @@ impl BotSetup {
         let config = dir.path().join("config.toml");
         let text = format!(
             "[matrix]\nhomeserver = \"{}\"\nuser = \"{user_id}\"\npassword_file = \"password\"\n\n\
-             [bot]\nadmins = [{}]\n{extra}\n\n[store]\npath = \"store\"\npassphrase_file = \"passphrase\"\n",
+             [bot]\nadmins = [{}]\n{extra}\n\n[store]\npath = \"store\"\npassphrase_file = \"passphrase\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
             hs.url,
             admins.join(", "),
         );
@@ -140,6 +144,12 @@ impl BotProcess {
             assert!(t0.elapsed() < WAIT, "bot did not stop:\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Kills the bot with SIGKILL (a crash) and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits for the process to exit by itself.

@@ -7,3 +7,6 @@ mod cli;
 mod foundation;
 mod helpers;
 mod report;
+mod resilience;
+mod round;
+mod scheduled;

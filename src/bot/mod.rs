@@ -2,14 +2,25 @@
 //!
 //! One [`CancellationToken`] stops everything: the sync loop ends cooperatively, join tasks
 //! are tracked and given a bounded time to finish, then the store is released.
+//!
+//! # Layout
+//! - this file: start-up, rooms the config names, invites, admin commands, routing.
+//! - `participant`: events in participants' direct chats → the conversation → the store.
+//! - `rounds`: audience, opening/reminding/closing rounds, the scheduler tick, status counts.
+//! - `outbox`: the sender that delivers queued messages at most once.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod outbox;
+mod participant;
+mod rounds;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use matrix_sdk::deserialized_responses::TimelineEvent;
+use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::{
     EventId, OwnedRoomId, OwnedRoomOrAliasId, OwnedUserId, RoomId, RoomOrAliasId, UserId,
 };
@@ -80,13 +91,26 @@ struct Inner {
     config: Config,
     client: Client,
     started: Instant,
-    undecryptable: AtomicU64,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// When the answer that will cause a DM's next question reached the bot.
+    answer_started: Mutex<HashMap<OwnedRoomId, Instant>>,
+    /// Wakes the sender.
+    send_now: tokio::sync::Notify,
+    /// Wakes the scheduler tick (a round opened, someone joined a pilot room).
+    contact_now: tokio::sync::Notify,
+    /// Participants' DM rooms → the participant (for the sender's join check).
+    dm_users: Mutex<HashMap<OwnedRoomId, OwnedUserId>>,
+    /// Undecryptable DM events waiting for their keys.
+    utd: Mutex<Vec<participant::PendingUtd>>,
+    /// Set while a tick runs, so ticks never overlap.
+    ticking: AtomicBool,
+    options: RunOptions,
     rooms: Mutex<Rooms>,
     joining: Mutex<HashSet<OwnedRoomId>>,
     tasks: TaskTracker,
     cancel: CancellationToken,
     store: AsyncStore,
-    surveys: Vec<Survey>,
+    surveys: Vec<Arc<Survey>>,
 }
 
 /// A cheap-clone handle on the running bot.
@@ -95,8 +119,38 @@ pub struct Bot {
     inner: Arc<Inner>,
 }
 
+/// How the bot runs besides its config: the clock and how often the scheduler looks at it.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Where the time comes from.
+    pub clock: Arc<dyn crate::clock::Clock>,
+    /// How often the scheduler looks at the clock when nothing woke it.
+    pub tick: Duration,
+    /// The counters the bot fills (shared with the metrics endpoint and benchmarks).
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            clock: Arc::new(crate::clock::SystemClock),
+            tick: TICK,
+            metrics: Arc::default(),
+        }
+    }
+}
+
 /// Runs the bot until `cancel` fires.
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
+    run_with(config, cancel, RunOptions::default()).await
+}
+
+/// Runs the bot with explicit [`RunOptions`] (tests of scheduled rounds move the clock).
+pub async fn run_with(
+    config: Config,
+    cancel: CancellationToken,
+    options: RunOptions,
+) -> anyhow::Result<()> {
     let surveys = load_surveys(&config)?;
     let lock = DataDirLock::acquire(&config.store.path)?;
     info!(lock = %lock.path().display(), "data directory locked");
@@ -135,17 +189,34 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         timeline_limit: config.sync.timeline_limit,
         timeout: Duration::from_secs(config.sync.timeout_secs),
     };
-    let position = StorePosition(store.clone());
+    let position = StorePosition(store.clone(), options.metrics.clone());
+    if let Some(addr) = config.metrics.listen {
+        let (metrics, cancel) = (options.metrics.clone(), cancel.clone());
+        // Healthy while syncs come at least every long-poll timeout plus a margin.
+        let healthy = Duration::from_secs(config.sync.timeout_secs * 2 + 30);
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(addr, metrics, healthy, cancel).await {
+                warn!(error = %format!("{e:#}"), "metrics endpoint unavailable");
+            }
+        });
+    }
     let bot = Bot {
         inner: Arc::new(Inner {
             config,
             client: client.clone(),
             started: Instant::now(),
-            undecryptable: AtomicU64::new(0),
+            metrics: options.metrics.clone(),
+            answer_started: Mutex::new(HashMap::new()),
+            send_now: tokio::sync::Notify::new(),
+            contact_now: tokio::sync::Notify::new(),
+            dm_users: Mutex::new(HashMap::new()),
+            utd: Mutex::new(Vec::new()),
+            ticking: AtomicBool::new(false),
+            options,
             rooms: Mutex::new(rooms),
             joining: Mutex::new(HashSet::new()),
             store,
-            surveys,
+            surveys: surveys.into_iter().map(Arc::new).collect(),
             tasks: TaskTracker::new(),
             cancel: cancel.clone(),
         }),
@@ -155,6 +226,13 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
     for room in client.invited_rooms() {
         bot.invited(room).await;
     }
+    if !bot.inner.config.notice_configured {
+        warn!(
+            "no [notice] in the config: participants get the built-in data-protection notice, which names no responsible office"
+        );
+    }
+    bot.load_dm_rooms().await?;
+    bot.spawn_background();
     info!("pulsebot running");
     let result = sync::run(&client, &sync_opts, &position, &bot, &cancel).await;
     cancel.cancel();
@@ -208,7 +286,7 @@ fn load_surveys(config: &Config) -> anyhow::Result<Vec<Survey>> {
 }
 
 /// The sync position, kept encrypted in pulsebot's store.
-struct StorePosition(AsyncStore);
+struct StorePosition(AsyncStore, Arc<crate::metrics::Metrics>);
 
 impl SyncPosition for StorePosition {
     async fn load(&self) -> anyhow::Result<Option<String>> {
@@ -217,14 +295,94 @@ impl SyncPosition for StorePosition {
     }
 
     async fn save(&self, token: &str) -> anyhow::Result<()> {
-        Ok(self
-            .0
+        self.0
             .set_bot_state(SYNC_POSITION.to_string(), token.as_bytes().to_vec())
-            .await?)
+            .await?;
+        self.1.synced();
+        Ok(())
     }
 }
 
+/// How often the scheduler looks at the clock when nothing woke it.
+const TICK: Duration = Duration::from_secs(30);
+/// How often undecryptable events are tried again.
+const UTD_RETRY: Duration = Duration::from_secs(3);
+
 impl Bot {
+    /// The participant whose DM `room` is.
+    fn dm_user(&self, room: &RoomId) -> Option<OwnedUserId> {
+        let map = self
+            .inner
+            .dm_users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.get(room).cloned()
+    }
+
+    fn remember_dm(&self, room: OwnedRoomId, user: OwnedUserId) {
+        let mut map = self
+            .inner
+            .dm_users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.insert(room, user);
+    }
+
+    /// Fills the DM map from the ledger.
+    async fn load_dm_rooms(&self) -> anyhow::Result<()> {
+        let entries = self.inner.store.run(|s| s.participants()).await?;
+        for e in entries {
+            if let (Some(room), Ok(user)) = (
+                e.dm_room.as_deref(),
+                OwnedUserId::try_from(e.user_id.as_str()),
+            ) && let Ok(room) = OwnedRoomId::try_from(room)
+            {
+                self.remember_dm(room, user);
+            }
+        }
+        Ok(())
+    }
+
+    /// The sender, the scheduler tick and the undecryptable-event retry, as tracked tasks.
+    fn spawn_background(&self) {
+        let bot = self.clone();
+        self.inner
+            .tasks
+            .spawn(async move { bot.sender_loop().await }.instrument(info_span!("sender")));
+        let bot = self.clone();
+        self.inner.tasks.spawn(
+            async move {
+                loop {
+                    if !bot.inner.ticking.swap(true, Ordering::AcqRel) {
+                        if let Err(e) = bot.tick().await {
+                            warn!(error = %format!("{e:#}"), "scheduler step failed; retried on the next tick");
+                        }
+                        bot.inner.ticking.store(false, Ordering::Release);
+                    }
+                    tokio::select! {
+                        _ = bot.inner.cancel.cancelled() => return,
+                        _ = bot.inner.contact_now.notified() => {}
+                        _ = tokio::time::sleep(bot.inner.options.tick) => {}
+                    }
+                }
+            }
+            .instrument(info_span!("scheduler")),
+        );
+        let bot = self.clone();
+        self.inner.tasks.spawn(
+            async move {
+                loop {
+                    tokio::select! {
+                        _ = bot.inner.cancel.cancelled() => return,
+                        _ = tokio::time::sleep(UTD_RETRY) => {}
+                    }
+                    bot.retry_undecryptable().await;
+                }
+            }
+            .instrument(info_span!("undecryptable")),
+        );
+    }
+
     fn lang(&self) -> crate::lang::Lang {
         self.inner.config.bot.default_language
     }
@@ -330,7 +488,10 @@ impl Bot {
     async fn handle(&self, room: &Room, ev: Inbound) -> anyhow::Result<()> {
         match ev {
             Inbound::Undecryptable { device_id, .. } => {
-                self.inner.undecryptable.fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .metrics
+                    .undecryptable
+                    .fetch_add(1, Ordering::Relaxed);
                 warn!(
                     device = device_id.as_deref().unwrap_or("?"),
                     "undecryptable event"
@@ -382,6 +543,29 @@ impl Bot {
         let text = match &cmd {
             AdminCommand::Help => admin::help(lang),
             AdminCommand::Status => admin::render_status(&self.status().await, lang),
+            AdminCommand::Start(_) | AdminCommand::Remind(_) | AdminCommand::Close(_) => {
+                let actor = sender.to_string();
+                let detail = format!(
+                    "{} {}",
+                    cmd.name(),
+                    match &cmd {
+                        AdminCommand::Start(id)
+                        | AdminCommand::Remind(id)
+                        | AdminCommand::Close(id) => id.as_str(),
+                        _ => "",
+                    }
+                );
+                let now = self.now();
+                self.inner
+                    .store
+                    .run(move |s| s.audit(now, &actor, "admin.command", &detail))
+                    .await?;
+                self.admin_round_command(&cmd).await?
+            }
+            AdminCommand::MissingSurvey(name) => {
+                let ids: Vec<String> = self.inner.surveys.iter().map(|s| s.id.clone()).collect();
+                admin::missing_survey(name, &ids, lang)
+            }
             AdminCommand::Unknown(word) => admin::unknown(word, lang),
         };
         reply_text(room, event_id, sender, "admin-reply", &text).await?;
@@ -417,12 +601,21 @@ impl Bot {
                 members,
             });
         }
+        let (consented, rounds) = match self.round_counts().await {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "round counts unavailable");
+                (0, Vec::new())
+            }
+        };
         admin::Status {
             version: env!("CARGO_PKG_VERSION"),
             uptime: self.inner.started.elapsed(),
             pilot_rooms,
-            undecryptable: self.inner.undecryptable.load(Ordering::Relaxed),
+            undecryptable: self.inner.metrics.undecryptable.load(Ordering::Relaxed),
             surveys: self.inner.surveys.iter().map(|s| s.id.clone()).collect(),
+            consented,
+            rounds,
         }
     }
 }
@@ -435,9 +628,65 @@ impl SyncHandler for Bot {
             .user_id()
             .context("the client has no user id")?
             .to_owned();
+        let configured = {
+            let rooms = self.rooms();
+            rooms.is_pilot(room.room_id()) || rooms.is_admin_room(room.room_id())
+        };
         for event in &events {
-            if let Some(ev) = classify(event, &own) {
+            let Some(ev) = classify(event, &own) else {
+                continue;
+            };
+            if configured {
+                if let Inbound::Membership {
+                    membership: MembershipState::Join,
+                    ..
+                } = &ev
+                    && self.rooms().is_pilot(room.room_id())
+                {
+                    // A new pilot member is contacted if a round is open.
+                    self.inner.contact_now.notify_one();
+                }
                 self.handle(&room, ev).await?;
+                continue;
+            }
+            match ev {
+                // Admin commands work in a DM with an admin too.
+                Inbound::Text {
+                    ref body,
+                    ref event_id,
+                    ref sender,
+                } if admin::parse(body).is_some() => {
+                    let cmd = admin::parse(body).unwrap_or(AdminCommand::Help);
+                    self.admin_command(&room, event_id, sender, cmd).await?;
+                }
+                Inbound::Undecryptable {
+                    event_id,
+                    sender,
+                    device_id,
+                } => {
+                    self.inner
+                        .metrics
+                        .undecryptable
+                        .fetch_add(1, Ordering::Relaxed);
+                    warn!(
+                        room = %room.room_id(),
+                        device = device_id.as_deref().unwrap_or("?"),
+                        "undecryptable event in a direct chat; keys requested, retrying"
+                    );
+                    let timeout =
+                        Duration::from_secs(self.inner.config.sync.undecryptable_timeout_secs);
+                    let mut pending = self.inner.utd.lock().unwrap_or_else(|p| p.into_inner());
+                    if !pending.iter().any(|p| p.event_id == event_id) {
+                        pending.push(participant::PendingUtd {
+                            room_id: room.room_id().to_owned(),
+                            event_id,
+                            sender,
+                            raw: event.raw().clone(),
+                            give_up_at: Instant::now() + timeout,
+                        });
+                    }
+                }
+                ev => self.participant_event(&room, ev).await?,
             }
         }
         Ok(())

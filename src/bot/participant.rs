@@ -1,0 +1,425 @@
+//! Inbound events in participants' direct chats: typed into a conversation [`Input`],
+//! decided by the pure [`conversation::decide`], carried out with the store.
+//!
+//! Exactly once: answers are counted by event id inside `Store::record_answer`; every other
+//! message caused by an event gets a transaction id derived from that event, so handling a
+//! replayed event again is deduplicated by the homeserver. Logs name the room and what was
+//! done, never the participant or the text.
+
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use matrix_sdk::Room;
+use matrix_sdk::ruma::events::AnySyncTimelineEvent;
+use matrix_sdk::ruma::serde::Raw;
+use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, UserId};
+use tracing::{debug, info, warn};
+
+use super::Bot;
+use crate::conversation::{self, Action, Input, Participant, Round};
+use crate::matrix::events::Inbound;
+use crate::matrix::send::caused_txn;
+use crate::store::{ConsentState, LedgerEntry, Outbound, RecordOutcome, RoundStatus};
+
+/// How long a poll vote waits for its poll's registration (the vote can arrive in the sync
+/// right after the send, before the sender wrote the poll id).
+const REGISTRATION_WAIT: Duration = Duration::from_secs(3);
+
+/// An undecryptable event waiting for its room key.
+pub(super) struct PendingUtd {
+    pub(super) room_id: OwnedRoomId,
+    pub(super) event_id: OwnedEventId,
+    pub(super) sender: OwnedUserId,
+    pub(super) raw: Raw<AnySyncTimelineEvent>,
+    pub(super) give_up_at: Instant,
+}
+
+/// Sets transaction ids derived from the causing event on messages that have none.
+fn with_txn(mut out: Vec<Outbound>, event_id: &str) -> Vec<Outbound> {
+    for (i, m) in out.iter_mut().enumerate() {
+        m.txn_id.get_or_insert_with(|| caused_txn(event_id, i));
+    }
+    out
+}
+
+impl Bot {
+    /// The open round `entry` takes part in (invited or answering), if any.
+    pub(super) async fn active_round(
+        &self,
+        entry: &LedgerEntry,
+    ) -> anyhow::Result<Option<(String, u32)>> {
+        let candidates: Vec<(String, u32)> = entry
+            .rounds
+            .iter()
+            .filter(|r| matches!(r.status, RoundStatus::Invited | RoundStatus::Started))
+            .map(|r| (r.survey_id.clone(), r.round))
+            .collect();
+        for (survey, n) in candidates {
+            let (s, n2) = (survey.clone(), n);
+            let info = self
+                .inner
+                .store
+                .run(move |st| st.round_info(&s, n2))
+                .await?;
+            if info.is_some_and(|i| i.closed_at.is_none()) {
+                return Ok(Some((survey, n)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Handles one event in a room that is not a configured room: a participant's DM.
+    pub(super) async fn participant_event(&self, room: &Room, ev: Inbound) -> anyhow::Result<()> {
+        let (event_id, sender, input) = match ev {
+            Inbound::Text {
+                event_id,
+                sender,
+                body,
+            } => (event_id, sender, Input::Text(body)),
+            Inbound::PollResponse {
+                event_id,
+                sender,
+                poll_id,
+                answers,
+            } => (
+                event_id,
+                sender,
+                Input::PollVote {
+                    poll_event_id: poll_id.to_string(),
+                    answer_ids: answers,
+                },
+            ),
+            Inbound::Undecryptable {
+                event_id, sender, ..
+            } => (event_id, sender, Input::Undecryptable),
+            Inbound::Membership {
+                user, membership, ..
+            } => {
+                if membership == matrix_sdk::ruma::events::room::member::MembershipState::Join
+                    && self.dm_user(room.room_id()).as_deref() == Some(user.as_ref())
+                {
+                    // The participant joined their DM: queued messages may go now.
+                    self.inner.send_now.notify_one();
+                }
+                return Ok(());
+            }
+        };
+        self.participant_input(room, &event_id, &sender, input)
+            .await
+    }
+
+    /// Carries out what the conversation decides for one input.
+    pub(super) async fn participant_input(
+        &self,
+        room: &Room,
+        event_id: &OwnedEventId,
+        sender: &OwnedUserId,
+        input: Input,
+    ) -> anyhow::Result<()> {
+        let received = Instant::now();
+        let user = sender.to_string();
+        let room_id = room.room_id().to_string();
+        let u = user.clone();
+        let entry = self.inner.store.run(move |s| s.participant(&u)).await?;
+        let Some(entry) = entry else {
+            debug!("message in a room that is no participant's DM; ignored");
+            return Ok(());
+        };
+        let own_dm = entry.dm_room.as_deref() == Some(room_id.as_str());
+        // After "delete" the entry keeps no room; such a participant may still say `start`.
+        if !(own_dm || entry.erased && room.joined_members_count() <= 2) {
+            debug!("message from a participant outside their DM; ignored");
+            return Ok(());
+        }
+        let active = if entry.erased {
+            None
+        } else {
+            self.active_round(&entry).await?
+        };
+        let p = Participant::from_ledger(Some(&entry), active.is_some(), self.lang());
+        let action = conversation::decide(&p, &input, &self.inner.config.notice);
+        let now = self.now();
+        let ev = event_id.to_string();
+        let out = |msgs: &[conversation::Outgoing]| {
+            with_txn(conversation::to_outbounds(msgs, &room_id), &ev)
+        };
+        let store = &self.inner.store;
+        match action {
+            Action::Ignore => {}
+            Action::Reply(msgs) => {
+                let o = out(&msgs);
+                store.run(move |s| s.queue(&o)).await?;
+            }
+            Action::FirstContact(msgs) => {
+                let (o, u, r, lang) = (out(&msgs), user.clone(), room_id.clone(), p.lang);
+                store
+                    .run(move |s| s.first_contact(&u, &r, lang, &o, now))
+                    .await?;
+            }
+            Action::SetConsent { state, reply } => {
+                let (o, u) = (out(&reply), user.clone());
+                store
+                    .run(move |s| {
+                        s.update_and_queue(
+                            &u,
+                            |e| {
+                                e.consent = state;
+                                e.consent_at = Some(now);
+                                true
+                            },
+                            &o,
+                        )?;
+                        s.audit(now, "participant", "consent", &format!("{state:?}"))
+                    })
+                    .await?;
+                info!(consent = ?state, "consent answered");
+                if state == ConsentState::Yes {
+                    self.start_open_rounds_for(sender).await?;
+                }
+            }
+            Action::OptIn { reply } => {
+                let (o, u, r) = (out(&reply), user.clone(), room_id.clone());
+                store
+                    .run(move |s| {
+                        s.opt_in_again(&u, Some(&r), now)?;
+                        s.queue(&o)
+                    })
+                    .await?;
+                self.remember_dm(room.room_id().to_owned(), sender.clone());
+                info!("participant opted in again");
+                self.start_open_rounds_for(sender).await?;
+            }
+            Action::OptOut { confirmation } => {
+                let (o, u) = (out(&confirmation), user.clone());
+                store.run(move |s| s.opt_out(&u, now, &o)).await?;
+                info!("participant stopped");
+            }
+            Action::Erase { confirmation } => {
+                let (o, u) = (out(&confirmation), user.clone());
+                store.run(move |s| s.erase_participant(&u, now, &o)).await?;
+                info!("participant's data erased on request");
+            }
+            Action::SetLanguage { lang, reply } => {
+                let (o, u) = (out(&reply), user.clone());
+                store
+                    .run(move |s| {
+                        s.update_and_queue(
+                            &u,
+                            |e| {
+                                e.lang = lang;
+                                true
+                            },
+                            &o,
+                        )
+                    })
+                    .await?;
+            }
+            Action::ShowMyData => {
+                let u = user.clone();
+                let data = store.run(move |s| s.my_data(&u, now)).await?;
+                let o = out(&conversation::my_data_reply(&data.render(p.lang), p.lang));
+                store.run(move |s| s.queue(&o)).await?;
+            }
+            Action::Round => {
+                let Some((survey_id, n)) = active else {
+                    return Ok(());
+                };
+                // Noted before the answer is stored: the sender may pick the next question
+                // up the moment the transaction commits.
+                let started = |insert: bool| {
+                    let mut map = self
+                        .inner
+                        .answer_started
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    if insert {
+                        map.insert(room.room_id().to_owned(), received);
+                    } else {
+                        map.remove(room.room_id());
+                    }
+                };
+                started(true);
+                let goes_on = self
+                    .round_answer(&entry, &survey_id, n, &room_id, event_id, &input)
+                    .await;
+                if !matches!(goes_on, Ok(true)) {
+                    started(false);
+                }
+                goes_on?;
+            }
+        }
+        self.inner.send_now.notify_one();
+        Ok(())
+    }
+
+    /// One input of a running round, counted exactly once. True if it was counted and the
+    /// round goes on (a next question is on its way).
+    async fn round_answer(
+        &self,
+        entry: &LedgerEntry,
+        survey_id: &str,
+        n: u32,
+        room_id: &str,
+        event_id: &OwnedEventId,
+        input: &Input,
+    ) -> anyhow::Result<bool> {
+        let Some(survey) = self.survey(survey_id) else {
+            warn!(
+                survey = survey_id,
+                "answer for a survey that is no longer loaded; ignored"
+            );
+            return Ok(false);
+        };
+        let user = entry.user_id.clone();
+        if let Input::PollVote { poll_event_id, .. } = input {
+            self.wait_for_registration(&user, survey_id, n, poll_event_id)
+                .await?;
+        }
+        let lang = entry.lang;
+        let (u, sid, r, ev, inp) = (
+            user.clone(),
+            survey_id.to_owned(),
+            room_id.to_owned(),
+            event_id.to_string(),
+            input.clone(),
+        );
+        let outcome = self
+            .inner
+            .store
+            .run(move |s| {
+                let round = Round::new(&survey, lang);
+                s.record_answer(&u, &sid, n, &ev, |state| {
+                    let mut update = conversation::apply(state, &round, &inp, &r);
+                    update.outbound = with_txn(std::mem::take(&mut update.outbound), &ev);
+                    update
+                })
+            })
+            .await?;
+        match outcome {
+            RecordOutcome::Recorded { finished, .. } => {
+                self.inner
+                    .metrics
+                    .answers
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if finished {
+                    info!(
+                        survey = survey_id,
+                        round = n,
+                        "participant finished the round"
+                    );
+                }
+                return Ok(!finished);
+            }
+            RecordOutcome::AlreadyCounted => debug!("event already counted"),
+            RecordOutcome::RoundClosed | RecordOutcome::RoundFinished => {
+                let o = with_txn(
+                    conversation::to_outbounds(&conversation::closed_reply(lang), room_id),
+                    event_id.as_str(),
+                );
+                self.inner.store.run(move |s| s.queue(&o)).await?;
+            }
+            RecordOutcome::NotConsented => {}
+        }
+        Ok(false)
+    }
+
+    /// Waits (briefly) until the poll a vote refers to is registered, so the vote is mapped
+    /// to its question rather than rejected as an unknown poll.
+    async fn wait_for_registration(
+        &self,
+        user: &str,
+        survey_id: &str,
+        n: u32,
+        poll_id: &str,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + REGISTRATION_WAIT;
+        loop {
+            let (u, s2, p) = (user.to_owned(), survey_id.to_owned(), poll_id.to_owned());
+            let known = self
+                .inner
+                .store
+                .run(move |s| {
+                    Ok(s.conversation(&u, &s2, n)?
+                        .is_none_or(|st| conversation::knows_poll(&st, &p)))
+                })
+                .await?;
+            if known || Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts every open round the participant belongs to and has not had yet.
+    pub(super) async fn start_open_rounds_for(&self, user: &UserId) -> anyhow::Result<()> {
+        let rounds = self.inner.store.run(|s| s.rounds()).await?;
+        for info in rounds
+            .into_iter()
+            .filter(|r| r.closed_at.is_none() && r.label.is_none())
+        {
+            let Some(survey) = self.survey(&info.survey_id) else {
+                continue;
+            };
+            let audience = self.audience(&survey).await;
+            if audience.iter().any(|a| a == user) {
+                self.start_for(&survey, info.round, user).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-tries undecryptable DM events whose keys may have arrived; those still
+    /// undecryptable past the timeout are handled as "ask again".
+    pub(super) async fn retry_undecryptable(&self) {
+        let due: Vec<PendingUtd> = {
+            let mut pending = self.inner.utd.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::take(&mut *pending)
+        };
+        let mut keep = Vec::new();
+        let own = self.inner.client.user_id().map(ToOwned::to_owned);
+        for p in due {
+            let Some(room) = self.inner.client.get_room(&p.room_id) else {
+                continue;
+            };
+            let decrypted = room.decrypt_event(p.raw.cast_ref_unchecked(), None).await;
+            let handled = match decrypted {
+                Ok(ev)
+                    if !matches!(
+                        ev.kind,
+                        matrix_sdk::deserialized_responses::TimelineEventKind::UnableToDecrypt { .. }
+                    ) =>
+                {
+                    info!(room = %p.room_id, "an undecryptable event could be decrypted later");
+                    if let Some(own) = &own
+                        && let Some(inbound) = crate::matrix::events::classify(&ev, own)
+                        && let Err(e) = self.participant_event(&room, inbound).await
+                    {
+                        warn!(error = %format!("{e:#}"), "handling a late-decrypted event failed");
+                    }
+                    true
+                }
+                _ if Instant::now() >= p.give_up_at => {
+                    info!(room = %p.room_id, "event stayed undecryptable; asking the participant again");
+                    if let Err(e) = self
+                        .participant_input(&room, &p.event_id, &p.sender, Input::Undecryptable)
+                        .await
+                    {
+                        warn!(error = %format!("{e:#}"), "asking again failed");
+                    }
+                    true
+                }
+                _ => false,
+            };
+            if !handled {
+                keep.push(p);
+            }
+        }
+        let mut pending = self.inner.utd.lock().unwrap_or_else(|p| p.into_inner());
+        pending.extend(keep);
+    }
+
+    /// The current time, from the configured clock.
+    pub(super) fn now(&self) -> Timestamp {
+        self.inner.options.clock.now()
+    }
+}

@@ -1,0 +1,505 @@
+//! Rounds: who is asked (the audience), opening, reminding and closing — from the schedule
+//! or an admin — and bringing every audience member to where the open round wants them.
+//!
+//! Crash safety: the schedule's history is saved before an action is carried out, and every
+//! step after that is idempotent in the store (`open_round`, `first_contact`, `start_round`,
+//! `remind`, `close_round_with`), so [`Bot::tick`] simply runs the same steps again after a
+//! restart. Contacting the audience runs in the tick, not in the command handler, so a
+//! large audience never stalls the sync loop.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, UserId};
+use tracing::{info, warn};
+
+use super::Bot;
+use crate::admin::RoundCounts;
+use crate::conversation::{self, Round};
+use crate::matrix::rooms;
+use crate::schedule::{self, Action, History};
+use crate::store::{ConsentState, Mode, RoundStatus};
+use crate::survey::Survey;
+
+/// How many reminders an admin may send by hand in one round, on top of none scheduled.
+const MAX_MANUAL_REMINDERS: u32 = 5;
+
+fn history_key(survey_id: &str) -> String {
+    format!("schedule/{survey_id}")
+}
+
+impl Bot {
+    /// The loaded survey with this id.
+    pub(super) fn survey(&self, id: &str) -> Option<Arc<Survey>> {
+        self.inner.surveys.iter().find(|s| s.id == id).cloned()
+    }
+
+    /// The survey's audience: joined members of its pilot rooms, minus the bot, the admins
+    /// and `ignore_users`. Read from the member lists the SDK keeps current from sync.
+    pub(super) async fn audience(&self, survey: &Survey) -> Vec<OwnedUserId> {
+        let own = self.inner.client.user_id().map(ToOwned::to_owned);
+        let rooms: Vec<OwnedRoomId> = {
+            let known = self.rooms();
+            known
+                .pilot
+                .iter()
+                .filter(|r| {
+                    survey.audience.is_empty()
+                        || survey.audience.iter().any(|a| {
+                            *a == r.configured || r.id.as_ref().is_some_and(|id| id.as_str() == a)
+                        })
+                })
+                .filter_map(|r| r.id.clone())
+                .collect()
+        };
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for id in rooms {
+            let Some(room) = self.inner.client.get_room(&id) else {
+                continue;
+            };
+            match rooms::joined_members(&room).await {
+                Ok(members) => {
+                    for m in members {
+                        let excluded = Some(&m) == own.as_ref()
+                            || self.is_admin(&m)
+                            || self.inner.config.bot.ignore_users.contains(&m);
+                        if !excluded && seen.insert(m.clone()) {
+                            out.push(m);
+                        }
+                    }
+                }
+                Err(e) => warn!(room = %id, error = %format!("{e:#}"), "members unknown"),
+            }
+        }
+        out
+    }
+
+    async fn history(&self, survey_id: &str) -> anyhow::Result<History> {
+        let key = history_key(survey_id);
+        let raw = self.inner.store.bot_state(key).await?;
+        Ok(match raw {
+            Some(bytes) => serde_json::from_slice(&bytes).context("stored schedule history")?,
+            None => History::default(),
+        })
+    }
+
+    async fn save_history(&self, survey_id: &str, history: &History) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec(history)?;
+        self.inner
+            .store
+            .set_bot_state(history_key(survey_id), bytes)
+            .await?;
+        Ok(())
+    }
+
+    /// Records `action` in the survey's history (before acting), then carries it out.
+    async fn act(
+        &self,
+        survey: &Arc<Survey>,
+        action: Action,
+        manual: bool,
+    ) -> anyhow::Result<String> {
+        let now = self.now();
+        let mut history = self.history(&survey.id).await?;
+        history.apply(&action, now);
+        self.save_history(&survey.id, &history).await?;
+        match action {
+            Action::Open { round, .. } => {
+                let (id, mode) = (survey.id.clone(), survey.mode);
+                let mode = match mode {
+                    crate::survey::Mode::Anonymous => Mode::Anonymous,
+                    crate::survey::Mode::Pseudonymous => Mode::Pseudonymous,
+                };
+                self.inner
+                    .store
+                    .run(move |s| s.open_round(&id, round, mode, now))
+                    .await?;
+                info!(survey = %survey.id, round, "round opened");
+                self.inner.contact_now.notify_one();
+                Ok(format!("{} {round}", survey.id))
+            }
+            Action::Remind { round, reminder } => {
+                let max = if manual {
+                    MAX_MANUAL_REMINDERS
+                } else {
+                    u32::from(reminder) + 1
+                };
+                let sent = self.remind_round(survey, round, max).await?;
+                info!(survey = %survey.id, round, sent, "reminders queued");
+                Ok(sent.to_string())
+            }
+            Action::Close { round } => {
+                let report = self.close_round(survey, round).await?;
+                Ok(report)
+            }
+        }
+    }
+
+    /// Closes a round: answers refused from now, drafts kept as partial responses, the polls
+    /// of unfinished participants ended and a thank-you to those who answered anything.
+    async fn close_round(&self, survey: &Arc<Survey>, round: u32) -> anyhow::Result<String> {
+        let now = self.now();
+        let participants = self.inner.store.run(|s| s.participants()).await?;
+        let dms: BTreeMap<String, (String, crate::lang::Lang)> = participants
+            .into_iter()
+            .filter_map(|e| Some((e.user_id.clone(), (e.dm_room.clone()?, e.lang))))
+            .collect();
+        let (sv, id) = (survey.clone(), survey.id.clone());
+        let report = self
+            .inner
+            .store
+            .run(move |s| {
+                s.close_round_with(&id, round, now, |user, state| {
+                    let Some((room, lang)) = dms.get(user) else {
+                        return Vec::new();
+                    };
+                    let r = Round::new(&sv, *lang);
+                    let mut out = conversation::to_outbounds(&conversation::close(state, &r), room);
+                    for (i, m) in out.iter_mut().enumerate() {
+                        m.txn_id = Some(
+                            crate::matrix::send::txn_id(
+                                "close",
+                                &format!("{}/{round}/{user}/{i}", sv.id),
+                            )
+                            .to_string(),
+                        );
+                    }
+                    out
+                })
+            })
+            .await?;
+        info!(
+            survey = %survey.id,
+            round,
+            partial = report.partial_moved,
+            empty = report.empty_removed,
+            "round closed"
+        );
+        self.inner.send_now.notify_one();
+        Ok(format!(
+            "{} {round}: {} partial",
+            survey.id, report.partial_moved
+        ))
+    }
+
+    /// Queues a reminder for everyone in the round who has not finished; returns how many.
+    async fn remind_round(
+        &self,
+        survey: &Arc<Survey>,
+        round: u32,
+        max: u32,
+    ) -> anyhow::Result<u64> {
+        let participants = self.inner.store.run(|s| s.participants()).await?;
+        let mut sent = 0;
+        for e in participants {
+            let waiting = e.consent == ConsentState::Yes
+                && e.round(&survey.id, round).is_some_and(|r| {
+                    matches!(r.status, RoundStatus::Invited | RoundStatus::Started)
+                });
+            let Some(room) = e.dm_room.clone().filter(|_| waiting) else {
+                continue;
+            };
+            let (sv, u) = (survey.clone(), e.user_id.clone());
+            let lang = e.lang;
+            let done = self
+                .inner
+                .store
+                .run(move |s| {
+                    let Some(state) = s.conversation(&u, &sv.id, round)? else {
+                        return Ok(None);
+                    };
+                    let msgs = conversation::remind(&state, &Round::new(&sv, lang));
+                    if msgs.is_empty() {
+                        return Ok(None);
+                    }
+                    s.remind(
+                        &u,
+                        &sv.id,
+                        round,
+                        max,
+                        &conversation::to_outbounds(&msgs, &room),
+                    )
+                })
+                .await?;
+            if done.is_some() {
+                sent += 1;
+            }
+        }
+        self.inner.send_now.notify_one();
+        Ok(sent)
+    }
+
+    /// Brings one audience member to where the open round wants them: first contact if
+    /// never asked, the round's first question if consented and not yet started.
+    pub(super) async fn start_for(
+        &self,
+        survey: &Arc<Survey>,
+        round: u32,
+        user: &UserId,
+    ) -> anyhow::Result<()> {
+        let u = user.to_string();
+        let entry = self.inner.store.run(move |s| s.participant(&u)).await?;
+        let consent = entry.as_ref().map_or(ConsentState::Unknown, |e| {
+            if e.erased {
+                ConsentState::No
+            } else {
+                e.consent
+            }
+        });
+        match consent {
+            ConsentState::No | ConsentState::Asked => Ok(()),
+            ConsentState::Unknown => {
+                let known: Option<OwnedRoomId> = entry
+                    .as_ref()
+                    .and_then(|e| e.dm_room.as_deref())
+                    .and_then(|r| OwnedRoomId::try_from(r).ok());
+                let room = rooms::ensure_dm(&self.inner.client, user, known.as_deref()).await?;
+                let lang = survey.default_lang;
+                let msgs = conversation::first_contact(&self.inner.config.notice, lang);
+                let room_id = room.room_id().to_string();
+                let out = conversation::to_outbounds(&msgs, &room_id);
+                let (u, now) = (user.to_string(), self.now());
+                let first = self
+                    .inner
+                    .store
+                    .run(move |s| s.first_contact(&u, &room_id, lang, &out, now))
+                    .await?;
+                self.remember_dm(room.room_id().to_owned(), user.to_owned());
+                if first {
+                    info!(room = %room.room_id(), "first contact queued");
+                    self.inner.send_now.notify_one();
+                }
+                Ok(())
+            }
+            ConsentState::Yes => {
+                let Some(entry) = entry else { return Ok(()) };
+                if entry.round(&survey.id, round).is_some() {
+                    return Ok(());
+                }
+                // One survey at a time per participant; the next starts when this one ends.
+                if self.active_round(&entry).await?.is_some() {
+                    return Ok(());
+                }
+                let known = entry
+                    .dm_room
+                    .as_deref()
+                    .and_then(|r| OwnedRoomId::try_from(r).ok());
+                let room = rooms::ensure_dm(&self.inner.client, user, known.as_deref()).await?;
+                let room_id = room.room_id().to_string();
+                let (_, msgs) = conversation::start(&Round::new(survey, entry.lang));
+                let out = conversation::to_outbounds(&msgs, &room_id);
+                let (u, sid, r2) = (user.to_string(), survey.id.clone(), room_id.clone());
+                let started = self
+                    .inner
+                    .store
+                    .run(move |s| {
+                        s.update_participant(&u, |e| e.dm_room = Some(r2.clone()))?;
+                        s.start_round(&u, &sid, round, &out)
+                    })
+                    .await?;
+                self.remember_dm(room.room_id().to_owned(), user.to_owned());
+                if started.is_some() {
+                    info!(survey = %survey.id, round, room = %room_id, "round started for a participant");
+                    self.inner.send_now.notify_one();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Contacts the whole audience of every open round (idempotent; see the module docs).
+    pub(super) async fn reconcile(&self) -> anyhow::Result<()> {
+        let rounds = self.inner.store.run(|s| s.rounds()).await?;
+        for info in rounds
+            .into_iter()
+            .filter(|r| r.closed_at.is_none() && r.label.is_none())
+        {
+            let Some(survey) = self.survey(&info.survey_id) else {
+                continue;
+            };
+            let audience = self.audience(&survey).await;
+            let (id, n, count) = (survey.id.clone(), info.round, audience.len() as u64);
+            self.inner
+                .store
+                .run(move |s| s.note_audience(&id, n, count))
+                .await?;
+            for user in audience {
+                if self.inner.cancel.is_cancelled() {
+                    return Ok(());
+                }
+                if let Err(e) = self.start_for(&survey, info.round, &user).await {
+                    warn!(survey = %survey.id, error = %format!("{e:#}"), "could not reach a participant; retried on the next tick");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One scheduler step: due opens, reminders and closes of every survey, then contacts.
+    pub(super) async fn tick(&self) -> anyhow::Result<()> {
+        let now = self.now();
+        for survey in self.inner.surveys.clone() {
+            let history = self.history(&survey.id).await?;
+            // Carry out what the history says but the store may have missed (crash between
+            // saving the history and acting): both steps are idempotent.
+            for r in &history.rounds {
+                let (id, n) = (survey.id.clone(), r.number);
+                let info = self.inner.store.run(move |s| s.round_info(&id, n)).await?;
+                match (&info, r.closed_at) {
+                    (None, _) => {
+                        let action = Action::Open {
+                            round: r.number,
+                            slot: r.slot,
+                            closes_at: r.closes_at,
+                        };
+                        self.act(&survey, action, false).await?;
+                    }
+                    (Some(i), Some(_)) if i.closed_at.is_none() => {
+                        self.close_round(&survey, r.number).await?;
+                    }
+                    _ => {}
+                }
+            }
+            for action in schedule::due(&survey.schedule, &history, now) {
+                self.act(&survey, action, false).await?;
+            }
+        }
+        self.reconcile().await
+    }
+
+    /// `!pulse start|remind|close SURVEY`: the reply text.
+    pub(super) async fn admin_round_command(
+        &self,
+        cmd: &crate::admin::AdminCommand,
+    ) -> anyhow::Result<String> {
+        use crate::admin::AdminCommand as C;
+        let lang = self.lang();
+        let (id, kind) = match cmd {
+            C::Start(id) => (id, "start"),
+            C::Remind(id) => (id, "remind"),
+            C::Close(id) => (id, "close"),
+            _ => return Ok(String::new()),
+        };
+        let ids: Vec<String> = self.inner.surveys.iter().map(|s| s.id.clone()).collect();
+        let Some(survey) = self.survey(id) else {
+            return Ok(crate::admin::unknown_survey(id, &ids, lang));
+        };
+        let history = self.history(&survey.id).await?;
+        let now = self.now();
+        let open = history
+            .rounds
+            .iter()
+            .rev()
+            .find(|r| r.closed_at.is_none())
+            .map(|r| r.number);
+        Ok(match (kind, open) {
+            ("start", _) => match schedule::start_manually(&survey.schedule, &history, now) {
+                Ok(action) => {
+                    let Action::Open {
+                        round, closes_at, ..
+                    } = action
+                    else {
+                        return Ok(String::new());
+                    };
+                    self.act(&survey, action, true).await?;
+                    let closes = closes_at.to_zoned(survey.schedule.timezone.clone());
+                    lang.pick(
+                        &format!("Runde {round} von `{}` ist offen bis {}. Die Teilnehmenden werden jetzt angeschrieben.", survey.id, closes.strftime("%d.%m.%Y %H:%M")),
+                        &format!("Round {round} of `{}` is open until {}. Participants are being contacted now.", survey.id, closes.strftime("%Y-%m-%d %H:%M")),
+                    ).to_owned()
+                }
+                Err(e) => lang
+                    .pick(
+                        &format!("Nicht gestartet: {e}"),
+                        &format!("Not started: {e}"),
+                    )
+                    .to_owned(),
+            },
+            (_, None) => lang
+                .pick(
+                    &format!("`{}` hat keine offene Runde.", survey.id),
+                    &format!("`{}` has no open round.", survey.id),
+                )
+                .to_owned(),
+            ("remind", Some(round)) => {
+                if !survey.schedule.allowed(now) {
+                    return Ok(lang.pick(
+                        "Erinnerungen gehen nur in der Arbeitszeit hinaus (siehe Umfragedatei); nichts gesendet.",
+                        "Reminders go out in working hours only (see the survey file); nothing sent.",
+                    ).to_owned());
+                }
+                let sent = self
+                    .remind_round(&survey, round, MAX_MANUAL_REMINDERS)
+                    .await?;
+                lang.pick(
+                    &format!(
+                        "{sent} Erinnerung(en) für Runde {round} von `{}` verschickt.",
+                        survey.id
+                    ),
+                    &format!(
+                        "{sent} reminder(s) queued for round {round} of `{}`.",
+                        survey.id
+                    ),
+                )
+                .to_owned()
+            }
+            (_, Some(round)) => {
+                self.act(&survey, Action::Close { round }, true).await?;
+                lang.pick(
+                    &format!("Runde {round} von `{}` ist geschlossen.", survey.id),
+                    &format!("Round {round} of `{}` is closed.", survey.id),
+                )
+                .to_owned()
+            }
+        })
+    }
+
+    /// Per-round counts for `status` (never names).
+    pub(super) async fn round_counts(&self) -> anyhow::Result<(u64, Vec<RoundCounts>)> {
+        let (participants, rounds) = self
+            .inner
+            .store
+            .run(|s| Ok((s.participants()?, s.rounds()?)))
+            .await?;
+        let consented = participants
+            .iter()
+            .filter(|e| e.consent == ConsentState::Yes && !e.erased)
+            .count() as u64;
+        let mut out: Vec<RoundCounts> = rounds
+            .iter()
+            .filter(|r| r.label.is_none())
+            .map(|r| {
+                let mut c = RoundCounts {
+                    survey: r.survey_id.clone(),
+                    round: r.round,
+                    open: r.closed_at.is_none(),
+                    audience: r.audience.unwrap_or(0),
+                    ..RoundCounts::default()
+                };
+                for p in participants
+                    .iter()
+                    .filter_map(|e| e.round(&r.survey_id, r.round))
+                {
+                    c.invited += 1;
+                    c.reminders += u64::from(p.reminders_sent);
+                    match p.status {
+                        RoundStatus::Finished => c.finished += 1,
+                        RoundStatus::Partial | RoundStatus::Started => c.partial += 1,
+                        RoundStatus::Invited | RoundStatus::OptedOut => {}
+                    }
+                }
+                c
+            })
+            .collect();
+        out.sort_by_key(|c| std::cmp::Reverse((c.open, c.round)));
+        out.truncate(6);
+        self.inner.metrics.rounds_open.store(
+            rounds.iter().filter(|r| r.closed_at.is_none()).count() as u64,
+            Ordering::Relaxed,
+        );
+        Ok((consented, out))
+    }
+}

@@ -1,0 +1,63 @@
+//! Room management the bot needs for participants: who is in a room, and one encrypted
+//! direct chat per participant. Only this module (with `send` and `sync`) talks to the
+//! homeserver about rooms.
+
+use anyhow::Context;
+use matrix_sdk::ruma::events::room::member::MembershipState;
+use matrix_sdk::ruma::{OwnedUserId, RoomId, UserId};
+use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
+
+/// The joined members of a room (from the member list the SDK keeps current from sync).
+pub async fn joined_members(room: &Room) -> anyhow::Result<Vec<OwnedUserId>> {
+    let members = room
+        .members(RoomMemberships::JOIN)
+        .await
+        .with_context(|| format!("cannot list the members of {}", room.room_id()))?;
+    Ok(members.iter().map(|m| m.user_id().to_owned()).collect())
+}
+
+/// A user's membership in a room, as far as the bot's state knows.
+pub async fn membership(room: &Room, user: &UserId) -> Option<MembershipState> {
+    room.get_member_no_sync(user)
+        .await
+        .ok()
+        .flatten()
+        .map(|m| m.membership().clone())
+}
+
+/// Whether `room_id` is still usable as `user`'s direct chat: the bot is in it and the user
+/// is joined or still invited (a DM they left is not reused).
+pub async fn usable_dm(client: &Client, room_id: &RoomId, user: &UserId) -> Option<Room> {
+    let room = client.get_room(room_id)?;
+    if room.state() != RoomState::Joined {
+        return None;
+    }
+    match membership(&room, user).await {
+        Some(MembershipState::Join | MembershipState::Invite) => Some(room),
+        _ => None,
+    }
+}
+
+/// The participant's direct chat: `known` (from the ledger) if still usable, else a DM the
+/// account data (`m.direct`) names, else a new encrypted DM (recorded in `m.direct` by the
+/// SDK). The second step finds the room again if the bot crashed after creating it.
+pub async fn ensure_dm(
+    client: &Client,
+    user: &UserId,
+    known: Option<&RoomId>,
+) -> anyhow::Result<Room> {
+    if let Some(id) = known
+        && let Some(room) = usable_dm(client, id, user).await
+    {
+        return Ok(room);
+    }
+    for room in client.get_dm_rooms(user) {
+        if let Some(room) = usable_dm(client, room.room_id(), user).await {
+            return Ok(room);
+        }
+    }
+    client
+        .create_dm(user)
+        .await
+        .context("cannot create a direct chat")
+}

@@ -1,0 +1,453 @@
+//! The participant's round against the real Synapse with real end-to-end encryption:
+//! consent, every question kind by poll and by typing, changed votes, invalid answers,
+//! `stopp`, close and late answers; what the store holds afterwards.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use matrix_sdk::ruma::api::client::room::create_room;
+use matrix_sdk::ruma::events::InitialStateEvent;
+use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
+use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
+use pulsebot::sim::{Received, SimUser};
+use pulsebot::store::{AnswerValue, Passphrase, Store};
+
+use crate::helpers::{BotSetup, WAIT, hs, room_with_bot};
+
+/// One question of every kind; `features` only after `usage` = daily/weekly.
+pub const FLOW_SURVEY: &str = r#"
+id = "flow"
+title = { de = "Testrunde", en = "Test round" }
+intro = { de = "Eine kurze Testrunde.", en = "A short test round." }
+
+[schedule]
+quiet_hours = false
+working_days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+[[blocks]]
+type = "single"
+id = "usage"
+text = { de = "Wie oft nutzen Sie BundesMessenger?", en = "How often do you use BundesMessenger?" }
+options = [
+  { id = "daily", de = "Täglich", en = "Daily" },
+  { id = "weekly", de = "Wöchentlich", en = "Weekly" },
+  { id = "rarely", de = "Selten", en = "Rarely" },
+]
+
+[[blocks]]
+type = "multi"
+id = "features"
+text = { de = "Welche Funktionen nutzen Sie?", en = "Which features do you use?" }
+max_selections = 2
+options = [
+  { id = "chat", de = "Chat", en = "Chat" },
+  { id = "files", de = "Dateien", en = "Files" },
+  { id = "calls", de = "Anrufe", en = "Calls" },
+]
+show_if = { item = "usage", values = ["daily", "weekly"] }
+
+[[blocks]]
+type = "likert"
+id = "notify"
+text = { de = "Die Benachrichtigungen sind hilfreich.", en = "The notifications are helpful." }
+
+[[blocks]]
+type = "scale"
+id = "overall"
+text = { de = "Wie zufrieden sind Sie insgesamt?", en = "How satisfied are you overall?" }
+
+[[blocks]]
+type = "seq"
+id = "task"
+subject = "BundesMessenger"
+task = { de = "Eine Datei senden", en = "Sending a file" }
+
+[[blocks]]
+type = "text"
+id = "comment"
+optional = true
+text = { de = "Was sollten wir wissen?", en = "What should we know?" }
+"#;
+
+/// A pilot room (by alias) with the bot and `members` invited; waits for their joins.
+pub async fn pilot_room(
+    admin: &SimUser,
+    bot: &OwnedUserId,
+    alias: &str,
+    members: &[&SimUser],
+) -> OwnedRoomId {
+    let mut request = create_room::v3::Request::new();
+    request.name = Some("Pilot".into());
+    request.room_alias_name = Some(alias.to_owned());
+    request.invite = std::iter::once(bot.clone())
+        .chain(members.iter().map(|m| m.user_id.clone()))
+        .collect();
+    request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
+    request.initial_state = vec![
+        InitialStateEvent::with_empty_state_key(
+            RoomEncryptionEventContent::with_recommended_defaults(),
+        )
+        .to_raw_any(),
+    ];
+    let room = admin
+        .client
+        .create_room(request)
+        .await
+        .expect("pilot room created");
+    for m in members {
+        admin
+            .wait_for_join(room.room_id(), &m.user_id, WAIT)
+            .await
+            .expect("member joins the pilot room");
+    }
+    room.room_id().to_owned()
+}
+
+/// A participant: a simulated user who accepts the bot's DM invite.
+pub async fn participant(prefix: &str) -> SimUser {
+    let p = SimUser::register(hs(), prefix)
+        .await
+        .expect("participant registered");
+    p.accept_invites();
+    p
+}
+
+/// The consent poll in the participant's DM with the bot.
+pub async fn consent_poll(p: &SimUser, bot: &OwnedUserId) -> Received {
+    p.wait_for(WAIT * 2, |m| {
+        m.sender == *bot
+            && m.poll
+                .as_ref()
+                .is_some_and(|a| a.iter().any(|(id, _)| id == "consent.yes"))
+    })
+    .await
+    .expect("the notice and consent poll arrive in a DM")
+}
+
+/// The `i`-th question of the round in `room`.
+pub async fn question(p: &SimUser, bot: &OwnedUserId, room: &OwnedRoomId, i: usize) -> Received {
+    let needle = format!("Frage {i}/");
+    p.wait_for(WAIT, |m| {
+        m.sender == *bot && m.room_id == *room && m.body.contains(&needle)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("question {i} never came: {e}"))
+}
+
+/// A message from the bot in `room` containing `text`.
+pub async fn said(p: &SimUser, bot: &OwnedUserId, room: &OwnedRoomId, text: &str) -> Received {
+    p.wait_for(WAIT, |m| {
+        m.sender == *bot && m.room_id == *room && m.body.contains(text)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the bot never said {text:?}: {e}"))
+}
+
+/// The answer id of a poll's `n`-th answer (0-based).
+pub fn answer(poll: &Received, n: usize) -> String {
+    poll.poll.as_ref().expect("a poll")[n].0.clone()
+}
+
+fn flat(v: &AnswerValue) -> String {
+    match v {
+        AnswerValue::Choice(c) => c.clone(),
+        AnswerValue::Multi(m) => m.join(","),
+        AnswerValue::Number(n) => n.to_string(),
+        AnswerValue::Text(t) => t.clone(),
+        AnswerValue::Skipped => "-".into(),
+    }
+}
+
+/// The responses of `survey` round `n` as item → flattened value, sorted.
+pub fn stored_responses(
+    bot: &BotSetup,
+    survey: &str,
+    n: u32,
+) -> BTreeSet<BTreeMap<String, String>> {
+    let store = Store::open_existing(
+        &bot.store().join("data"),
+        &Passphrase::new(bot.passphrase.clone()).expect("passphrase"),
+    )
+    .expect("store opens after the bot stopped");
+    store
+        .answers(survey, n)
+        .expect("answers")
+        .into_iter()
+        .map(|r| {
+            assert!(r.complete, "every finished response is complete");
+            r.answers
+                .iter()
+                .map(|(k, v)| (k.clone(), flat(v)))
+                .collect()
+        })
+        .collect()
+}
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_round_counts_what_participants_sent() {
+    let admin = SimUser::register(hs(), "admin").await.expect("admin");
+    let alias = format!("pilot-{}", pulsebot::sim::random_suffix());
+    let bot = BotSetup::new(
+        &[&admin],
+        &format!(
+            "pilot_rooms = [\"#{alias}:localhost\"]\n\n[sync]\nundecryptable_timeout_secs = 20\n"
+        ),
+    )
+    .await;
+    std::fs::create_dir_all(bot.dir.path().join("surveys")).expect("mkdir");
+    std::fs::write(bot.dir.path().join("surveys/flow.toml"), FLOW_SURVEY).expect("survey");
+    let names: Vec<String> = (0..5).map(|i| format!("p{i}")).collect();
+    let ps = futures_util::future::join_all(names.iter().map(|n| participant(n))).await;
+    let refs: Vec<&SimUser> = ps.iter().collect();
+    pilot_room(&admin, &bot.user_id, &alias, &refs).await;
+    let process = bot.start();
+    let control = room_with_bot(&admin, &bot).await;
+    let cmd = admin
+        .send_text(control.room_id(), "!pulse start flow")
+        .await
+        .expect("send");
+    let reply = admin.wait_for_reply(&cmd, WAIT).await.expect("start reply");
+    assert!(reply.body.contains("Runde 1"), "{}", reply.body);
+    let b = &bot.user_id;
+
+    let run = |i: usize| {
+        let p = &ps[i];
+        async move {
+            let consent = consent_poll(p, b).await;
+            let dm = consent.room_id.clone();
+            assert!(
+                consent.encrypted,
+                "the consent poll is end-to-end encrypted"
+            );
+            let notice = said(p, b, &dm, "Datenschutz").await;
+            assert!(notice.encrypted);
+            match i {
+                // Everything by poll, a text answer with umlauts and emoji.
+                0 => {
+                    p.vote(&dm, &consent.event_id, &["consent.yes"])
+                        .await
+                        .expect("vote");
+                    let q = question(p, b, &dm, 1).await;
+                    assert!(q.encrypted);
+                    p.vote(&dm, &q.event_id, &[&answer(&q, 0)])
+                        .await
+                        .expect("vote");
+                    let q = question(p, b, &dm, 2).await;
+                    p.vote(&dm, &q.event_id, &[&answer(&q, 0), &answer(&q, 1)])
+                        .await
+                        .expect("vote");
+                    let q = question(p, b, &dm, 3).await;
+                    p.vote(&dm, &q.event_id, &[&answer(&q, 3)])
+                        .await
+                        .expect("vote");
+                    let q = question(p, b, &dm, 4).await;
+                    p.vote(&dm, &q.event_id, &[&answer(&q, 7)])
+                        .await
+                        .expect("vote");
+                    let q = question(p, b, &dm, 5).await;
+                    p.vote(&dm, &q.event_id, &[&answer(&q, 5)])
+                        .await
+                        .expect("vote");
+                    question(p, b, &dm, 6).await;
+                    p.send_text(&dm, "Läuft gut 👍 – Grüße aus Köln, Übergänge prima")
+                        .await
+                        .expect("send");
+                    said(p, b, &dm, "Danke").await;
+                }
+                // Everything typed; the optional comment skipped.
+                1 => {
+                    p.send_text(&dm, "ja").await.expect("send");
+                    question(p, b, &dm, 1).await;
+                    p.send_text(&dm, "2").await.expect("send");
+                    question(p, b, &dm, 2).await;
+                    p.send_text(&dm, "1 3").await.expect("send");
+                    question(p, b, &dm, 3).await;
+                    p.send_text(&dm, "4/5").await.expect("send");
+                    question(p, b, &dm, 4).await;
+                    p.send_text(&dm, "8").await.expect("send");
+                    question(p, b, &dm, 5).await;
+                    p.send_text(&dm, "5").await.expect("send");
+                    question(p, b, &dm, 6).await;
+                    p.send_text(&dm, "überspringen").await.expect("send");
+                    said(p, b, &dm, "Danke").await;
+                }
+                // An invalid answer, a hidden question, a changed vote.
+                2 => {
+                    p.vote(&dm, &consent.event_id, &["consent.yes"])
+                        .await
+                        .expect("vote");
+                    question(p, b, &dm, 1).await;
+                    let before = p.inbox().len();
+                    p.send_text(&dm, "12").await.expect("send");
+                    let hint = p
+                        .wait_for(WAIT, |m| {
+                            m.sender == *b && m.room_id == dm && m.body.contains("1 bis 3")
+                        })
+                        .await
+                        .expect("a hint for an out-of-range answer");
+                    assert!(!hint.body.contains("Frage 2/"), "{}", hint.body);
+                    assert!(p.inbox().len() > before);
+                    p.send_text(&dm, "3").await.expect("send");
+                    let notify = question(p, b, &dm, 2).await;
+                    assert!(
+                        notify.body.contains("Benachrichtigungen"),
+                        "usage=rarely hides features: {}",
+                        notify.body
+                    );
+                    p.vote(&dm, &notify.event_id, &[&answer(&notify, 1)])
+                        .await
+                        .expect("vote");
+                    let q = question(p, b, &dm, 3).await;
+                    // Changing the earlier vote: the latest counts.
+                    p.vote(&dm, &notify.event_id, &[&answer(&notify, 4)])
+                        .await
+                        .expect("vote");
+                    p.vote(&dm, &q.event_id, &[&answer(&q, 10)])
+                        .await
+                        .expect("vote");
+                    question(p, b, &dm, 4).await;
+                    p.send_text(&dm, "7").await.expect("send");
+                    question(p, b, &dm, 5).await;
+                    p.send_text(&dm, "Schwierig: Dateien > 100 MB 😕")
+                        .await
+                        .expect("send");
+                    said(p, b, &dm, "Danke").await;
+                }
+                // Stops in the middle: nothing after the confirmation.
+                3 => {
+                    p.vote(&dm, &consent.event_id, &["consent.yes"])
+                        .await
+                        .expect("vote");
+                    let q = question(p, b, &dm, 1).await;
+                    p.vote(&dm, &q.event_id, &[&answer(&q, 1)])
+                        .await
+                        .expect("vote");
+                    question(p, b, &dm, 2).await;
+                    p.send_text(&dm, "stopp").await.expect("send");
+                    let bye = said(p, b, &dm, "abgemeldet").await;
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    let later: Vec<_> = p
+                        .inbox()
+                        .into_iter()
+                        .filter(|m| m.sender == *b && m.room_id == dm && m.at > bye.at)
+                        .collect();
+                    assert!(later.is_empty(), "messages after stopp: {later:?}");
+                }
+                // Declines; an admin command from a participant is refused.
+                _ => {
+                    p.send_text(&dm, "nein").await.expect("send");
+                    said(p, b, &dm, "nicht teil").await;
+                    let cmd = p.send_text(&dm, "!pulse start flow").await.expect("send");
+                    let refusal = p.wait_for_reply(&cmd, WAIT).await.expect("refusal");
+                    assert!(refusal.body.contains("vorbehalten"), "{}", refusal.body);
+                }
+            }
+            dm
+        }
+    };
+    let dms = futures_util::future::join_all((0..5).map(run)).await;
+
+    let cmd = admin
+        .send_text(control.room_id(), "!pulse status")
+        .await
+        .expect("send");
+    let status = admin.wait_for_reply(&cmd, WAIT).await.expect("status");
+    assert!(status.body.contains("fertig 3"), "{}", status.body);
+    assert!(status.body.contains("Zielgruppe 5"), "{}", status.body);
+    assert!(
+        !status.body.contains(ps[0].user_id.as_str()),
+        "status names nobody"
+    );
+
+    let cmd = admin
+        .send_text(control.room_id(), "!pulse close flow")
+        .await
+        .expect("send");
+    let closed = admin.wait_for_reply(&cmd, WAIT).await.expect("close reply");
+    assert!(closed.body.contains("geschlossen"), "{}", closed.body);
+
+    // A late vote after close: told so, not counted.
+    let first_poll: OwnedEventId = question(&ps[0], b, &dms[0], 1).await.event_id;
+    ps[0]
+        .vote(&dms[0], &first_poll, &["rarely"])
+        .await
+        .expect("vote");
+    said(&ps[0], b, &dms[0], "beendet").await;
+
+    // The metrics endpoint counts, and names nobody.
+    let log = process.log();
+    let addr = log
+        .split("metrics endpoint listening")
+        .nth(1)
+        .and_then(|rest| rest.split("addr=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no metrics address in the log:\n{log}"))
+        .to_owned();
+    let metrics = matrix_sdk::reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("body");
+    let counted: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("pulsebot_answers_counted_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    // 6 + 6 + 5 answers, 1 changed vote, 1 answer before `stopp`, 1 invalid answer (counted
+    // as handled event, rejected by the conversation).
+    assert!(counted >= 17, "{metrics}");
+    assert!(
+        metrics.contains("pulsebot_answer_handling_seconds{quantile=\"0.99\"}"),
+        "{metrics}"
+    );
+    for p in &ps {
+        assert!(
+            !metrics.contains(p.user_id.localpart()),
+            "metrics name nobody"
+        );
+    }
+    let health = matrix_sdk::reqwest::get(format!("http://{addr}/health"))
+        .await
+        .expect("health answers");
+    assert_eq!(health.status().as_u16(), 200);
+
+    let (status, _) = process.stop().await;
+    assert!(status.success(), "bot exits cleanly");
+    let stored = stored_responses(&bot, "flow", 1);
+    let expected: BTreeSet<_> = [
+        map(&[
+            ("usage", "daily"),
+            ("features", "chat,files"),
+            ("notify", "4"),
+            ("overall", "7"),
+            ("task.1", "6"),
+            ("comment", "Läuft gut 👍 – Grüße aus Köln, Übergänge prima"),
+        ]),
+        map(&[
+            ("usage", "weekly"),
+            ("features", "chat,calls"),
+            ("notify", "4"),
+            ("overall", "8"),
+            ("task.1", "5"),
+            ("comment", "-"),
+        ]),
+        map(&[
+            ("usage", "rarely"),
+            ("notify", "5"),
+            ("overall", "10"),
+            ("task.1", "7"),
+            ("comment", "Schwierig: Dateien > 100 MB 😕"),
+        ]),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(stored, expected);
+}
