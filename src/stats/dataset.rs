@@ -66,6 +66,8 @@ pub struct RoundInput {
     pub opened_at: Timestamp,
     /// When it closed, if it did.
     pub closed_at: Option<Timestamp>,
+    /// The label of an imported round (its dates are those of the import).
+    pub label: Option<String>,
     /// Completion counts.
     pub participation: Participation,
     /// The round's responses (finished and partial), in any order.
@@ -83,6 +85,7 @@ impl RoundInput {
             round: info.round,
             opened_at: info.opened_at,
             closed_at: info.closed_at,
+            label: info.label.clone(),
             participation,
             responses,
         }
@@ -392,6 +395,7 @@ pub(crate) fn round_report(
 ) -> RoundReport {
     RoundReport {
         round: input.round,
+        label: input.label.clone(),
         opened_at: input.opened_at,
         closed_at: input.closed_at,
         completion: completion(&input.participation, policy),

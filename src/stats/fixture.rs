@@ -191,6 +191,7 @@ pub fn round(round: u32, finished: u64, partial: u64, audience: u64) -> RoundInp
         round,
         opened_at: opened,
         closed_at: Some(closed),
+        label: None,
         participation: Participation {
             audience,
             consented: finished + partial + 3,

@@ -403,6 +403,20 @@ fn import_maps_a_limesurvey_export_and_a_bad_file_writes_nothing() {
         .expect("sus_webex");
     assert_eq!(sus_webex["n"], 10, "{sus_webex}");
     assert_eq!(sus_webex["suppressed"], false, "{sus_webex}");
+    assert_eq!(json["rounds"][0]["label"], "webex-2025-01");
+    // The council's report names the import instead of showing its date as a survey period.
+    let out = pulsebot(
+        &["export", "--survey", "pilot-baseline", "--format", "html"],
+        Some(&config),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.contains("Runde 1 (Import „webex-2025-01“, eingelesen am"),
+        "{page}"
+    );
+    // The baseline's Webex SUS bar is drawn with its n.
+    assert!(page.contains(" · n = 10\n</text>"), "{page}");
     // A missing mapping file is a clear error naming it.
     let out = pulsebot(
         &[

@@ -445,11 +445,10 @@ fn sus_trend(s: &mut String, cx: &Ctx, report: &Report) -> Result<(), ExportErro
                 .any(|i| i.key.instrument == Instrument::Sus)
         })
         .map(|r| Group {
-            title: Some(format!(
-                "{} ({})",
-                cx.round_name(r.round),
-                cx.date(r.opened_at)
-            )),
+            title: Some(match &r.label {
+                Some(label) => format!("{} ({label})", cx.round_name(r.round)),
+                None => format!("{} ({})", cx.round_name(r.round), cx.date(r.opened_at)),
+            }),
             rows: r
                 .instruments
                 .iter()
@@ -485,9 +484,18 @@ fn sus_trend(s: &mut String, cx: &Ctx, report: &Report) -> Result<(), ExportErro
 }
 
 fn round_section(s: &mut String, cx: &Ctx, r: &RoundReport) -> Result<(), ExportError> {
-    let period = match r.closed_at {
-        Some(c) => format!("{} – {}", cx.date(r.opened_at), cx.date(c)),
-        None => format!(
+    let period = match (&r.label, r.closed_at) {
+        // An imported round's dates are the import's, not the original survey's.
+        (Some(label), _) => format!(
+            "{} {}{label}{}, {} {}",
+            cx.t("Import", "import"),
+            cx.t("„", "“"),
+            cx.t("“", "”"),
+            cx.t("eingelesen am", "imported on"),
+            cx.date(r.opened_at)
+        ),
+        (None, Some(c)) => format!("{} – {}", cx.date(r.opened_at), cx.date(c)),
+        (None, None) => format!(
             "{} {}, {}",
             cx.t("seit", "since"),
             cx.date(r.opened_at),
