@@ -179,6 +179,7 @@ body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans','DejaVu S
 color:#212529;background:#fff;max-width:60rem;margin:0 auto;padding:1.5rem 1.25rem 3rem;line-height:1.5}\
 h1{font-size:1.8rem;margin:.2rem 0 .4rem}h2{font-size:1.45rem;margin:2.5rem 0 .6rem;\
 border-bottom:2px solid #005ea8;padding-bottom:.2rem}h3{font-size:1.15rem;margin:1.8rem 0 .4rem}\
+h4{font-size:1rem;margin:1.2rem 0 .3rem}\
 .meta{color:#5f6368}.note{background:#f1f3f5;border-left:4px solid #005ea8;padding:.6rem .9rem}\
 figure{margin:1rem 0 1.6rem;padding:0}figcaption{margin:.3rem 0 0}\
 svg.chart{display:block;width:100%;max-width:56rem;height:auto}\
@@ -264,7 +265,19 @@ pub fn report(report: &Report, lang: Lang) -> Result<String, ExportError> {
 
 /// A figure: heading, chart (or the suppression notice), reading.
 fn figure(s: &mut String, heading: &str, svg: Option<String>, notice: &str, reading: &[String]) {
-    let _ = writeln!(s, "<figure>\n<h3>{}</h3>", esc(heading));
+    figure_at(s, 3, heading, svg, notice, reading);
+}
+
+/// A figure with its heading at `level` (4 under a section heading of its own).
+fn figure_at(
+    s: &mut String,
+    level: u8,
+    heading: &str,
+    svg: Option<String>,
+    notice: &str,
+    reading: &[String],
+) {
+    let _ = writeln!(s, "<figure>\n<h{level}>{}</h{level}>", esc(heading));
     match svg {
         Some(svg) => s.push_str(&svg),
         None => {
@@ -625,7 +638,7 @@ fn side_by_side(s: &mut String, cx: &Ctx, r: &RoundReport) -> Result<(), ExportE
         let notice = whole_figure_suppressed(cx, &suppressed_reasons(&groups));
         let mut lines = vec![reading::scale_hint(cx, m.instrument)];
         lines.extend(comparisons.iter().map(|c| reading::comparison(cx, c)));
-        figure(s, &label, svg, &notice, &lines);
+        figure_at(s, 4, &label, svg, &notice, &lines);
     }
     Ok(())
 }
