@@ -303,7 +303,13 @@ pub(crate) struct Column {
 }
 
 /// Vertical bars of a distribution (0–10); a suppressed column shows a dash, no bar.
-pub(crate) fn columns(cols: &[Column], y_label: &str, aria: &str) -> Result<String, ExportError> {
+/// `corner` is written at the top right (the n of the chart).
+pub(crate) fn columns(
+    cols: &[Column],
+    y_label: &str,
+    corner: &str,
+    aria: &str,
+) -> Result<String, ExportError> {
     let h: u32 = 260;
     let max = cols
         .iter()
@@ -340,6 +346,12 @@ pub(crate) fn columns(cols: &[Column], y_label: &str, aria: &str) -> Result<Stri
             .draw()
             .map_err(chart_err)?;
         let value_font = (FONT, 17).into_font().color(&INK);
+        root.draw(&Text::new(
+            corner.to_owned(),
+            (W as i32 - 24, 6),
+            value_font.pos(Pos::new(HPos::Right, VPos::Top)),
+        ))
+        .map_err(chart_err)?;
         for (i, c) in cols.iter().enumerate() {
             let x = i as f64;
             let (px, py) = chart.backend_coord(&(x + 0.5, 0.0));

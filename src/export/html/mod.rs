@@ -720,9 +720,14 @@ fn distributions(s: &mut String, cx: &Ctx, r: &RoundReport) -> Result<(), Export
             .iter()
             .find(|i| i.key.instrument == Instrument::Nps && i.key.block == item.block);
         let svg = if cols.iter().any(|c| c.count.is_some()) {
+            let n = item
+                .n
+                .value()
+                .map_or_else(String::new, |n| format!("n = {n}"));
             Some(chart::columns(
                 &cols,
                 cx.t("Anzahl Antworten", "Number of answers"),
+                &n,
                 &heading,
             )?)
         } else {
