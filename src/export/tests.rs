@@ -390,6 +390,10 @@ fn html_distribution_draws_published_columns_and_marks_small_ones() {
         .and_then(|(_, s)| s.split("</figure>").next())
         .unwrap_or_default();
     assert!(nps.contains("<svg"), "published cells are drawn: {nps}");
+    assert!(
+        nps.contains(">\nn = 90\n</text>"),
+        "the chart names its n: {nps}"
+    );
     let item = r.rounds[0]
         .items
         .iter()
