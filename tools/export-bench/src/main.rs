@@ -8,10 +8,11 @@
 //! first argument), so every figure includes opening the store and its peak RSS is the
 //! export's own, not the fill's.
 //!
-//! Measured on the dev host (2 cores shared with two other builders, load average ≈ 6):
-//! 33,616 responses, 1,000,096 item answers; JSON median 1.91 s (CPU 1.27 s), HTML median
-//! 1.76 s (CPU 1.12 s), peak RSS 224 MiB each. Most of the time is the statistics (rounds in
-//! parallel) and decrypting the scan; rendering takes milliseconds.
+//! Measured on the dev host (2 cores shared with two other builders), 33,616 responses,
+//! 1,000,096 item answers, 5 runs: at load average ≈ 2.7 JSON median 1.23 s, HTML 1.17 s
+//! (CPU 1.55 s / 1.46 s over both cores); at load average ≈ 6 JSON 1.91 s, HTML 1.76 s. Peak
+//! RSS 224 MiB. Most of the time is the statistics (rounds in parallel) and decrypting the
+//! scan; rendering takes milliseconds.
 //!
 //! Run: `cargo run --release --manifest-path tools/export-bench/Cargo.toml`
 //! (`EXPORT_BENCH_RUNS=n` runs each format n times, default 3; `EXPORT_BENCH_PHASES=1` also
