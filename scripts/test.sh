@@ -7,6 +7,21 @@ cd "$ROOT"
 
 bash scripts/synapse.sh install
 
+# Headless Chromium (Debian's package) for the HTML report test; installed once.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "[test] installing chromium (Debian package) for the HTML report test"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  else
+    echo "[test] chromium is missing and installing it needs root: run" >&2
+    echo "[test]   sudo apt-get install chromium" >&2
+    echo "[test] once (or run scripts/test.sh as root), then run scripts/test.sh again." >&2
+    exit 1
+  fi
+fi
+
 # Fewer parallel rustc jobs than cores keeps peak memory in check on small machines.
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 start=$(date +%s)

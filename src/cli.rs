@@ -70,7 +70,7 @@ pub enum Command {
         /// Every round, with trends.
         #[arg(long)]
         all: bool,
-        /// json | csv | csv-de | md
+        /// json | csv | csv-de | md | html
         #[arg(long, default_value = "json")]
         format: String,
         /// Write to FILE instead of stdout.
@@ -79,9 +79,25 @@ pub enum Command {
         /// Include free-text answers (only where at least max(k, 10) people answered).
         #[arg(long)]
         include_text: bool,
-        /// Language of Markdown output.
+        /// Language of Markdown and HTML output.
         #[arg(long, value_enum, default_value_t = PreviewLang::De)]
         lang: PreviewLang,
+    },
+    /// Import answers of an earlier survey (e.g. a LimeSurvey CSV export) as a new, closed
+    /// round, mapped onto the survey's items by a mapping file (docs/import.md). Every row is
+    /// checked first; nothing is imported unless all are valid.
+    Import {
+        /// The survey id.
+        #[arg(long)]
+        survey: String,
+        /// A label for the imported round, e.g. `webex-2025-01` (each label once).
+        #[arg(long = "round", value_name = "LABEL")]
+        label: String,
+        /// The CSV file.
+        file: PathBuf,
+        /// The column-to-item mapping (TOML).
+        #[arg(long, value_name = "MAP.toml")]
+        mapping: PathBuf,
     },
     /// Inspect and maintain the encrypted store.
     Store {
@@ -225,6 +241,12 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
             };
             export_command(cli.config.as_deref(), request, out.as_deref())
         }
+        Command::Import {
+            survey,
+            label,
+            file,
+            mapping,
+        } => import_command(cli.config.as_deref(), &survey, &label, &file, &mapping),
         Command::Demo { dir } => crate::demo::run(&dir).await,
         Command::BenchRound {
             participants,
@@ -240,6 +262,63 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
             crate::bench::run(&dir, &opts).await
         }
     }
+}
+
+fn import_command(
+    flag: Option<&Path>,
+    survey_id: &str,
+    label: &str,
+    file: &Path,
+    mapping: &Path,
+) -> anyhow::Result<()> {
+    use crate::store::{Mode, Passphrase, Store, StoreError};
+    let config = load(flag)?;
+    let survey = find_survey(
+        survey_id,
+        Some(&config.surveys.dir),
+        &config.survey_defaults(),
+    )?;
+    let map = std::fs::read_to_string(mapping)
+        .with_context(|| format!("cannot read {}", mapping.display()))?;
+    let csv = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    // Every row is validated before the store is opened: a bad file writes nothing.
+    let parsed = crate::import::parse(&survey, &map, &csv)
+        .with_context(|| format!("{} with {}", file.display(), mapping.display()))?;
+    let pass = Passphrase::new(config.store.passphrase.expose())?;
+    let store = match Store::open_existing(&config.store.data_dir(), &pass) {
+        Ok(s) => s,
+        Err(StoreError::InUse(_)) => {
+            anyhow::bail!(
+                "the running bot holds the store: stop it for the import, then start it again"
+            )
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let info = store.import_round(
+        &survey.id,
+        label,
+        Mode::Anonymous,
+        &parsed.records,
+        jiff::Timestamp::now(),
+        "cli",
+    )?;
+    println!(
+        "imported {} responses ({} complete) into survey `{}` as round {} `{label}`",
+        parsed.records.len(),
+        parsed.complete(),
+        survey.id,
+        info.round
+    );
+    if parsed.empty_rows > 0 {
+        println!("skipped {} rows without any answer", parsed.empty_rows);
+    }
+    if !parsed.unmapped_columns.is_empty() {
+        println!(
+            "not imported (neither mapped nor listed in `ignore`): {}",
+            parsed.unmapped_columns.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// A validation that found problems in survey files (exit code 1).

@@ -11,7 +11,9 @@
 //! - [`survey`], [`schedule`]: questionnaires and when rounds happen (pure).
 //! - [`store`]: the encrypted sled store, the only code that touches pulsebot's data on disk.
 //! - [`stats`]: pure statistics over rounds, with the minimum group size applied.
-//! - [`export`]: the published report as JSON, CSV (also German Excel) and Markdown.
+//! - [`export`]: the published report as JSON, CSV (also German Excel), Markdown and HTML.
+//! - [`import`]: answers of an earlier survey (a LimeSurvey CSV export) mapped onto a survey
+//!   (pure parsing and validation; the store writes them in one transaction).
 //! - [`sim`]: a local Synapse and simulated Matrix users, for the demo and the tests.
 #![recursion_limit = "256"]
 
@@ -25,6 +27,7 @@ pub mod control;
 pub mod conversation;
 pub mod demo;
 pub mod export;
+pub mod import;
 pub mod lang;
 pub mod matrix;
 pub mod metrics;

@@ -59,6 +59,17 @@ pub enum ExportFailure {
     Export(#[from] super::ExportError),
 }
 
+/// A rendered export ready to upload: what `!pulse report` sends into the admin room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportFile {
+    /// File name for the upload, e.g. `pulse-runde-3-2025-04-01.html`.
+    pub file_name: String,
+    /// MIME type of the upload.
+    pub mime: &'static str,
+    /// The file's content.
+    pub bytes: Vec<u8>,
+}
+
 /// Computes and renders an export, and records it in the audit log under `actor`.
 pub fn export(
     store: &Store,
@@ -66,6 +77,17 @@ pub fn export(
     req: &ExportRequest,
     actor: &str,
 ) -> Result<Vec<u8>, ExportFailure> {
+    export_file(store, survey, req, actor).map(|f| f.bytes)
+}
+
+/// The one call for the bot and the CLI: the export of `req` as a file (name, MIME type,
+/// bytes), audited under `actor`.
+pub fn export_file(
+    store: &Store,
+    survey: &Survey,
+    req: &ExportRequest,
+    actor: &str,
+) -> Result<ExportFile, ExportFailure> {
     let mut rounds: Vec<_> = store
         .rounds()?
         .into_iter()
@@ -90,14 +112,23 @@ pub fn export(
     let ledger = store.participants()?;
     let mut inputs = Vec::with_capacity(chosen.len());
     for info in &chosen {
-        // The ledger does not know the pilot rooms' membership at the time of the round;
-        // the audience is therefore at least those who consented (see issue notes).
-        let part = Participation::from_ledger(&ledger, &survey.id, info.round, 0);
-        inputs.push(RoundInput::new(
-            info,
-            part,
-            store.answers(&survey.id, info.round)?,
-        ));
+        let answers = store.answers(&survey.id, info.round)?;
+        let part = if info.label.is_some() {
+            // An imported round has no ledger: all that is known is who answered.
+            let finished = answers.iter().filter(|a| a.complete).count() as u64;
+            let partial = answers.len() as u64 - finished;
+            Participation {
+                audience: info.audience.unwrap_or(0).max(finished + partial),
+                consented: finished + partial,
+                finished,
+                partial,
+            }
+        } else {
+            // The ledger does not know the pilot rooms' membership at the time of the round;
+            // the audience is therefore at least those who consented (see issue notes).
+            Participation::from_ledger(&ledger, &survey.id, info.round, 0)
+        };
+        inputs.push(RoundInput::new(info, part, answers));
     }
     let policy = Policy::new(survey.min_group_size).with_text(req.include_text);
     let report = stats::build_report(survey, inputs, policy, Timestamp::now())?;
@@ -108,5 +139,35 @@ pub fn export(
         "export",
         &audit_detail(&report, req.format),
     )?;
-    Ok(bytes)
+    Ok(ExportFile {
+        file_name: file_name(&report, req),
+        mime: req.format.mime(),
+        bytes,
+    })
+}
+
+/// `<survey>-<round>-<date>.<ext>`: the rounds by their numbers (`runde-3`, `runden-1-3`) in
+/// the report's language, the date of the export. Survey ids are validated identifiers, so
+/// the name needs no further escaping.
+pub fn file_name(report: &crate::stats::Report, req: &ExportRequest) -> String {
+    let word = |one: bool| match (req.lang, one) {
+        (Lang::De, true) => "runde",
+        (Lang::De, false) => "runden",
+        (Lang::En, true) => "round",
+        (Lang::En, false) => "rounds",
+    };
+    let rounds = match (report.rounds.first(), report.rounds.last()) {
+        (Some(a), Some(b)) if a.round == b.round => format!("{}-{}", word(true), a.round),
+        (Some(a), Some(b)) => format!("{}-{}-{}", word(false), a.round, b.round),
+        _ => word(false).to_owned(),
+    };
+    let date = report
+        .generated_at
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%d");
+    format!(
+        "{}-{rounds}-{date}.{}",
+        report.survey,
+        req.format.extension()
+    )
 }

@@ -37,6 +37,9 @@ struct JReport<'a> {
 struct JRound<'a> {
     survey: &'a str,
     round: u32,
+    /// Only for imported rounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a str>,
     opened_at: String,
     closed_at: Option<String>,
     audience: Option<u64>,
@@ -318,6 +321,7 @@ fn round<'a>(survey: &'a str, r: &'a RoundReport) -> JRound<'a> {
     JRound {
         survey,
         round: r.round,
+        label: r.label.as_deref(),
         opened_at: r.opened_at.to_string(),
         closed_at: r.closed_at.map(|t| t.to_string()),
         audience: c.audience.value().copied(),

@@ -453,9 +453,15 @@ pub fn report(report: &Report, lang: Lang) -> String {
         )
     );
     for r in &report.rounds {
-        let period = match r.closed_at {
-            Some(c) => format!("{} – {}", md.date(r.opened_at), md.date(c)),
-            None => format!(
+        let period = match (&r.label, r.closed_at) {
+            (Some(label), _) => format!(
+                "{} „{label}“, {} {}",
+                md.t("Import", "import"),
+                md.t("eingelesen am", "imported on"),
+                md.date(r.opened_at)
+            ),
+            (None, Some(c)) => format!("{} – {}", md.date(r.opened_at), md.date(c)),
+            (None, None) => format!(
                 "{} {}, {}",
                 md.t("seit", "since"),
                 md.date(r.opened_at),

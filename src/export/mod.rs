@@ -10,12 +10,14 @@
 //! - [`json`]: the versioned JSON format (`docs/export-schema.md`, `docs/export-schema.json`).
 //! - [`csv`](self::csv): one row per figure; [`Format::CsvDe`] uses `;` and decimal commas.
 //! - [`markdown`]: a readable report (German or English) and a short chat summary.
+//! - [`html`]: the council's report, one self-contained file with inline SVG charts.
 //! - [`names`]: stable names and localized labels shared by the formats.
 
 #![warn(missing_docs)]
 
 pub mod csv;
 pub mod from_store;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod names;
@@ -43,11 +45,19 @@ pub enum Format {
     CsvDe,
     /// Markdown for wikis and chat.
     Markdown,
+    /// One self-contained HTML file with charts, for the council.
+    Html,
 }
 
 impl Format {
     /// Every format, in `--help` order.
-    pub const ALL: [Format; 4] = [Format::Json, Format::Csv, Format::CsvDe, Format::Markdown];
+    pub const ALL: [Format; 5] = [
+        Format::Json,
+        Format::Csv,
+        Format::CsvDe,
+        Format::Markdown,
+        Format::Html,
+    ];
 
     /// The name on the command line.
     pub fn name(self) -> &'static str {
@@ -56,6 +66,7 @@ impl Format {
             Format::Csv => "csv",
             Format::CsvDe => "csv-de",
             Format::Markdown => "md",
+            Format::Html => "html",
         }
     }
 
@@ -65,6 +76,7 @@ impl Format {
             Format::Json => "json",
             Format::Csv | Format::CsvDe => "csv",
             Format::Markdown => "md",
+            Format::Html => "html",
         }
     }
 
@@ -74,6 +86,7 @@ impl Format {
             Format::Json => "application/json",
             Format::Csv | Format::CsvDe => "text/csv; charset=utf-8",
             Format::Markdown => "text/markdown; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
         }
     }
 }
@@ -86,7 +99,7 @@ impl fmt::Display for Format {
 
 /// An unknown `--format` value.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown export format `{0}` (expected json, csv, csv-de or md)")]
+#[error("unknown export format `{0}` (expected json, csv, csv-de, md or html)")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -98,6 +111,7 @@ impl FromStr for Format {
             "csv" => Ok(Format::Csv),
             "csv-de" | "csv_de" => Ok(Format::CsvDe),
             "md" | "markdown" => Ok(Format::Markdown),
+            "html" | "htm" => Ok(Format::Html),
             _ => Err(UnknownFormat(s.to_owned())),
         }
     }
@@ -112,16 +126,20 @@ pub enum ExportError {
     /// CSV writing failed.
     #[error("CSV export failed: {0}")]
     Csv(#[from] ::csv::Error),
+    /// Drawing a chart failed.
+    #[error("chart drawing failed: {0}")]
+    Chart(String),
 }
 
-/// Renders `report` in `format`; `lang` is used by Markdown (JSON and CSV carry both
-/// languages or language-neutral names).
+/// Renders `report` in `format`; `lang` is used by Markdown and HTML (JSON and CSV carry
+/// both languages or language-neutral names).
 pub fn render(report: &Report, format: Format, lang: Lang) -> Result<Vec<u8>, ExportError> {
     match format {
         Format::Json => json::to_string(report).map(String::into_bytes),
         Format::Csv => csv::to_bytes(report, csv::Dialect::International),
         Format::CsvDe => csv::to_bytes(report, csv::Dialect::German),
         Format::Markdown => Ok(markdown::report(report, lang).into_bytes()),
+        Format::Html => html::report(report, lang).map(String::into_bytes),
     }
 }
 

@@ -66,6 +66,8 @@ fn snapshot_every_format() {
         ("report-de.csv", Format::CsvDe, Lang::De),
         ("report.de.md", Format::Markdown, Lang::De),
         ("report.en.md", Format::Markdown, Lang::En),
+        ("report.de.html", Format::Html, Lang::De),
+        ("report.en.html", Format::Html, Lang::En),
     ] {
         match render(&r, format, lang) {
             Ok(bytes) => snapshot(name, &bytes),
@@ -193,7 +195,8 @@ fn format_names_round_trip() {
         assert_eq!(f.name().parse::<Format>(), Ok(f));
     }
     assert_eq!("markdown".parse::<Format>(), Ok(Format::Markdown));
-    assert!("html".parse::<Format>().is_err());
+    assert_eq!("HTML".parse::<Format>(), Ok(Format::Html));
+    assert!("pdf".parse::<Format>().is_err());
     let r = fixture_report(false);
     assert_eq!(
         audit_detail(&r, Format::CsvDe),
@@ -313,4 +316,132 @@ fn json_output_matches_the_documented_schema() {
     // The interpreter itself rejects what it should.
     let bad = serde_json::json!({"schema_version": 2});
     assert!(validate(&schema, &schema, &bad, "$").is_err());
+}
+
+/// The fixture with enough respondents that the 0–10 distribution has published cells.
+fn large_report() -> Report {
+    match build_report(
+        &fixture::survey(),
+        vec![fixture::round(1, 90, 0, 120), fixture::round(2, 4, 0, 120)],
+        Policy::new(5),
+        fixture::generated_at(),
+    ) {
+        Ok(r) => r,
+        Err(e) => panic!("large report: {e}"),
+    }
+}
+
+#[test]
+fn html_is_self_contained_escaped_and_draws_only_published_values() {
+    let html = html::report(&fixture_report(true), Lang::De).unwrap_or_default();
+    // Offline: nothing is fetched (the SVG namespace is an identifier, not a request).
+    for needle in [
+        "<script",
+        "<link",
+        "src=\"http",
+        "href=\"http",
+        "url(",
+        "@import",
+    ] {
+        assert!(!html.contains(needle), "external resource `{needle}`");
+    }
+    assert_eq!(
+        html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(),
+        html.matches("<svg").count()
+    );
+    // Participant text is data: the formula-like answer appears escaped, never as markup.
+    assert!(
+        html.contains("=HYPERLINK(&quot;x&quot;"),
+        "free text is listed, escaped"
+    );
+    // Round 3 (3 responses): every SUS value is withheld with its reason, and no bar of it
+    // is drawn; the rounds before draw one bar per system each.
+    assert!(html.contains("unterdrückt: weniger als 5 Antworten"));
+    let trend = html.split("<h2 id=\"round-1\"").next().unwrap_or_default();
+    // Bars in the systems' colours: BundesMessenger blue, Webex orange, rounds 1 and 2 only.
+    assert_eq!(
+        trend.matches("<rect").count(),
+        1 + 3 + 4,
+        "background, 3 bands, 4 bars"
+    );
+    assert_eq!(trend.matches("fill=\"#005EA8\"").count(), 2, "{trend}");
+    assert_eq!(trend.matches("fill=\"#E67800\"").count(), 2, "{trend}");
+    assert!(trend.contains("74,2 · n = 21") && trend.contains("63,1 · n = 8"));
+    // The English report reads in English with decimal points.
+    let en = html::report(&fixture_report(false), Lang::En).unwrap_or_default();
+    assert!(en.contains("<html lang=\"en\">") && en.contains("74.2 · n = 21"));
+    assert!(
+        en.contains("is 10.6 points above Webex"),
+        "plain-language comparison"
+    );
+}
+
+#[test]
+fn html_distribution_draws_published_columns_and_marks_small_ones() {
+    let r = large_report();
+    let html = html::report(&r, Lang::De).unwrap_or_default();
+    let round1 = html
+        .split("<h2 id=\"round-1\"")
+        .nth(1)
+        .and_then(|s| s.split("<h2 id=\"round-2\"").next())
+        .unwrap_or_default();
+    let nps = round1
+        .split_once("Verteilung 0–10: Wie wahrscheinlich")
+        .and_then(|(_, s)| s.split("</figure>").next())
+        .unwrap_or_default();
+    assert!(nps.contains("<svg"), "published cells are drawn: {nps}");
+    assert!(
+        nps.contains(">\nn = 90\n</text>"),
+        "the chart names its n: {nps}"
+    );
+    let item = r.rounds[0]
+        .items
+        .iter()
+        .find(|i| i.id == "nps_bm.1")
+        .cloned();
+    let Some(item) = item else {
+        panic!("no NPS item")
+    };
+    let shown = item
+        .counts
+        .iter()
+        .filter(|c| !c.count.is_suppressed())
+        .count();
+    let hidden = item.counts.len() - shown;
+    assert!(shown > 0);
+    // One bar per published cell (plus the background), a dash per withheld one.
+    assert_eq!(nps.matches("<rect").count(), shown + 1, "{nps}");
+    let dashes = nps.matches(">\n–\n</text>").count();
+    assert_eq!(dashes, hidden, "{nps}");
+    // Round 2 (4 responses): the whole figure is replaced by its notice.
+    let round2 = html.split("<h2 id=\"round-2\"").nth(1).unwrap_or_default();
+    assert!(round2.contains("Abbildung unterdrückt: kein Wert darf gezeigt werden."));
+}
+
+#[test]
+fn export_file_names_carry_survey_rounds_date_and_extension() {
+    use super::from_store::{ExportRequest, Rounds, file_name};
+    let r = fixture_report(false);
+    let req = |format, lang| ExportRequest {
+        survey: "fixture".into(),
+        rounds: Rounds::All,
+        format,
+        include_text: false,
+        lang,
+    };
+    assert_eq!(
+        file_name(&r, &req(Format::Html, Lang::De)),
+        "fixture-runden-1-3-2025-04-01.html"
+    );
+    assert_eq!(
+        file_name(&r, &req(Format::CsvDe, Lang::En)),
+        "fixture-rounds-1-3-2025-04-01.csv"
+    );
+    let mut one = r.clone();
+    one.rounds.truncate(1);
+    assert_eq!(
+        file_name(&one, &req(Format::Json, Lang::De)),
+        "fixture-runde-1-2025-04-01.json"
+    );
+    assert_eq!(Format::Html.mime(), "text/html; charset=utf-8");
 }

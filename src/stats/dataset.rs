@@ -7,8 +7,6 @@
 //! answers that no longer fit the survey (an unknown option id after an edit) count as
 //! missing rather than failing the export.
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
 
 use crate::store::{AnswerRecord, AnswerValue, LedgerEntry, RoundInfo, RoundStatus};
@@ -68,6 +66,8 @@ pub struct RoundInput {
     pub opened_at: Timestamp,
     /// When it closed, if it did.
     pub closed_at: Option<Timestamp>,
+    /// The label of an imported round (its dates are those of the import).
+    pub label: Option<String>,
     /// Completion counts.
     pub participation: Participation,
     /// The round's responses (finished and partial), in any order.
@@ -85,6 +85,7 @@ impl RoundInput {
             round: info.round,
             opened_at: info.opened_at,
             closed_at: info.closed_at,
+            label: info.label.clone(),
             participation,
             responses,
         }
@@ -94,17 +95,37 @@ impl RoundInput {
 /// One respondent's answers in the survey's types.
 #[derive(Debug, Clone)]
 pub(crate) struct Respondent {
-    pub(crate) answers: BTreeMap<String, Answer>,
+    /// Per question, in survey order (`None`: not answered, or the stored value does not
+    /// fit). Indexed rather than keyed by id: the statistics look every answer up several
+    /// times, and string-keyed lookups were most of the time of a large export.
+    pub(crate) answers: Vec<Option<Answer>>,
     pub(crate) pseudonym: Option<String>,
 }
 
+impl Respondent {
+    /// The answer to the question at `index` of the survey.
+    pub(crate) fn get(&self, index: usize) -> Option<&Answer> {
+        self.answers.get(index).and_then(Option::as_ref)
+    }
+}
+
+/// Question id → position in the survey.
+pub(crate) fn question_index(survey: &Survey) -> std::collections::HashMap<&str, usize> {
+    survey
+        .questions()
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (q.id.as_str(), i))
+        .collect()
+}
+
 /// Maps a stored value onto the question's answer type; `None` if it does not fit.
-fn to_answer(q: &Question, v: &AnswerValue) -> Option<Answer> {
+fn to_answer(q: &Question, v: AnswerValue) -> Option<Answer> {
     let known = |id: &str| q.options().iter().any(|o| o.id == id);
     match (&q.kind, v) {
         (_, AnswerValue::Skipped) => Some(Answer::Skipped),
-        (QuestionKind::Choice { .. }, AnswerValue::Choice(id)) if known(id) => {
-            Some(Answer::Choice(id.clone()))
+        (QuestionKind::Choice { .. }, AnswerValue::Choice(id)) if known(&id) => {
+            Some(Answer::Choice(id))
         }
         (QuestionKind::Multi { .. }, AnswerValue::Multi(ids)) => {
             // Option order, no duplicates, only known ids.
@@ -116,7 +137,7 @@ fn to_answer(q: &Question, v: &AnswerValue) -> Option<Answer> {
                 .collect();
             (!ids.is_empty()).then_some(Answer::Multi(ids))
         }
-        (QuestionKind::Scale { min, max, .. }, AnswerValue::Number(n)) => u8::try_from(*n)
+        (QuestionKind::Scale { min, max, .. }, AnswerValue::Number(n)) => u8::try_from(n)
             .ok()
             .filter(|n| (*min..=*max).contains(n))
             .map(Answer::Scale),
@@ -126,25 +147,29 @@ fn to_answer(q: &Question, v: &AnswerValue) -> Option<Answer> {
             .ok()
             .filter(|n| (*min..=*max).contains(n))
             .map(Answer::Scale),
-        (QuestionKind::Text { .. }, AnswerValue::Text(t)) => Some(Answer::Text(t.clone())),
+        (QuestionKind::Text { .. }, AnswerValue::Text(t)) => Some(Answer::Text(t)),
         _ => None,
     }
 }
 
-/// Converts the stored responses; answers to unknown items or that do not fit are dropped.
-pub(crate) fn respondents(survey: &Survey, records: &[AnswerRecord]) -> Vec<Respondent> {
+/// Converts the stored responses, consuming them (their strings move over rather than being
+/// copied); answers to unknown items or that do not fit are dropped.
+pub(crate) fn respondents(survey: &Survey, records: Vec<AnswerRecord>) -> Vec<Respondent> {
+    let index = question_index(survey);
+    let questions = survey.questions();
     records
-        .iter()
-        .map(|r| Respondent {
-            answers: r
-                .answers
-                .iter()
-                .filter_map(|(id, v)| {
-                    let q = survey.question(id)?;
-                    Some((id.clone(), to_answer(q, v)?))
-                })
-                .collect(),
-            pseudonym: r.pseudonym.clone(),
+        .into_iter()
+        .map(|r| {
+            let mut answers: Vec<Option<Answer>> = vec![None; questions.len()];
+            for (id, v) in r.answers {
+                if let Some(&i) = index.get(id.as_str()) {
+                    answers[i] = to_answer(&questions[i], v);
+                }
+            }
+            Respondent {
+                answers,
+                pseudonym: r.pseudonym,
+            }
         })
         .collect()
 }
@@ -183,6 +208,7 @@ type OptionCount = (String, Text, u64);
 
 /// Figures of one question over the eligible respondents.
 fn item(
+    qi: usize,
     q: &Question,
     block: Option<&Block>,
     eligible: &[&Respondent],
@@ -191,7 +217,7 @@ fn item(
     let k = policy.k();
     let answers: Vec<&Answer> = eligible
         .iter()
-        .filter_map(|r| r.answers.get(&q.id))
+        .filter_map(|r| r.get(qi))
         .filter(|a| !matches!(a, Answer::Skipped))
         .collect();
     let n = answers.len() as u64;
@@ -213,20 +239,27 @@ fn item(
     // (option id, label, count) in display order, and the numeric values if any.
     let (kind, options, numeric): (ItemKind, Vec<OptionCount>, Option<Vec<f64>>) = match &q.kind {
         QuestionKind::Choice { options } => {
+            // One pass: each answer's option found once, then its count and value (the
+            // export of a million answers spent a third of its time comparing option ids).
+            let mut counts = vec![0u64; options.len()];
+            let mut values = Vec::with_capacity(answers.len());
+            for a in &answers {
+                if let Answer::Choice(id) = a
+                    && let Some(i) = options.iter().position(|o| o.id == *id)
+                {
+                    counts[i] += 1;
+                    if let Some(v) = options[i].value {
+                        values.push(f64::from(v));
+                    }
+                }
+            }
             let cells = options
                 .iter()
-                .map(|o| {
-                    let c = answers
-                        .iter()
-                        .filter(|a| matches!(a, Answer::Choice(id) if *id == o.id))
-                        .count() as u64;
-                    (o.id.clone(), o.label.clone(), c)
-                })
+                .zip(counts)
+                .map(|(o, c)| (o.id.clone(), o.label.clone(), c))
                 .collect();
             let has_values = options.iter().all(|o| o.value.is_some());
-            let values =
-                has_values.then(|| answers.iter().filter_map(|a| q.numeric_value(a)).collect());
-            (ItemKind::Choice, cells, values)
+            (ItemKind::Choice, cells, has_values.then_some(values))
         }
         QuestionKind::Multi { options, .. } => {
             let cells = options
@@ -346,7 +379,7 @@ pub(crate) fn items(
                 }
                 _ => people.iter().collect(),
             };
-            item(q, block, &eligible, policy)
+            item(i, q, block, &eligible, policy)
         })
         .collect()
 }
@@ -362,6 +395,7 @@ pub(crate) fn round_report(
 ) -> RoundReport {
     RoundReport {
         round: input.round,
+        label: input.label.clone(),
         opened_at: input.opened_at,
         closed_at: input.closed_at,
         completion: completion(&input.participation, policy),

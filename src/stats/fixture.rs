@@ -11,7 +11,7 @@ use crate::survey::{Survey, SurveyDefaults, parse_str};
 use super::{Participation, RoundInput};
 
 /// Every block type once, and the two SUS blocks and SEQ tasks the pilot compares.
-pub(crate) const SURVEY: &str = r#"
+pub const SURVEY: &str = r#"
 id = "fixture"
 title = { de = "Testumfrage", en = "Test survey" }
 intro = { de = "Einleitung", en = "Intro" }
@@ -96,7 +96,7 @@ text = { de = "Möchten Sie uns noch etwas mitteilen?", en = "Anything else?" }
 "#;
 
 /// The parsed fixture survey (k = 5).
-pub(crate) fn survey() -> Survey {
+pub fn survey() -> Survey {
     match parse_str("fixture.toml", SURVEY, &SurveyDefaults::default()) {
         Ok(s) => s,
         Err(d) => panic!("fixture survey invalid: {d:?}"),
@@ -105,7 +105,7 @@ pub(crate) fn survey() -> Survey {
 
 /// SUS answers (odd items r, even items r) whose score is `score` (a multiple of 2.5):
 /// contributions c (odd: r − 1, even: 5 − r) spread as evenly as possible.
-pub(crate) fn sus_answers(block: &str, score: f64, a: &mut BTreeMap<String, AnswerValue>) {
+pub fn sus_answers(block: &str, score: f64, a: &mut BTreeMap<String, AnswerValue>) {
     let total = (score / 2.5).round() as u32;
     for item in 1..=10u32 {
         // Items 1..=total%10 get one more point than the others.
@@ -171,7 +171,7 @@ fn respondent(i: u64, bias: u64, complete: bool) -> BTreeMap<String, AnswerValue
 }
 
 /// A round with `finished` complete and `partial` partial responses.
-pub(crate) fn round(round: u32, finished: u64, partial: u64, audience: u64) -> RoundInput {
+pub fn round(round: u32, finished: u64, partial: u64, audience: u64) -> RoundInput {
     let opened: Timestamp = format!("2025-03-{:02}T09:00:00Z", 3 + 14 * (round - 1))
         .parse()
         .unwrap_or(Timestamp::UNIX_EPOCH);
@@ -191,6 +191,7 @@ pub(crate) fn round(round: u32, finished: u64, partial: u64, audience: u64) -> R
         round,
         opened_at: opened,
         closed_at: Some(closed),
+        label: None,
         participation: Participation {
             audience,
             consented: finished + partial + 3,
@@ -202,12 +203,22 @@ pub(crate) fn round(round: u32, finished: u64, partial: u64, audience: u64) -> R
 }
 
 /// The fixed data set of the snapshots: three rounds of 21, 9 and 3 responses.
-pub(crate) fn rounds() -> Vec<RoundInput> {
+pub fn rounds() -> Vec<RoundInput> {
     vec![round(1, 19, 2, 40), round(2, 9, 0, 40), round(3, 3, 0, 40)]
 }
 
+/// The fixture's report of every round (k = 5), as the snapshots render it.
+pub fn report(include_text: bool) -> Result<super::Report, super::StatsError> {
+    super::build_report(
+        &survey(),
+        rounds(),
+        super::Policy::new(5).with_text(include_text),
+        generated_at(),
+    )
+}
+
 /// A fixed report time.
-pub(crate) fn generated_at() -> Timestamp {
+pub fn generated_at() -> Timestamp {
     "2025-04-01T12:00:00Z"
         .parse()
         .unwrap_or(Timestamp::UNIX_EPOCH)

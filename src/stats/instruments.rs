@@ -37,12 +37,20 @@ impl ScoreColumn {
 /// Scores every instrument block for every respondent (answers looked up by item id).
 pub(crate) fn score_columns(
     survey: &Survey,
-    respondents: &[std::collections::BTreeMap<String, Answer>],
+    respondents: &[&[Option<Answer>]],
 ) -> Vec<ScoreColumn> {
     let mut cols: Vec<ScoreColumn> = Vec::new();
+    let index = super::dataset::question_index(survey);
     let per_respondent: Vec<Vec<BlockScore>> = respondents
         .iter()
-        .map(|a| score_blocks(survey, |id| a.get(id)))
+        .map(|a| {
+            score_blocks(survey, |id| {
+                index
+                    .get(id)
+                    .and_then(|&i| a.get(i))
+                    .and_then(Option::as_ref)
+            })
+        })
         .collect();
     let blocks = survey.blocks.iter().filter_map(|b| match &b.kind {
         BlockKind::Instrument {

@@ -25,8 +25,10 @@ pub(crate) mod instruments;
 pub mod report;
 pub mod suppress;
 
-#[cfg(test)]
-pub(crate) mod fixture;
+// The fixed data set of the snapshot tests, public (hidden) so that the integration tests
+// can render the same report in a browser.
+#[doc(hidden)]
+pub mod fixture;
 #[cfg(test)]
 mod tests;
 
@@ -97,19 +99,12 @@ pub fn build_report(
             });
         }
     }
-    let mut out = Vec::new();
+    let computed = per_round(survey, &mut rounds, &policy);
+    let mut out: Vec<RoundReport> = Vec::with_capacity(computed.len());
     let mut trends = Vec::new();
     // The previous round's columns and respondents' pseudonyms, for trends.
     let mut prev: Option<(u32, Vec<ScoreColumn>, Vec<Option<String>>)> = None;
-    for input in &rounds {
-        let people = dataset::respondents(survey, &input.responses);
-        let cols = instruments::score_columns(
-            survey,
-            &people.iter().map(|p| p.answers.clone()).collect::<Vec<_>>(),
-        );
-        let mut rr = dataset::round_report(input, survey, &people, &cols, &policy);
-        rr.comparisons = subject_comparisons(input.round, &cols, &rr, &policy);
-        let pseudonyms: Vec<Option<String>> = people.iter().map(|p| p.pseudonym.clone()).collect();
+    for (input, (cols, pseudonyms, rr)) in rounds.iter().zip(computed) {
         if let Some((pr, pcols, ppseud)) = &prev {
             let prev_report: &RoundReport = out.last().unwrap_or(&rr);
             trends.extend(round_trends(
@@ -129,6 +124,79 @@ pub fn build_report(
         rounds: out,
         trends,
     })
+}
+
+/// One round's score columns, pseudonyms and report (with its subject comparisons).
+type RoundStats = (Vec<ScoreColumn>, Vec<Option<String>>, RoundReport);
+
+/// The statistics of one round; consumes the round's responses.
+fn round_stats(
+    survey: &Survey,
+    input: &RoundInput,
+    responses: Vec<crate::store::AnswerRecord>,
+    policy: &Policy,
+) -> RoundStats {
+    let people = dataset::respondents(survey, responses);
+    // Borrowed, not cloned: a round of the pilot holds ~250,000 answers.
+    let cols = instruments::score_columns(
+        survey,
+        &people
+            .iter()
+            .map(|p| p.answers.as_slice())
+            .collect::<Vec<_>>(),
+    );
+    let mut rr = dataset::round_report(input, survey, &people, &cols, policy);
+    rr.comparisons = subject_comparisons(input.round, &cols, &rr, policy);
+    let pseudonyms = people.into_iter().map(|p| p.pseudonym).collect();
+    (cols, pseudonyms, rr)
+}
+
+/// Every round's statistics, in round order. Rounds are independent until the trends, so
+/// they are computed on up to one thread per core (the export of a million answers spends
+/// most of its time here); each round's responses are moved into its computation.
+fn per_round(survey: &Survey, rounds: &mut [RoundInput], policy: &Policy) -> Vec<RoundStats> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let work: Vec<Mutex<Vec<crate::store::AnswerRecord>>> = rounds
+        .iter_mut()
+        .map(|r| Mutex::new(std::mem::take(&mut r.responses)))
+        .collect();
+    let rounds: &[RoundInput] = rounds;
+    let results: Vec<Mutex<Option<RoundStats>>> = rounds.iter().map(|_| Mutex::new(None)).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(rounds.len());
+    let next = AtomicUsize::new(0);
+    let run = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(input) = rounds.get(i) else { break };
+            // A poisoned lock only means another round's computation panicked; the panic
+            // is re-raised when the scope joins.
+            let responses = std::mem::take(&mut *work[i].lock().unwrap_or_else(|p| p.into_inner()));
+            let r = round_stats(survey, input, responses, policy);
+            *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        }
+    };
+    if threads <= 1 {
+        run();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(run);
+            }
+        });
+    }
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                // Every index below rounds.len() was taken by exactly one worker, and a
+                // worker that panicked re-raised its panic when the scope ended.
+                .expect("every round computed")
+        })
+        .collect()
 }
 
 /// Whether the instrument figure for `key` is published in `round`.

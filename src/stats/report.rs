@@ -42,6 +42,9 @@ pub struct Report {
 pub struct RoundReport {
     /// Round number.
     pub round: u32,
+    /// The label of an imported round (`pulsebot import`); its dates are those of the
+    /// import, not of the original survey.
+    pub label: Option<String>,
     /// When it opened.
     pub opened_at: Timestamp,
     /// When it closed (`None`: still open, figures are provisional).

@@ -269,6 +269,26 @@ fn export_reads_the_store_suppresses_small_groups_and_is_audited() {
     );
     assert_eq!(csv.status.code(), Some(0), "{}", text(&csv));
     assert!(String::from_utf8_lossy(&csv.stdout).contains(';'));
+    let report = dir.path().join("bericht.html");
+    let html = pulsebot(
+        &[
+            "export",
+            "--survey",
+            "pulse",
+            "--format",
+            "html",
+            "--out",
+            report.to_str().expect("utf8"),
+        ],
+        Some(&config),
+    );
+    assert_eq!(html.status.code(), Some(0), "{}", text(&html));
+    let page = std::fs::read_to_string(&report).expect("report written");
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<html lang=\"de\">"));
+    // UMUX-Lite of six is listed with its n (pulse.toml rates one system, so there is no
+    // side-by-side chart); the SEQ tasks nobody answered are withheld with their reason.
+    assert!(page.contains("UMUX-Lite") && page.contains(">6<"), "{page}");
+    assert!(page.contains("unterdrückt: weniger als"), "{page}");
     let missing = pulsebot(
         &["export", "--survey", "pulse", "--round", "7"],
         Some(&config),
@@ -284,5 +304,137 @@ fn export_reads_the_store_suppresses_small_groups_and_is_audited() {
         .iter()
         .filter(|e| e.action == "export")
         .count();
-    assert_eq!(exports, 2, "each export is in the audit log");
+    assert_eq!(exports, 3, "each export is in the audit log");
+}
+
+#[test]
+fn import_maps_a_limesurvey_export_and_a_bad_file_writes_nothing() {
+    use pulsebot::store::{Passphrase, Store};
+
+    let baseline = std::fs::read_to_string(repo("surveys/pilot-baseline.toml")).expect("shipped");
+    let (dir, config) = config_with_surveys(&[("pilot-baseline.toml", &baseline)]);
+    let data = dir.path().join("store/data");
+    let pass = || Passphrase::new("a long passphrase").expect("pass");
+    drop(Store::open(&data, &pass()).expect("store"));
+    let fixture = |f: &str| repo(&format!("tests/fixtures/import/{f}"));
+    let import = |csv: &str, label: &str| {
+        pulsebot(
+            &[
+                "import",
+                "--survey",
+                "pilot-baseline",
+                "--round",
+                label,
+                &fixture(csv),
+                "--mapping",
+                &fixture("limesurvey-webex.toml"),
+            ],
+            Some(&config),
+        )
+    };
+
+    // The malformed file: every bad line named, exit 1, nothing in the store.
+    let bad = import("malformed.csv", "webex-2025-01");
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    for needle in [
+        "4 problem(s) in the CSV file, nothing imported",
+        "line 4, column `SUSW[SQ003]`: `A7`",
+        "line 6, column `SUSW[SQ010]`: `5`",
+        "line 7: 16 fields, the header has 17",
+        "line 11, column `SUSW[SQ001]`: `A0`",
+    ] {
+        assert!(text(&bad).contains(needle), "`{needle}` in {}", text(&bad));
+    }
+    {
+        let store = Store::open(&data, &pass()).expect("store");
+        assert!(
+            store.rounds().expect("rounds").is_empty(),
+            "nothing imported"
+        );
+    }
+
+    // The good file: a closed round with its label, 11 responses (10 complete).
+    let good = import("limesurvey-webex.csv", "webex-2025-01");
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    assert!(
+        text(&good).contains("imported 11 responses (10 complete) into survey `pilot-baseline` as round 1 `webex-2025-01`"),
+        "{}",
+        text(&good)
+    );
+    {
+        let store = Store::open(&data, &pass()).expect("store");
+        let rounds = store.rounds().expect("rounds");
+        assert_eq!(rounds.len(), 1);
+        assert_eq!(rounds[0].label.as_deref(), Some("webex-2025-01"));
+        assert!(rounds[0].closed_at.is_some());
+        assert_eq!(
+            store.answers("pilot-baseline", 1).expect("answers").len(),
+            11
+        );
+        assert!(
+            store
+                .audit_log()
+                .expect("audit")
+                .iter()
+                .any(|e| e.action == "round.import"),
+            "the import is audited"
+        );
+    }
+    // The same label again is refused; the export shows the baseline's Webex SUS.
+    let again = import("limesurvey-webex.csv", "webex-2025-01");
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(
+        text(&again).contains("already has an imported round"),
+        "{}",
+        text(&again)
+    );
+    let out = pulsebot(
+        &["export", "--survey", "pilot-baseline", "--format", "json"],
+        Some(&config),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let sus_webex = json["rounds"][0]["instruments"]
+        .as_array()
+        .expect("instruments")
+        .iter()
+        .find(|i| i["block"] == "sus_webex")
+        .cloned()
+        .expect("sus_webex");
+    assert_eq!(sus_webex["n"], 10, "{sus_webex}");
+    assert_eq!(sus_webex["suppressed"], false, "{sus_webex}");
+    assert_eq!(json["rounds"][0]["label"], "webex-2025-01");
+    // The council's report names the import instead of showing its date as a survey period.
+    let out = pulsebot(
+        &["export", "--survey", "pilot-baseline", "--format", "html"],
+        Some(&config),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.contains("Runde 1 (Import „webex-2025-01“, eingelesen am"),
+        "{page}"
+    );
+    // The baseline's Webex SUS bar is drawn with its n.
+    assert!(page.contains(" · n = 10\n</text>"), "{page}");
+    // A missing mapping file is a clear error naming it.
+    let out = pulsebot(
+        &[
+            "import",
+            "--survey",
+            "pilot-baseline",
+            "--round",
+            "x",
+            &fixture("limesurvey-webex.csv"),
+            "--mapping",
+            "/nonexistent/map.toml",
+        ],
+        Some(&config),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("/nonexistent/map.toml"),
+        "{}",
+        text(&out)
+    );
 }
