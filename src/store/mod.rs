@@ -65,7 +65,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 pub use admin::{CheckReport, backup, check, rekey};
 pub use async_store::AsyncStore;
-pub use cipher::Passphrase;
+pub use cipher::{POLY1305_PORTABLE, Passphrase};
 pub use conversation::{AnswerUpdate, CloseReport, RecordOutcome};
 pub use error::StoreError;
 pub use model::{

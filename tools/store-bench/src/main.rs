@@ -5,17 +5,18 @@
 //! answers together), so the benchmark runs three workloads of 1,000,000 item answers each:
 //! responses shaped like `surveys/pilot-baseline.toml` (31 items), like `surveys/pulse.toml`
 //! (6 items), and the worst case of one item answer per record (1,000,000 records).
-//! Each prints insert rate, full decrypting scan (all cores), a raw single-threaded sled scan
-//! of the same tree (same values) and their ratio.
+//! Each prints the insert rate, the full decrypting scan (`Store::fold_answers`: all cores,
+//! decrypt, decode into `AnswerView`s, sum every item answer) and two raw scans of the same
+//! tree that read every value byte without decrypting: sled's `Tree::iter` on one thread
+//! (the baseline of the "≤ 3× a raw sled scan") and the decrypting scan's own
+//! parallel walk (same threads, same key ranges: the cost of decryption and decoding alone).
+//! Wall times are medians of alternating runs; CPU times are printed too, since the cores
+//! are shared with other builds.
 //!
-//! Run: `cargo run --release --manifest-path tools/store-bench/Cargo.toml`
-//! (`STORE_BENCH_PARTS=1` prints where the per-value time goes instead).
-//!
-//! Measured on the dev host (Xeon, Sapphire Rapids class, KVM, 2 cores): poly1305 0.8's AVX2 backend costs ~1.2 µs
-//! more per value than its portable one for values under ~1 KB (ours are 60–600 B); a build
-//! with `RUSTFLAGS="--cfg poly1305_force_soft"` (a documented cfg of the crate, same cipher,
-//! same bytes on disk) scans about a third faster. Compare with
-//! `CARGO_TARGET_DIR=... RUSTFLAGS="--cfg poly1305_force_soft" cargo run --release ...`.
+//! Run: `cargo run --release --manifest-path tools/store-bench/Cargo.toml` from the
+//! repository (its `.cargo/config.toml` sets `--cfg poly1305_force_soft`, as for the bot).
+//! `STORE_BENCH_PARTS=1` prints where the per-value time goes; `STORE_BENCH_PROFILE=pulse`
+//! (or another workload name) runs one workload's scans on one thread for a profiler.
 #![allow(dead_code, unused_imports)]
 
 #[path = "../../../src/lang.rs"]
@@ -35,7 +36,7 @@ const ITEM_ANSWERS: usize = 1_000_000;
 /// Responses (records) per `insert_answers` call, i.e. per transaction.
 const BATCH: usize = 1_000;
 /// Runs of each scan.
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 
 /// CPU seconds used by this process so far (all threads): unlike wall time, it does not
 /// grow when other engineers' builds take the cores.
@@ -178,6 +179,24 @@ struct Acc {
     skipped: u64,
 }
 
+impl Acc {
+    /// What the decrypting scan does with each response: counts and sums every item answer,
+    /// roughly what the statistics layer needs.
+    fn add(&mut self, r: &store::AnswerView<'_>) {
+        self.responses += 1;
+        for (_, v) in &r.answers {
+            self.items += 1;
+            match v {
+                AnswerValueRef::Choice(c) => self.choice_points += c.parse::<u64>().unwrap_or(0),
+                AnswerValueRef::Multi(m) => self.choice_points += m.len() as u64,
+                AnswerValueRef::Number(n) => self.number_sum += n,
+                AnswerValueRef::Text(t) => self.text_bytes += t.len() as u64,
+                AnswerValueRef::Skipped => self.skipped += 1,
+            }
+        }
+    }
+}
+
 fn main() -> Result<(), store::StoreError> {
     if std::env::var("STORE_BENCH_PARTS").is_ok() {
         parts();
@@ -189,6 +208,9 @@ fn main() -> Result<(), store::StoreError> {
     if std::env::var("STORE_BENCH_SLED").is_ok() {
         return sled_modes();
     }
+    if let Ok(name) = std::env::var("STORE_BENCH_PROFILE") {
+        return profile(&name);
+    }
     let pass = Passphrase::new("benchmark passphrase")?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = store::default_threads();
@@ -199,6 +221,15 @@ fn main() -> Result<(), store::StoreError> {
     );
     println!(
         "targets: insert >= 50,000 answers/s; full decrypting scan <= 2 s and <= 3x a raw sled scan of the same values"
+    );
+    println!(
+        "build: poly1305 backend {} (store::POLY1305_PORTABLE = {})",
+        if store::POLY1305_PORTABLE {
+            "portable (--cfg poly1305_force_soft, from .cargo/config.toml)"
+        } else {
+            "auto-detected (AVX2 here): RUSTFLAGS replaced .cargo/config.toml; scans are slower"
+        },
+        store::POLY1305_PORTABLE
     );
     for shape in shapes() {
         workload(&pass, &shape, threads)?;
@@ -240,8 +271,10 @@ fn workload(pass: &Passphrase, shape: &Shape, threads: usize) -> Result<(), stor
     // Each scan runs RUNS times, raw and decrypting alternately (the cores are shared, so
     // single runs are noisy); every run is printed, the verdicts use the medians.
     let mut raws = Vec::new();
+    let mut pars = Vec::new();
     let mut scans = Vec::new();
     let mut raw_cpu = Vec::new();
+    let mut par_cpu = Vec::new();
     let mut scan_cpu = Vec::new();
     let mut last = None;
     for _ in 0..RUNS {
@@ -250,19 +283,16 @@ fn workload(pass: &Passphrase, shape: &Shape, threads: usize) -> Result<(), stor
         raw_cpu.push(cpu_s() - c);
         let c = cpu_s();
         let t = Instant::now();
-        let r = s.fold_answers_with(threads, Acc::default, |a, r| {
-            a.responses += 1;
-            for (_, v) in &r.answers {
-                a.items += 1;
-                match v {
-                    AnswerValueRef::Choice(c) => a.choice_points += c.parse::<u64>().unwrap_or(0),
-                    AnswerValueRef::Multi(m) => a.choice_points += m.len() as u64,
-                    AnswerValueRef::Number(n) => a.number_sum += n,
-                    AnswerValueRef::Text(t) => a.text_bytes += t.len() as u64,
-                    AnswerValueRef::Skipped => a.skipped += 1,
-                }
-            }
-        })?;
+        let (par_bytes, _) = s.raw_par_scan_for_bench(threads)?;
+        pars.push(t.elapsed().as_secs_f64());
+        par_cpu.push(cpu_s() - c);
+        assert_eq!(
+            par_bytes as usize, raws[0].2,
+            "both raw scans read every value"
+        );
+        let c = cpu_s();
+        let t = Instant::now();
+        let r = s.fold_answers_with(threads, Acc::default, Acc::add)?;
         scans.push(t.elapsed().as_secs_f64());
         scan_cpu.push(cpu_s() - c);
         last = Some(r);
@@ -270,6 +300,7 @@ fn workload(pass: &Passphrase, shape: &Shape, threads: usize) -> Result<(), stor
     let (accs, stats) = last.expect("RUNS > 0");
     let raw = raws[0];
     let raw_s = median(raws.iter().map(|r| r.0).collect());
+    let par_s = median(pars.clone());
     let scan_s = median(scans.clone());
     let items: u64 = accs.iter().map(|a| a.items).sum();
     let resp: u64 = accs.iter().map(|a| a.responses).sum();
@@ -285,6 +316,7 @@ fn workload(pass: &Passphrase, shape: &Shape, threads: usize) -> Result<(), stor
             .join(" / ")
     };
     let raw_runs = runs(&raws.iter().map(|r| r.0).collect::<Vec<_>>());
+    let par_runs = runs(&pars);
     let scan_runs = runs(&scans);
     let ratio_runs = runs(
         &scans
@@ -315,13 +347,23 @@ fn workload(pass: &Passphrase, shape: &Shape, threads: usize) -> Result<(), stor
         stats.threads, stats.ranges
     );
     println!(
-        "[{w}]   raw sled scan        {raw_s:.2} s median of {raw_runs} s ({} values, {} bytes; 1 thread, same tree)",
+        "[{w}]   raw sled scan        {raw_s:.2} s median of {raw_runs} s ({} values, {} bytes; sled Tree::iter over the same tree, 1 thread, reading every value byte, no decryption)",
         raw.1, raw.2
     );
-    println!("[{w}]   ratio decrypting/raw {ratio:.2}x (medians; per run {ratio_runs})");
-    let (rc, sc) = (median(raw_cpu), median(scan_cpu));
     println!(
-        "[{w}]   CPU time (all threads, medians): insert {insert_cpu:.2} s (incl. generating the records); decrypting scan {sc:.2} s; raw scan {rc:.2} s; CPU ratio {:.2}x",
+        "[{w}]   raw parallel scan    {par_s:.2} s median of {par_runs} s (the decrypting scan's own walk: same {} threads, same key ranges, reading every value byte, no decryption)",
+        stats.threads
+    );
+    println!(
+        "[{w}]   ratio decrypting/raw {ratio:.2}x (medians; per run {ratio_runs}) -- the issue's target, against the 1-thread raw scan"
+    );
+    println!(
+        "[{w}]   ratio decrypting/raw parallel {:.2}x (medians; the cost of decrypting and decoding alone, same parallelism on both sides)",
+        scan_s / par_s
+    );
+    let (rc, pc, sc) = (median(raw_cpu), median(par_cpu), median(scan_cpu));
+    println!(
+        "[{w}]   CPU time (all threads, medians): insert {insert_cpu:.2} s (incl. generating the records); decrypting scan {sc:.2} s; raw scan {rc:.2} s; raw parallel scan {pc:.2} s; CPU ratio decrypting/raw {:.2}x",
         sc / rc
     );
     println!(
@@ -582,6 +624,60 @@ fn scan_modes(n: usize) -> Result<(), store::StoreError> {
         println!(
             "for_each_answer         {:.2} s ({n})",
             t.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// One workload's scans on one thread, for a profiler (run with
+/// `STORE_BENCH_PROFILE=pulse`, or `pilot-baseline`, `single-answer`), e.g.
+/// `valgrind --tool=callgrind --toggle-collect='*scan_once*' target/release/pulsebot-store-bench`.
+fn profile(name: &str) -> Result<(), store::StoreError> {
+    let shape = shapes()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no workload named {name}"));
+    let pass = Passphrase::new("benchmark passphrase")?;
+    let tmp = tempfile::tempdir()?;
+    let opts = StoreOptions {
+        sync_on_commit: false,
+    };
+    let s = Store::open_with(tmp.path(), &pass, opts, true)?;
+    s.open_round("bm", 1, Mode::Anonymous, jiff::Timestamp::now())?;
+    let n_resp = ITEM_ANSWERS.div_ceil(shape.items.len());
+    let mut i = 0;
+    while i < n_resp {
+        let batch: Vec<AnswerRecord> = (i..(i + BATCH).min(n_resp))
+            .map(|j| response(&shape.items, j))
+            .collect();
+        s.insert_answers(&batch)?;
+        i += BATCH;
+    }
+    s.flush()?;
+    #[inline(never)]
+    fn raw_scan_once(s: &Store) -> Result<(f64, usize, usize), store::StoreError> {
+        sled_raw_scan(s)
+    }
+    #[inline(never)]
+    fn decrypting_scan_once(s: &Store) -> Result<f64, store::StoreError> {
+        let t = Instant::now();
+        let (accs, _) = s.fold_answers_with(1, Acc::default, Acc::add)?;
+        std::hint::black_box(accs.iter().map(|a| a.items).sum::<u64>());
+        Ok(t.elapsed().as_secs_f64())
+    }
+    for _ in 0..2 {
+        let c = cpu_s();
+        let raw = raw_scan_once(&s)?;
+        let raw_cpu = cpu_s() - c;
+        let c = cpu_s();
+        let dec = decrypting_scan_once(&s)?;
+        let dec_cpu = cpu_s() - c;
+        println!(
+            "[{name}] 1 thread: raw {:.3} s (cpu {raw_cpu:.3}), decrypting {dec:.3} s (cpu {dec_cpu:.3}), ratio {:.2}x, {:.2} us/record raw, {:.2} us/record decrypting",
+            raw.0,
+            dec / raw.0,
+            raw_cpu * 1e6 / n_resp as f64,
+            dec_cpu * 1e6 / n_resp as f64
         );
     }
     Ok(())
