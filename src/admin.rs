@@ -50,6 +50,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         help_en: "reminds everyone who has not finished the open round (working hours only)",
     },
     CommandSpec {
+        name: "report",
+        args: "SURVEY [html|md|json|csv|csv-de]",
+        help_de: "lädt den Bericht aller Runden als verschlüsselte Datei hier hoch (Standard: html; kleine Gruppen unterdrückt, protokolliert)",
+        help_en: "uploads the report of all rounds here as an encrypted file (default: html; small groups suppressed, audited)",
+    },
+    CommandSpec {
         name: "close",
         args: "SURVEY",
         help_de: "schließt die laufende Runde; begonnene Antworten zählen als unvollständig",
@@ -70,6 +76,13 @@ pub enum AdminCommand {
     Remind(String),
     /// `!pulse close SURVEY`.
     Close(String),
+    /// `!pulse report SURVEY [FORMAT]`.
+    Report {
+        /// The survey id.
+        survey: String,
+        /// The format as typed (checked by the bot), `None` for HTML.
+        format: Option<String>,
+    },
     /// A command that needs a survey id, without one.
     MissingSurvey(&'static str),
     /// Anything else after the prefix.
@@ -85,6 +98,7 @@ impl AdminCommand {
             AdminCommand::Start(_) => "start",
             AdminCommand::Remind(_) => "remind",
             AdminCommand::Close(_) => "close",
+            AdminCommand::Report { .. } => "report",
             AdminCommand::MissingSurvey(name) => name,
             AdminCommand::Unknown(_) => "unknown",
         }
@@ -102,6 +116,13 @@ pub fn parse(body: &str) -> Option<AdminCommand> {
         None => AdminCommand::Help,
         Some(w) if w == "help" || w == "hilfe" => AdminCommand::Help,
         Some(w) if w == "status" => AdminCommand::Status,
+        Some(w) if w == "report" => match words.next() {
+            None => AdminCommand::MissingSurvey("report"),
+            Some(id) => AdminCommand::Report {
+                survey: id.to_owned(),
+                format: words.next().map(str::to_lowercase),
+            },
+        },
         Some(w) if w == "start" || w == "remind" || w == "close" => {
             let name = COMMANDS
                 .iter()
@@ -248,6 +269,107 @@ pub struct RoundCounts {
     pub reminders: u64,
 }
 
+/// Counts per round from the ledger and the rounds (newest and open first, at most six),
+/// and how many participants consent. Imported rounds have no ledger and are left out.
+pub fn round_counts(
+    participants: &[crate::store::LedgerEntry],
+    rounds: &[crate::store::RoundInfo],
+) -> (u64, Vec<RoundCounts>) {
+    use crate::store::{ConsentState, RoundStatus};
+    let consented = participants
+        .iter()
+        .filter(|e| e.consent == ConsentState::Yes && !e.erased)
+        .count() as u64;
+    let mut out: Vec<RoundCounts> = rounds
+        .iter()
+        .filter(|r| r.label.is_none())
+        .map(|r| {
+            let mut c = RoundCounts {
+                survey: r.survey_id.clone(),
+                round: r.round,
+                open: r.closed_at.is_none(),
+                audience: r.audience.unwrap_or(0),
+                ..RoundCounts::default()
+            };
+            for p in participants
+                .iter()
+                .filter_map(|e| e.round(&r.survey_id, r.round))
+            {
+                c.invited += 1;
+                c.reminders += u64::from(p.reminders_sent);
+                match p.status {
+                    RoundStatus::Finished => c.finished += 1,
+                    RoundStatus::Partial | RoundStatus::Started => c.partial += 1,
+                    RoundStatus::Invited | RoundStatus::OptedOut => {}
+                }
+            }
+            c
+        })
+        .collect();
+    out.sort_by_key(|c| std::cmp::Reverse((c.open, c.round)));
+    out.truncate(6);
+    (consented, out)
+}
+
+/// The store's part of the status, for `pulsebot status` (no Matrix connection needed).
+pub fn render_store_status(
+    surveys: &[String],
+    consented: u64,
+    rounds: &[RoundCounts],
+    lang: Lang,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        lang.pick("Umfragen", "Surveys"),
+        if surveys.is_empty() {
+            "—".to_string()
+        } else {
+            surveys.join(", ")
+        }
+    );
+    render_rounds(&mut out, consented, rounds, lang);
+    out.truncate(out.trim_end().len());
+    out
+}
+
+fn render_rounds(out: &mut String, consented: u64, rounds: &[RoundCounts], lang: Lang) {
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        lang.pick("Einwilligungen", "Consented participants"),
+        consented
+    );
+    if rounds.is_empty() {
+        let _ = writeln!(out, "{}", lang.pick("Noch keine Runde.", "No round yet."));
+    }
+    for r in rounds {
+        let state = if r.open {
+            lang.pick("offen", "open")
+        } else {
+            lang.pick("geschlossen", "closed")
+        };
+        let _ = writeln!(
+            out,
+            "• {} {} {} ({state}): {} {}, {} {}, {} {}, {} {}, {} {}",
+            r.survey,
+            lang.pick("Runde", "round"),
+            r.round,
+            lang.pick("Zielgruppe", "audience"),
+            r.audience,
+            lang.pick("gestartet", "started for"),
+            r.invited,
+            lang.pick("fertig", "finished"),
+            r.finished,
+            lang.pick("unvollständig", "partial"),
+            r.partial,
+            lang.pick("Erinnerungen", "reminders"),
+            r.reminders,
+        );
+    }
+}
+
 /// Renders the status reply.
 pub fn render_status(s: &Status, lang: Lang) -> String {
     let joined = s.pilot_rooms.iter().filter(|r| r.joined).count();
@@ -294,36 +416,7 @@ pub fn render_status(s: &Status, lang: Lang) -> String {
             s.surveys.join(", ")
         }
     );
-    let _ = writeln!(
-        out,
-        "{}: {}",
-        lang.pick("Einwilligungen", "Consented participants"),
-        s.consented
-    );
-    for r in &s.rounds {
-        let state = if r.open {
-            lang.pick("offen", "open")
-        } else {
-            lang.pick("geschlossen", "closed")
-        };
-        let _ = writeln!(
-            out,
-            "• {} {} {} ({state}): {} {}, {} {}, {} {}, {} {}, {} {}",
-            r.survey,
-            lang.pick("Runde", "round"),
-            r.round,
-            lang.pick("Zielgruppe", "audience"),
-            r.audience,
-            lang.pick("gestartet", "started for"),
-            r.invited,
-            lang.pick("fertig", "finished"),
-            r.finished,
-            lang.pick("unvollständig", "partial"),
-            r.partial,
-            lang.pick("Erinnerungen", "reminders"),
-            r.reminders,
-        );
-    }
+    render_rounds(&mut out, s.consented, &s.rounds, lang);
     let _ = write!(
         out,
         "{}: {}",
@@ -377,6 +470,13 @@ mod tests {
         assert_eq!(
             parse("!pulse start"),
             Some(AdminCommand::MissingSurvey("start"))
+        );
+        assert_eq!(
+            parse("!pulse report pulse MD"),
+            Some(AdminCommand::Report {
+                survey: "pulse".into(),
+                format: Some("md".into())
+            })
         );
         assert_eq!(parse("hello !pulse status"), None);
         assert_eq!(parse("!pulsebot status"), None);

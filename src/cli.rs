@@ -44,6 +44,9 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the bot (until SIGINT/SIGTERM).
     Run,
+    /// Surveys, rounds and counts from the store (counts only, never names); works while
+    /// the bot runs, too.
+    Status,
     /// Check the config and survey files without starting the bot (exit 1 on survey errors,
     /// 2 on config errors).
     Validate {
@@ -248,6 +251,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
             mapping,
         } => import_command(cli.config.as_deref(), &survey, &label, &file, &mapping),
         Command::Demo { dir } => crate::demo::run(&dir).await,
+        Command::Status => status_command(cli.config.as_deref()),
         Command::BenchRound {
             participants,
             questions,
@@ -444,6 +448,48 @@ fn export_command(
     Ok(())
 }
 
+fn status_command(flag: Option<&Path>) -> anyhow::Result<()> {
+    use crate::store::{Passphrase, Store, StoreError};
+    let config = load(flag)?;
+    let pass = Passphrase::new(config.store.passphrase.expose())?;
+    let surveys: Vec<String> = if config.surveys.dir.is_dir() {
+        crate::survey::load_dir(&config.surveys.dir, &config.survey_defaults())
+            .0
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    match Store::open_existing(&config.store.data_dir(), &pass) {
+        Ok(store) => {
+            let (participants, rounds) = (store.participants()?, store.rounds()?);
+            let (consented, counts) = crate::admin::round_counts(&participants, &rounds);
+            println!(
+                "{}",
+                crate::admin::render_store_status(
+                    &surveys,
+                    consented,
+                    &counts,
+                    config.bot.default_language
+                )
+            );
+            Ok(())
+        }
+        Err(StoreError::InUse(_)) => {
+            let resp =
+                crate::control::request(&config.store.path, &crate::control::Request::Status)?;
+            println!("{}", resp.text);
+            if resp.ok {
+                Ok(())
+            } else {
+                anyhow::bail!("the running bot reports a failure")
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn store_command(flag: Option<&Path>, command: StoreCommand) -> anyhow::Result<()> {
     use crate::control::{self, Request};
     use crate::store::{self, Passphrase, StoreError};
@@ -536,19 +582,28 @@ fn load(flag: Option<&Path>) -> anyhow::Result<Config> {
 fn spawn_signal_handler(cancel: CancellationToken) {
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
         ) else {
             tracing::error!("cannot install signal handlers");
             return;
         };
-        for n in 0.. {
+        let mut n = 0;
+        loop {
             tokio::select! {
                 _ = term.recv() => {},
                 _ = int.recv() => {},
+                _ = hup.recv() => {
+                    // A reload would change questionnaires under running rounds; the files
+                    // are read once, at start, after `pulsebot validate` passed.
+                    tracing::warn!("SIGHUP: config and survey files are read at start only; restart pulsebot to load changes (check them first with `pulsebot validate`)");
+                    continue;
+                }
             }
-            if n == 0 {
+            n += 1;
+            if n == 1 {
                 info!("shutting down");
                 cancel.cancel();
             } else {

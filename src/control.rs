@@ -31,6 +31,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Request {
     /// Run `store check` on the open store.
     Check,
+    /// Surveys, rounds and counts (`pulsebot status`).
+    Status,
     /// Copy the open store into `dir`.
     Backup {
         /// Target directory (new or empty).
@@ -129,6 +131,7 @@ async fn handle(
 fn req_name(r: &Request) -> &'static str {
     match r {
         Request::Check => "check",
+        Request::Status => "status",
         Request::Backup { .. } => "backup",
         Request::Export { .. } => "export",
     }
@@ -136,6 +139,22 @@ fn req_name(r: &Request) -> &'static str {
 
 async fn execute(req: Request, store: &AsyncStore, defaults: &SurveyDefaults) -> Response {
     let result = match req {
+        Request::Status => {
+            let lang = defaults.language;
+            store
+                .run(move |s| {
+                    let (participants, rounds) = (s.participants()?, s.rounds()?);
+                    let mut ids: Vec<String> = rounds.iter().map(|r| r.survey_id.clone()).collect();
+                    ids.sort();
+                    ids.dedup();
+                    let (consented, counts) = crate::admin::round_counts(&participants, &rounds);
+                    Ok((
+                        true,
+                        crate::admin::render_store_status(&ids, consented, &counts, lang),
+                    ))
+                })
+                .await
+        }
         Request::Check => store
             .run(|s| s.check())
             .await

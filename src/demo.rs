@@ -1,25 +1,47 @@
-//! `pulsebot demo`: the whole bot against a local Synapse, with a scripted admin and members.
+//! `pulsebot demo`: a whole pilot round against a local Synapse, in about a minute.
 //!
-//! Every run starts from scratch in its working folder (fresh homeserver, fresh store), so a
-//! second run behaves like the first. It prints what happens and the measured latency of
-//! `!pulse status`, and fails unless the bot answered every command in an encrypted room.
+//! A fresh homeserver, the bot, an admin and twelve simulated participants (real matrix-sdk
+//! clients with end-to-end encryption) in a pilot room. The admin starts a round of the
+//! shipped `pilot-baseline` survey; the participants answer with seeded, varied answers —
+//! one declines consent, one stops halfway — the admin closes the round, and the demo writes
+//! the HTML report and prints its path and a Markdown summary. Every run starts from scratch
+//! in its folder, so a second run behaves like the first. It fails unless the report holds
+//! real (not suppressed) scores.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use matrix_sdk::ruma::api::client::room::create_room;
+use matrix_sdk::ruma::events::InitialStateEvent;
+use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, SecretOverrides};
-use crate::sim::{Homeserver, SimUser};
+use crate::export::Format;
+use crate::export::from_store::{ExportRequest, Rounds, export_file, round_summary};
+use crate::lang::Lang;
+use crate::sim::{Behaviour, Homeserver, Respondent, SimUser};
+use crate::store::{Passphrase, Store};
 
-const PARTICIPANTS: usize = 3;
-const STATUS_ROUNDS: usize = 20;
-const WAIT: Duration = Duration::from_secs(30);
+const PARTICIPANTS: usize = 12;
+const SURVEY: &str = "pilot-baseline";
+const WAIT: Duration = Duration::from_secs(90);
 
 fn step(msg: &str) {
     println!("==> {msg}");
+}
+
+/// The shipped surveys folder (next to the binary's sources, or `./surveys`).
+fn shipped_surveys() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("surveys");
+    if here.is_dir() {
+        here
+    } else {
+        PathBuf::from("surveys")
+    }
 }
 
 /// Runs the demo in `dir`.
@@ -27,74 +49,88 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = dir.canonicalize()?;
+    for old in ["store", "surveys", "report"] {
+        if dir.join(old).exists() {
+            std::fs::remove_dir_all(dir.join(old))?;
+        }
+    }
     step("starting a local Synapse on 127.0.0.1 (installs it on the first run)");
     let hs = Homeserver::start(&dir.join("synapse"))?;
 
-    step("registering the bot, an admin and simulated pilot participants");
+    step(&format!(
+        "registering the bot, an admin and {PARTICIPANTS} simulated participants (real e2ee clients)"
+    ));
     let bot_password = format!("bot-{}", crate::sim::random_suffix());
     let bot_id = hs.register("pulsebot", &bot_password, false).await?;
     let admin = SimUser::register(&hs, "it-admin").await?;
     let mut members = Vec::new();
     for _ in 0..PARTICIPANTS {
-        members.push(SimUser::register(&hs, "staff").await?);
+        let m = SimUser::register(&hs, "staff").await?;
+        m.accept_invites();
+        members.push(Arc::new(m));
     }
 
-    step("the admin creates an encrypted admin room and a pilot room, and invites the bot");
+    step("the admin creates an encrypted admin room and the pilot room, and invites everyone");
     let admin_room = admin
         .create_encrypted_room("pulsebot admin", &[&bot_id])
         .await?;
-    let mut invite: Vec<_> = members.iter().map(|m| &*m.user_id).collect();
-    invite.push(&bot_id);
     let alias_local = format!("pilot-{}", crate::sim::random_suffix());
     let pilot_alias = format!("#{alias_local}:localhost");
     let mut req = create_room::v3::Request::new();
     req.name = Some("BundesMessenger-Pilot".into());
     req.room_alias_name = Some(alias_local);
-    req.invite = invite.iter().map(|u| (*u).to_owned()).collect();
+    req.preset = Some(create_room::v3::RoomPreset::PrivateChat);
+    req.initial_state = vec![
+        InitialStateEvent::with_empty_state_key(
+            RoomEncryptionEventContent::with_recommended_defaults(),
+        )
+        .to_raw_any(),
+    ];
+    req.invite = std::iter::once(bot_id.clone())
+        .chain(members.iter().map(|m| m.user_id.clone()))
+        .collect();
     let pilot = admin.client.create_room(req).await?;
     for m in &members {
-        m.client.join_room_by_id(pilot.room_id()).await?;
+        admin
+            .wait_for_join(pilot.room_id(), &m.user_id, WAIT)
+            .await?;
     }
 
-    let store = dir.join("store");
-    if store.exists() {
-        std::fs::remove_dir_all(&store)?;
-    }
+    let surveys = dir.join("surveys");
+    std::fs::create_dir_all(&surveys)?;
+    let file = format!("{SURVEY}.toml");
+    std::fs::copy(shipped_surveys().join(&file), surveys.join(&file))
+        .with_context(|| format!("cannot copy surveys/{file}"))?;
     let config_path = dir.join("config.toml");
-    let config_text = format!(
-        r#"# Written by `pulsebot demo`; secrets come from the environment of the demo process.
-[matrix]
-homeserver = "{hs}"
-user = "{bot_id}"
-
-[bot]
-admins = ["{admin}"]
-admin_room = "{admin_room}"
-pilot_rooms = ["{pilot}"]
-
-[store]
-path = "store"
-
-[surveys]
-dir = "{surveys}"
-"#,
-        surveys = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("surveys")
-            .display(),
-        hs = hs.url,
-        admin = admin.user_id,
-        admin_room = admin_room.room_id(),
-        pilot = pilot_alias,
-    );
-    std::fs::write(&config_path, config_text)?;
+    std::fs::write(
+        &config_path,
+        format!(
+            "# Written by `pulsebot demo`; secrets come from the demo process.\n\
+             [matrix]\nhomeserver = \"{hs}\"\nuser = \"{bot_id}\"\n\n\
+             [bot]\nadmins = [\"{admin}\"]\nadmin_room = \"{admin_room}\"\npilot_rooms = [\"{pilot_alias}\"]\n\n\
+             [store]\npath = \"store\"\n\n[surveys]\ndir = \"surveys\"\n\n[metrics]\nlisten = \"off\"\n",
+            hs = hs.url,
+            admin = admin.user_id,
+            admin_room = admin_room.room_id(),
+        ),
+    )?;
+    let passphrase = format!("demo-passphrase-{}", crate::sim::random_suffix());
     let secrets = SecretOverrides {
         password: Some(crate::config::Secret::new(bot_password)),
-        passphrase: Some(crate::config::Secret::new(format!(
-            "demo-passphrase-{}",
-            crate::sim::random_suffix()
-        ))),
+        passphrase: Some(crate::config::Secret::new(passphrase.clone())),
     };
     let config = Config::load_with(&config_path, &secrets)?;
+    let survey = crate::survey::load_file(&surveys.join(&file), &config.survey_defaults())
+        .map_err(|d| {
+            anyhow::anyhow!(
+                "{}",
+                d.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })?;
+    let data_dir = config.store.data_dir();
 
     step("starting pulsebot");
     let cancel = CancellationToken::new();
@@ -107,47 +143,139 @@ dir = "{surveys}"
         .wait_for_join(pilot.room_id(), &bot_id, WAIT)
         .await
         .context("the bot did not join the pilot room")?;
-    println!("    bot joined the admin room and the pilot room ({pilot_alias})");
 
-    step(&format!(
-        "the admin sends `!pulse status` {STATUS_ROUNDS} times"
-    ));
-    let mut latencies = Vec::new();
-    let mut last = None;
-    for _ in 0..STATUS_ROUNDS {
-        let t0 = Instant::now();
-        let ev = admin
-            .send_text(admin_room.room_id(), "!pulse status")
-            .await?;
-        let reply = admin.wait_for_reply(&ev, WAIT).await?;
-        if !reply.encrypted {
-            bail!("the bot's reply was not end-to-end encrypted");
+    let command = |text: String| {
+        let (admin, room) = (&admin, admin_room.room_id().to_owned());
+        async move {
+            let ev = admin.send_text(&room, &text).await?;
+            let reply = admin.wait_for_reply(&ev, WAIT).await?;
+            println!("    bot: {}", reply.body.lines().next().unwrap_or(""));
+            anyhow::Ok(reply)
         }
-        latencies.push(reply.at.saturating_duration_since(t0));
-        last = Some(reply);
+    };
+    step(&format!(
+        "the admin starts a round: `!pulse start {SURVEY}`"
+    ));
+    command(format!("!pulse start {SURVEY}")).await?;
+
+    let questions = survey.questions().len();
+    step(&format!(
+        "{PARTICIPANTS} participants get the notice in a direct chat; 11 consent, 1 declines; \
+         they answer {questions} questions each (one stops halfway)"
+    ));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let survey = Arc::new(survey);
+    let tasks: Vec<_> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let (m, bot, survey, answered) =
+                (m.clone(), bot_id.clone(), survey.clone(), answered.clone());
+            tokio::spawn(async move {
+                let consent = m
+                    .wait_for(WAIT, |r| {
+                        r.sender == bot
+                            && r.poll
+                                .as_ref()
+                                .is_some_and(|a| a.iter().any(|(id, _)| id == "consent.yes"))
+                    })
+                    .await
+                    .context("no consent poll")?;
+                let dm = consent.room_id.clone();
+                if i == 0 {
+                    m.send_text(&dm, "nein").await?;
+                    return anyhow::Ok(0);
+                }
+                m.vote(&dm, &consent.event_id, &["consent.yes"]).await?;
+                let behaviour = if i == 1 {
+                    Behaviour::StopsAfter(questions / 2)
+                } else {
+                    Behaviour::Complete
+                };
+                let mut who = Respondent::new(i as u64);
+                let n = who
+                    .answer_round(&m, &bot, &dm, &survey, behaviour, WAIT)
+                    .await?;
+                answered.fetch_add(n, Ordering::Relaxed);
+                anyhow::Ok(n)
+            })
+        })
+        .collect();
+    let all = futures_util::future::join_all(tasks);
+    tokio::pin!(all);
+    let results = loop {
+        tokio::select! {
+            r = &mut all => break r,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {
+                let done = members.iter().filter(|m| m.inbox().iter().any(|r| r.sender == bot_id && r.body.contains("Danke"))).count();
+                println!("    … {done} of {} finished so far ({:.0} s)", PARTICIPANTS - 2, started.elapsed().as_secs_f64());
+            }
+        }
+    };
+    let mut finished = 0;
+    for r in results {
+        let n = r.context("participant task")??;
+        if n == questions {
+            finished += 1;
+        }
     }
-    let reply = last.context("no reply")?;
-    println!("    the bot's (encrypted) reply:");
-    for line in reply.body.lines() {
-        println!("    | {line}");
-    }
-    latencies.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "    latency send → reply over {} commands: median {:.0} ms, max {:.0} ms",
-        latencies.len(),
-        ms(latencies[latencies.len() / 2]),
-        ms(latencies[latencies.len() - 1])
+        "    {finished} finished, {} answers in all",
+        answered.load(Ordering::Relaxed)
     );
 
-    step("stopping");
+    step("the admin checks the status and closes the round");
+    let status = command("!pulse status".into()).await?;
+    for line in status.body.lines().skip(1) {
+        println!("    | {line}");
+    }
+    command(format!("!pulse close {SURVEY}")).await?;
+
+    step("stopping the bot, writing the report");
     cancel.cancel();
     bot.await.context("bot task")??;
+    let store = Store::open_existing(&data_dir, &Passphrase::new(passphrase)?)?;
+    let report_dir = dir.join("report");
+    std::fs::create_dir_all(&report_dir)?;
+    let request = |format| ExportRequest {
+        survey: SURVEY.into(),
+        rounds: Rounds::All,
+        format,
+        include_text: false,
+        lang: Lang::De,
+    };
+    let html = export_file(&store, &survey, &request(Format::Html), "demo")?;
+    let html_path = report_dir.join(&html.file_name);
+    std::fs::write(&html_path, &html.bytes)?;
+    let json = export_file(&store, &survey, &request(Format::Json), "demo")?;
+    let summary = round_summary(&store, &survey, 1, Lang::De, "demo")?;
+    println!();
+    for line in summary.lines() {
+        println!("    {line}");
+    }
+    println!();
+    println!("    report: {}", html_path.display());
+
+    // Real numbers: the SUS score of BundesMessenger was published, not suppressed.
+    let parsed: serde_json::Value = serde_json::from_slice(&json.bytes)?;
+    let published = parsed["rounds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["instruments"].as_array().into_iter().flatten())
+        .filter(|i| i["suppressed"] == serde_json::Value::Bool(false) && i["mean"].is_number())
+        .count();
     drop(members);
     drop(admin);
     hs.stop();
+    if published == 0 {
+        bail!(
+            "the report holds no published score; see {}",
+            html_path.display()
+        );
+    }
     println!(
-        "demo finished in {:.0} s: the bot answered every command, encrypted.",
+        "demo finished in {:.0} s: {published} instrument scores published, {finished} complete responses.",
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -11,6 +11,7 @@
 
 mod outbox;
 mod participant;
+mod report;
 mod rounds;
 
 use std::collections::{HashMap, HashSet};
@@ -567,6 +568,20 @@ impl Bot {
                     .run(move |s| s.audit(now, &actor, "admin.command", &detail))
                     .await?;
                 self.admin_round_command(&cmd).await?
+            }
+            AdminCommand::Report { survey, format } => {
+                match self.report(room, sender, survey, format.as_deref()).await {
+                    Ok(None) => return Ok(()),
+                    Ok(Some(text)) => text,
+                    Err(e) => {
+                        warn!(error = %format!("{e:#}"), "report failed");
+                        lang.pick(
+                            &format!("Der Bericht konnte nicht erstellt werden: {e}"),
+                            &format!("The report could not be made: {e}"),
+                        )
+                        .to_owned()
+                    }
+                }
             }
             AdminCommand::MissingSurvey(name) => {
                 let ids: Vec<String> = self.inner.surveys.iter().map(|s| s.id.clone()).collect();

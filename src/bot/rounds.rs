@@ -40,20 +40,7 @@ impl Bot {
     /// and `ignore_users`. Read from the member lists the SDK keeps current from sync.
     pub(super) async fn audience(&self, survey: &Survey) -> Vec<OwnedUserId> {
         let own = self.inner.client.user_id().map(ToOwned::to_owned);
-        let rooms: Vec<OwnedRoomId> = {
-            let known = self.rooms();
-            known
-                .pilot
-                .iter()
-                .filter(|r| {
-                    survey.audience.is_empty()
-                        || survey.audience.iter().any(|a| {
-                            *a == r.configured || r.id.as_ref().is_some_and(|id| id.as_str() == a)
-                        })
-                })
-                .filter_map(|r| r.id.clone())
-                .collect()
-        };
+        let rooms = self.pilot_room_ids(survey);
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for id in rooms {
@@ -75,6 +62,22 @@ impl Bot {
             }
         }
         out
+    }
+
+    /// The ids of the survey's pilot rooms, as far as they are resolved.
+    fn pilot_room_ids(&self, survey: &Survey) -> Vec<OwnedRoomId> {
+        let known = self.rooms();
+        known
+            .pilot
+            .iter()
+            .filter(|r| {
+                survey.audience.is_empty()
+                    || survey.audience.iter().any(|a| {
+                        *a == r.configured || r.id.as_ref().is_some_and(|id| id.as_str() == a)
+                    })
+            })
+            .filter_map(|r| r.id.clone())
+            .collect()
     }
 
     async fn history(&self, survey_id: &str) -> anyhow::Result<History> {
@@ -179,10 +182,49 @@ impl Bot {
             "round closed"
         );
         self.inner.send_now.notify_one();
+        let (store, sv) = (self.inner.store.blocking_store().clone(), survey.clone());
+        let kept = tokio::task::spawn_blocking(move || {
+            crate::export::from_store::keep_aggregate(&store, &sv, round)
+        })
+        .await?;
+        if let Err(e) = kept {
+            warn!(survey = %survey.id, round, error = %e, "aggregate not kept at close");
+        }
+        if survey.post_summary
+            && let Err(e) = self.post_summary(survey, round).await
+        {
+            warn!(survey = %survey.id, round, error = %format!("{e:#}"), "summary not posted");
+        }
         Ok(format!(
             "{} {round}: {} partial",
             survey.id, report.partial_moved
         ))
+    }
+
+    /// Posts the round's aggregate summary (suppressed below the minimum group size, audited)
+    /// in the survey's pilot rooms, at most once per room and round.
+    async fn post_summary(&self, survey: &Arc<Survey>, round: u32) -> anyhow::Result<()> {
+        let (store, sv, lang) = (
+            self.inner.store.blocking_store().clone(),
+            survey.clone(),
+            self.lang(),
+        );
+        let text = tokio::task::spawn_blocking(move || {
+            crate::export::from_store::round_summary(&store, &sv, round, lang, "bot")
+        })
+        .await??;
+        for id in self.pilot_room_ids(survey) {
+            let Some(room) = self.inner.client.get_room(&id) else {
+                continue;
+            };
+            let content =
+                matrix_sdk::ruma::events::room::message::RoomMessageEventContent::text_plain(&text);
+            let txn =
+                crate::matrix::send::txn_id("summary", &format!("{}/{round}/{id}", survey.id));
+            room.send(content).with_transaction_id(txn).await?;
+            info!(survey = %survey.id, round, room = %id, "summary posted");
+        }
+        Ok(())
     }
 
     /// Queues a reminder for everyone in the round who has not finished; returns how many.
@@ -367,6 +409,20 @@ impl Bot {
                 self.act(&survey, action, false).await?;
             }
         }
+        // Raw answers of rounds closed longer ago than the retention period go; the
+        // aggregates kept at close stay. Audited by the store.
+        let days = self.inner.config.privacy.retention_days;
+        let report = self
+            .inner
+            .store
+            .run(move |s| s.apply_retention(now, days))
+            .await?;
+        if !report.rounds.is_empty() {
+            info!(
+                rounds = report.rounds.len(),
+                "retention: raw answers of old rounds deleted"
+            );
+        }
         self.reconcile().await
     }
 
@@ -464,42 +520,10 @@ impl Bot {
             .store
             .run(|s| Ok((s.participants()?, s.rounds()?)))
             .await?;
-        let consented = participants
-            .iter()
-            .filter(|e| e.consent == ConsentState::Yes && !e.erased)
-            .count() as u64;
-        let mut out: Vec<RoundCounts> = rounds
-            .iter()
-            .filter(|r| r.label.is_none())
-            .map(|r| {
-                let mut c = RoundCounts {
-                    survey: r.survey_id.clone(),
-                    round: r.round,
-                    open: r.closed_at.is_none(),
-                    audience: r.audience.unwrap_or(0),
-                    ..RoundCounts::default()
-                };
-                for p in participants
-                    .iter()
-                    .filter_map(|e| e.round(&r.survey_id, r.round))
-                {
-                    c.invited += 1;
-                    c.reminders += u64::from(p.reminders_sent);
-                    match p.status {
-                        RoundStatus::Finished => c.finished += 1,
-                        RoundStatus::Partial | RoundStatus::Started => c.partial += 1,
-                        RoundStatus::Invited | RoundStatus::OptedOut => {}
-                    }
-                }
-                c
-            })
-            .collect();
-        out.sort_by_key(|c| std::cmp::Reverse((c.open, c.round)));
-        out.truncate(6);
         self.inner.metrics.rounds_open.store(
             rounds.iter().filter(|r| r.closed_at.is_none()).count() as u64,
             Ordering::Relaxed,
         );
-        Ok((consented, out))
+        Ok(crate::admin::round_counts(&participants, &rounds))
     }
 }

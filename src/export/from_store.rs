@@ -88,19 +88,71 @@ pub fn export_file(
     req: &ExportRequest,
     actor: &str,
 ) -> Result<ExportFile, ExportFailure> {
+    let report = build(store, survey, req.rounds, req.include_text)?;
+    let bytes = render(&report, req.format, req.lang)?;
+    store.audit(
+        Timestamp::now(),
+        actor,
+        "export",
+        &audit_detail(&report, req.format),
+    )?;
+    Ok(ExportFile {
+        file_name: file_name(&report, req),
+        mime: req.format.mime(),
+        bytes,
+    })
+}
+
+/// The short chat summary of one round (for the pilot rooms after close), audited as
+/// `summary` under `actor`: suppressed below the survey's minimum group size like any export.
+pub fn round_summary(
+    store: &Store,
+    survey: &Survey,
+    round: u32,
+    lang: Lang,
+    actor: &str,
+) -> Result<String, ExportFailure> {
+    let report = build(store, survey, Rounds::One(round), false)?;
+    let text = super::markdown::summary(&report, lang);
+    store.audit(
+        Timestamp::now(),
+        actor,
+        "summary",
+        &audit_detail(&report, Format::Markdown),
+    )?;
+    Ok(text)
+}
+
+/// Keeps the round's suppressed aggregate report (JSON) in the store's aggregates table,
+/// computed when the round closes, so the figures outlive the raw answers that retention
+/// deletes later. Not an export (nothing leaves the store), so not audited.
+pub fn keep_aggregate(store: &Store, survey: &Survey, round: u32) -> Result<(), ExportFailure> {
+    let report = build(store, survey, Rounds::One(round), false)?;
+    let bytes = render(&report, Format::Json, Lang::De)?;
+    store.put_aggregate(&survey.id, round, &bytes)?;
+    Ok(())
+}
+
+/// The suppressed report of the chosen rounds.
+fn build(
+    store: &Store,
+    survey: &Survey,
+    which: Rounds,
+    include_text: bool,
+) -> Result<crate::stats::Report, ExportFailure> {
     let mut rounds: Vec<_> = store
         .rounds()?
         .into_iter()
         .filter(|r| r.survey_id == survey.id)
         .collect();
     rounds.sort_by_key(|r| r.round);
-    let chosen: Vec<_> = match req.rounds {
+    let chosen: Vec<_> = match which {
         Rounds::All => rounds,
         Rounds::Latest => rounds.pop().into_iter().collect(),
         Rounds::One(n) => rounds.into_iter().filter(|r| r.round == n).collect(),
     };
     if chosen.is_empty() {
-        let what = match req.rounds {
+        let what = match which {
             Rounds::One(n) => format!("no round {n}"),
             _ => "no rounds yet".to_string(),
         };
@@ -124,26 +176,19 @@ pub fn export_file(
                 partial,
             }
         } else {
-            // The ledger does not know the pilot rooms' membership at the time of the round;
-            // the audience is therefore at least those who consented (see issue notes).
-            Participation::from_ledger(&ledger, &survey.id, info.round, 0)
+            // The bot records the audience (pilot-room members minus bot, admins and ignored
+            // users) when the round opens and raises it while the round runs.
+            Participation::from_ledger(&ledger, &survey.id, info.round, info.audience.unwrap_or(0))
         };
         inputs.push(RoundInput::new(info, part, answers));
     }
-    let policy = Policy::new(survey.min_group_size).with_text(req.include_text);
-    let report = stats::build_report(survey, inputs, policy, Timestamp::now())?;
-    let bytes = render(&report, req.format, req.lang)?;
-    store.audit(
+    let policy = Policy::new(survey.min_group_size).with_text(include_text);
+    Ok(stats::build_report(
+        survey,
+        inputs,
+        policy,
         Timestamp::now(),
-        actor,
-        "export",
-        &audit_detail(&report, req.format),
-    )?;
-    Ok(ExportFile {
-        file_name: file_name(&report, req),
-        mime: req.format.mime(),
-        bytes,
-    })
+    )?)
 }
 
 /// `<survey>-<round>-<date>.<ext>`: the rounds by their numbers (`runde-3`, `runden-1-3`) in

@@ -6,7 +6,9 @@
 //! can share one server without colliding.
 
 mod homeserver;
+mod respondent;
 mod user;
 
 pub use homeserver::Homeserver;
+pub use respondent::{Behaviour, Reply, Respondent};
 pub use user::{Received, SimUser, random_suffix};

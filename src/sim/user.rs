@@ -6,14 +6,17 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::deserialized_responses::EncryptionInfo;
+use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
 use matrix_sdk::ruma::api::client::room::create_room;
 use matrix_sdk::ruma::events::InitialStateEvent;
 use matrix_sdk::ruma::events::poll::unstable_response::UnstablePollResponseEventContent;
 use matrix_sdk::ruma::events::poll::unstable_start::{
     OriginalSyncUnstablePollStartEvent, UnstablePollStartEventContent,
 };
+use matrix_sdk::ruma::events::room::MediaSource;
 use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
 use matrix_sdk::ruma::events::room::member::StrippedRoomMemberEvent;
+use matrix_sdk::ruma::events::room::message::MessageType;
 use matrix_sdk::ruma::events::room::message::{
     OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
 };
@@ -43,6 +46,8 @@ pub struct Received {
     pub at: Instant,
     /// For a poll: its answers (id, text); the body is then the fallback text.
     pub poll: Option<Vec<(String, String)>>,
+    /// For a file: where to download it (the body is then the file name).
+    pub file: Option<MediaSource>,
 }
 
 /// A registered, logged-in user whose client keeps syncing in the background.
@@ -127,6 +132,10 @@ impl SimUser {
                             sender: ev.sender.clone(),
                             body: ev.content.body().to_string(),
                             encrypted: enc.is_some(),
+                            file: match &ev.content.msgtype {
+                                MessageType::File(f) => Some(f.source.clone()),
+                                _ => None,
+                            },
                             in_reply_to,
                             at: Instant::now(),
                             poll: None,
@@ -168,6 +177,7 @@ impl SimUser {
                             in_reply_to: None,
                             at: Instant::now(),
                             poll: Some(answers),
+                            file: None,
                         };
                         inbox
                             .lock()
@@ -261,6 +271,19 @@ impl SimUser {
                     }
                 }
             });
+    }
+
+    /// Downloads (and decrypts) a received file.
+    pub async fn download(&self, source: &MediaSource) -> anyhow::Result<Vec<u8>> {
+        let request = MediaRequestParameters {
+            source: source.clone(),
+            format: MediaFormat::File,
+        };
+        Ok(self
+            .client
+            .media()
+            .get_media_content(&request, false)
+            .await?)
     }
 
     /// Votes on a poll (unstable MSC3381 response, as Element sends it).

@@ -279,6 +279,9 @@ pub struct Survey {
     pub mode: Mode,
     /// Aggregates with fewer respondents are suppressed.
     pub min_group_size: u32,
+    /// After a round closes, post a short aggregate summary in the pilot rooms (figures
+    /// with n ≥ `min_group_size` only).
+    pub post_summary: bool,
     /// Language for participants who have not chosen one.
     pub default_lang: Lang,
     /// When rounds open, remind and close.

@@ -309,6 +309,7 @@ const ROOT_KEYS: &[&str] = &[
     "audience",
     "mode",
     "min_group_size",
+    "post_summary",
     "schedule",
     "blocks",
 ];
@@ -370,6 +371,10 @@ fn parse_root(
                 ),
             }
     }
+    let post_summary = match root.get("post_summary") {
+        None => false,
+        Some(e) => get_bool(&e.value, "survey: `post_summary`", p.sink).unwrap_or(false),
+    };
     let schedule = crate::schedule::parse_schedule(root.get("schedule"), &d.timezone, p.sink);
     let (blocks, questions) = match root.get("blocks") {
         Some(e) => parse_blocks(p, e),
@@ -390,6 +395,7 @@ fn parse_root(
         audience,
         mode,
         min_group_size,
+        post_summary,
         default_lang: d.language,
         schedule: schedule?,
         blocks,

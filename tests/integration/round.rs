@@ -19,6 +19,7 @@ pub const FLOW_SURVEY: &str = r#"
 id = "flow"
 title = { de = "Testrunde", en = "Test round" }
 intro = { de = "Eine kurze Testrunde.", en = "A short test round." }
+post_summary = true
 
 [schedule]
 quiet_hours = false
@@ -206,7 +207,7 @@ async fn a_full_round_counts_what_participants_sent() {
     let names: Vec<String> = (0..5).map(|i| format!("p{i}")).collect();
     let ps = futures_util::future::join_all(names.iter().map(|n| participant(n))).await;
     let refs: Vec<&SimUser> = ps.iter().collect();
-    pilot_room(&admin, &bot.user_id, &alias, &refs).await;
+    let pilot = pilot_room(&admin, &bot.user_id, &alias, &refs).await;
     let process = bot.start();
     let control = room_with_bot(&admin, &bot).await;
     let cmd = admin
@@ -373,6 +374,42 @@ async fn a_full_round_counts_what_participants_sent() {
     let closed = admin.wait_for_reply(&cmd, WAIT).await.expect("close reply");
     assert!(closed.body.contains("geschlossen"), "{}", closed.body);
 
+    // The summary in the pilot room: 3 respondents < k = 5, so every figure is withheld.
+    let summary = ps[4]
+        .wait_for(WAIT, |m| {
+            m.sender == *b && m.room_id == pilot && m.body.contains("Testrunde")
+        })
+        .await
+        .expect("a summary in the pilot room");
+    assert!(summary.encrypted);
+    assert!(
+        !summary.body.contains("Läuft gut"),
+        "no free text in the summary"
+    );
+
+    // The report as an encrypted file in the admin's room, and the export audited.
+    let cmd = admin
+        .send_text(control.room_id(), "!pulse report flow md")
+        .await
+        .expect("send");
+    let file = admin
+        .wait_for(WAIT, |m| m.room_id == control.room_id() && m.file.is_some())
+        .await
+        .unwrap_or_else(|e| panic!("no report file after {cmd}: {e}"));
+    assert!(file.encrypted, "the report is end-to-end encrypted");
+    assert!(
+        file.body.starts_with("flow-runde") && file.body.ends_with(".md"),
+        "{}",
+        file.body
+    );
+    let bytes = admin
+        .download(file.file.as_ref().expect("a file"))
+        .await
+        .expect("download");
+    let md = String::from_utf8(bytes).expect("utf-8");
+    assert!(md.contains("Testrunde"), "{md}");
+    assert!(!md.contains("Köln"), "free text only with --include-text");
+
     // A late vote after close: told so, not counted.
     let first_poll: OwnedEventId = question(&ps[0], b, &dms[0], 1).await.event_id;
     ps[0]
@@ -422,6 +459,31 @@ async fn a_full_round_counts_what_participants_sent() {
     let (status, _) = process.stop().await;
     assert!(status.success(), "bot exits cleanly");
     let stored = stored_responses(&bot, "flow", 1);
+    let audit = Store::open_existing(
+        &bot.store().join("data"),
+        &Passphrase::new(bot.passphrase.clone()).expect("passphrase"),
+    )
+    .expect("store")
+    .audit_log()
+    .expect("audit log");
+    let admin_id = admin.user_id.to_string();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "export" && e.actor == admin_id),
+        "the chat export is audited with its admin"
+    );
+    assert!(audit.iter().any(|e| e.action == "summary"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "admin.command" && e.detail == "start flow")
+    );
+    for e in &audit {
+        for p in &ps {
+            assert!(!e.detail.contains(p.user_id.as_str()) && e.actor != p.user_id.as_str());
+        }
+    }
     let expected: BTreeSet<_> = [
         map(&[
             ("usage", "daily"),

@@ -1,0 +1,66 @@
+//! `!pulse report`: the export of a survey as an encrypted file in the room the admin asked
+//! in. The same audited export path as `pulsebot export`; the statistics run on a blocking
+//! thread so the sync loop never waits for them.
+
+use matrix_sdk::Room;
+use matrix_sdk::attachment::AttachmentConfig;
+use matrix_sdk::ruma::OwnedUserId;
+use tracing::info;
+
+use super::Bot;
+use crate::export::Format;
+use crate::export::from_store::{ExportRequest, Rounds, export_file};
+
+impl Bot {
+    /// Uploads the report; `Ok(None)` when the file went out, `Ok(Some(text))` for a reply
+    /// instead (unknown survey or format).
+    pub(super) async fn report(
+        &self,
+        room: &Room,
+        sender: &OwnedUserId,
+        survey_id: &str,
+        format: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        let lang = self.lang();
+        let ids: Vec<String> = self.inner.surveys.iter().map(|s| s.id.clone()).collect();
+        let Some(survey) = self.survey(survey_id) else {
+            return Ok(Some(crate::admin::unknown_survey(survey_id, &ids, lang)));
+        };
+        let format: Format = match format.unwrap_or("html").parse() {
+            Ok(f) => f,
+            Err(_) => {
+                let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                return Ok(Some(
+                    lang.pick(
+                        &format!("Unbekanntes Format. Formate: {}", names.join(", ")),
+                        &format!("Unknown format. Formats: {}", names.join(", ")),
+                    )
+                    .to_owned(),
+                ));
+            }
+        };
+        let request = ExportRequest {
+            survey: survey.id.clone(),
+            rounds: Rounds::All,
+            format,
+            include_text: false,
+            lang,
+        };
+        let store = self.inner.store.blocking_store().clone();
+        let actor = sender.to_string();
+        let file =
+            tokio::task::spawn_blocking(move || export_file(&store, &survey, &request, &actor))
+                .await??;
+        let mime: mime::Mime = file.mime.parse()?;
+        let size = file.bytes.len();
+        room.send_attachment(&file.file_name, &mime, file.bytes, AttachmentConfig::new())
+            .await?;
+        info!(
+            survey = survey_id,
+            format = format.name(),
+            bytes = size,
+            "report uploaded"
+        );
+        Ok(None)
+    }
+}
