@@ -207,8 +207,18 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         tokio::select! {
             r = &mut all => break r,
             _ = tokio::time::sleep(Duration::from_secs(5)) => {
-                let done = members.iter().filter(|m| m.inbox().iter().any(|r| r.sender == bot_id && r.body.contains("Danke"))).count();
-                println!("    … {done} of {} finished so far ({:.0} s)", PARTICIPANTS - 2, started.elapsed().as_secs_f64());
+                let (mut asked, mut done) = (0, 0);
+                for m in &members {
+                    let inbox = m.inbox();
+                    let from_bot = || inbox.iter().filter(|r| r.sender == bot_id);
+                    asked += from_bot().filter(|r| r.body.starts_with("Frage ")).count();
+                    done += usize::from(from_bot().any(|r| r.body.contains("Danke")));
+                }
+                println!(
+                    "    … {asked} questions delivered, {done} of {} participants finished ({:.0} s)",
+                    PARTICIPANTS - 2,
+                    started.elapsed().as_secs_f64()
+                );
             }
         }
     };
@@ -234,7 +244,17 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     step("stopping the bot, writing the report");
     cancel.cancel();
     bot.await.context("bot task")??;
-    let store = Store::open_existing(&data_dir, &Passphrase::new(passphrase)?)?;
+    let passphrase = Passphrase::new(passphrase)?;
+    // Tasks still finishing a send may hold the store a moment after the bot returned.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let store = loop {
+        match Store::open_existing(&data_dir, &passphrase) {
+            Err(crate::store::StoreError::InUse(_)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => break other?,
+        }
+    };
     let report_dir = dir.join("report");
     std::fs::create_dir_all(&report_dir)?;
     let request = |format| ExportRequest {

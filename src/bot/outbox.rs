@@ -72,7 +72,9 @@ impl Bot {
         self.inner.tasks.spawn(async move {
             let _permit = bot.inner.send_slots.acquire().await;
             let mut sent_any = false;
-            loop {
+            // Stops between messages at shutdown; what is left goes out after the restart
+            // with the same transaction ids.
+            while !bot.inner.cancel.is_cancelled() {
                 let msgs: Vec<OutboxMessage> = match bot.inner.store.pending().await {
                     Ok(p) => p
                         .into_iter()
@@ -134,6 +136,9 @@ impl Bot {
         }
         let mut sent = 0;
         for m in msgs {
+            if self.inner.cancel.is_cancelled() {
+                break;
+            }
             let out = match Outgoing::from_outbound(&m.message) {
                 Ok(out) => out,
                 Err(e) => {
