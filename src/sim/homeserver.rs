@@ -30,6 +30,25 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// Runs `scripts/synapse.sh start` for `dir` on `port`, owned by this process.
+fn start_on(dir: &Path, port: u16) -> anyhow::Result<()> {
+    let out = Command::new("bash")
+        .arg(script())
+        .arg("start")
+        .arg(dir)
+        .arg(port.to_string())
+        .arg(std::process::id().to_string())
+        .output()
+        .context("cannot run scripts/synapse.sh")?;
+    if !out.status.success() {
+        bail!(
+            "the local Synapse did not start:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
 impl Homeserver {
     /// Starts a fresh server with its data in `dir` (emptied first); it stops when this
     /// process ends, even if the process is killed.
@@ -46,20 +65,7 @@ impl Homeserver {
         }
         std::fs::create_dir_all(dir)?;
         let port = free_port()?;
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(dir)
-            .arg(port.to_string())
-            .arg(std::process::id().to_string())
-            .output()
-            .context("cannot run scripts/synapse.sh")?;
-        if !out.status.success() {
-            bail!(
-                "the local Synapse did not start:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        start_on(dir, port)?;
         let secret = std::fs::read_to_string(dir.join("registration_secret"))
             .context("Synapse started without a registration secret")?;
         Ok(Homeserver {
@@ -88,21 +94,7 @@ impl Homeserver {
     pub fn restart(&self) -> anyhow::Result<()> {
         self.stop();
         let port = self.url.port().context("the server URL has a port")?;
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(&self.dir)
-            .arg(port.to_string())
-            .arg(std::process::id().to_string())
-            .output()
-            .context("cannot run scripts/synapse.sh")?;
-        if !out.status.success() {
-            bail!(
-                "the local Synapse did not restart:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(())
+        start_on(&self.dir, port)
     }
 
     /// Registers `localpart` with `password` through the shared-secret admin API.

@@ -15,7 +15,7 @@ use super::cipher::pseudonym;
 use super::outbox::queue_tx;
 use super::tables::{
     ANSWERS, CONVERSATIONS, LEDGER, ROUNDS, SURVEY_SECRETS, answer_key, conversation_key,
-    ledger_key, round_key, round_prefix, survey_key,
+    ledger_key, round_key, survey_key,
 };
 use super::{
     AnswerRecord, ConsentState, ConversationState, LedgerEntry, Mode, Outbound, RoundInfo,
@@ -380,41 +380,6 @@ impl Store {
         round: u32,
         now: Timestamp,
     ) -> Result<CloseReport, StoreError> {
-        self.write(|tx| {
-            let rk = round_key(tx.crypt, survey_id, round);
-            let mut info = round_info_tx(tx, survey_id, round)?;
-            if info.closed_at.is_none() {
-                info.closed_at = Some(now);
-                tx.put(ROUNDS, &rk, &info)?;
-                append_tx(
-                    tx,
-                    now,
-                    "bot",
-                    "round.close",
-                    &format!("{survey_id} round {round}"),
-                )?;
-            }
-            Ok(())
-        })?;
-        let mut report = CloseReport::default();
-        let prefix = round_prefix(self.crypt(), survey_id, round);
-        for kv in self.tree(CONVERSATIONS).scan_prefix(prefix) {
-            let (k, _) = kv?;
-            let moved = self.write(|tx| {
-                // Re-read inside the transaction: the participant may have finished meanwhile.
-                let Some(conv) = tx.get::<ConversationRecord>(CONVERSATIONS, &k)? else {
-                    return Ok(None);
-                };
-                let lk = ledger_key(tx.crypt, &conv.user_id);
-                let mut entry = tx.get::<LedgerEntry>(LEDGER, &lk)?;
-                finish_tx(tx, &conv, entry.as_mut(), false).map(Some)
-            })?;
-            match moved {
-                Some(true) => report.partial_moved += 1,
-                Some(false) => report.empty_removed += 1,
-                None => {}
-            }
-        }
-        Ok(report)
+        self.close_round_with(survey_id, round, now, |_, _| Vec::new())
     }
 }

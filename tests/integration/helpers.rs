@@ -206,3 +206,27 @@ pub async fn room_with_bot(admin: &SimUser, bot: &BotSetup) -> matrix_sdk::Room 
         .expect("bot joins");
     room
 }
+
+/// An admin, a pilot room's alias (the room itself is made by the test) and a bot whose
+/// config names that room and whose surveys folder holds `survey` as `<id>.toml`.
+pub struct Pilot {
+    pub admin: SimUser,
+    pub alias: String,
+    pub bot: BotSetup,
+}
+
+/// Sets up a [`Pilot`] on `hs`; `extra` is appended to the config's `[bot]` table (so it
+/// may open further tables).
+pub async fn pilot_bot(hs: &Homeserver, extra: &str, id: &str, survey: &str) -> Pilot {
+    let admin = SimUser::register(hs, "admin").await.expect("admin");
+    let alias = format!("pilot-{}", pulsebot::sim::random_suffix());
+    let bot = BotSetup::new_on(
+        hs,
+        &[&admin],
+        &format!("pilot_rooms = [\"#{alias}:localhost\"]\n{extra}"),
+    )
+    .await;
+    std::fs::create_dir_all(bot.dir.path().join("surveys")).expect("mkdir");
+    std::fs::write(bot.dir.path().join(format!("surveys/{id}.toml")), survey).expect("survey");
+    Pilot { admin, alias, bot }
+}

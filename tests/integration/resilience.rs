@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
 use pulsebot::sim::{Homeserver, SimUser};
 
-use crate::helpers::{BotSetup, WAIT, hs, room_with_bot};
+use crate::helpers::{Pilot, WAIT, hs, pilot_bot, room_with_bot};
 use crate::round::{consent_poll, participant, pilot_room, question, said, stored_responses};
 
 /// `n` likert questions `q1`..`qn`.
@@ -130,19 +130,7 @@ async fn wait_progress(ps: &[SimUser], bot: &OwnedUserId, n: usize, at_least: us
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_mid_round_counts_every_answer_once() {
     const N: usize = 8;
-    let admin = SimUser::register(hs(), "admin").await.expect("admin");
-    let alias = format!("pilot-{}", pulsebot::sim::random_suffix());
-    let bot = BotSetup::new(
-        &[&admin],
-        &format!("pilot_rooms = [\"#{alias}:localhost\"]\n"),
-    )
-    .await;
-    std::fs::create_dir_all(bot.dir.path().join("surveys")).expect("mkdir");
-    std::fs::write(
-        bot.dir.path().join("surveys/kill.toml"),
-        likert_survey("kill", N),
-    )
-    .expect("survey");
+    let Pilot { admin, alias, bot } = pilot_bot(hs(), "", "kill", &likert_survey("kill", N)).await;
     let names: Vec<String> = (0..5).map(|i| format!("k{i}")).collect();
     let ps = futures_util::future::join_all(names.iter().map(|n| participant(n))).await;
     let refs: Vec<&SimUser> = ps.iter().collect();
@@ -179,20 +167,8 @@ async fn homeserver_restart_mid_round_completes_the_round() {
     // An own homeserver: restarting the run's shared one would disturb other tests.
     let dir = tempfile::tempdir().expect("tempdir");
     let own = Homeserver::start(&dir.path().join("synapse")).expect("second Synapse starts");
-    let admin = SimUser::register(&own, "admin").await.expect("admin");
-    let alias = format!("pilot-{}", pulsebot::sim::random_suffix());
-    let bot = BotSetup::new_on(
-        &own,
-        &[&admin],
-        &format!("pilot_rooms = [\"#{alias}:localhost\"]\n"),
-    )
-    .await;
-    std::fs::create_dir_all(bot.dir.path().join("surveys")).expect("mkdir");
-    std::fs::write(
-        bot.dir.path().join("surveys/outage.toml"),
-        likert_survey("outage", N),
-    )
-    .expect("survey");
+    let Pilot { admin, alias, bot } =
+        pilot_bot(&own, "", "outage", &likert_survey("outage", N)).await;
     let mut ps = Vec::new();
     for i in 0..3 {
         let p = SimUser::register(&own, &format!("o{i}"))
@@ -228,20 +204,14 @@ async fn homeserver_restart_mid_round_completes_the_round() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thirty_answers_sent_while_the_bot_is_down_are_all_handled() {
     const N: usize = 31;
-    let admin = SimUser::register(hs(), "admin").await.expect("admin");
-    let alias = format!("pilot-{}", pulsebot::sim::random_suffix());
     // A small timeline limit forces the limited-timeline path (back-pagination).
-    let bot = BotSetup::new(
-        &[&admin],
-        &format!("pilot_rooms = [\"#{alias}:localhost\"]\n\n[sync]\ntimeline_limit = 5\n"),
+    let Pilot { admin, alias, bot } = pilot_bot(
+        hs(),
+        "\n[sync]\ntimeline_limit = 5\n",
+        "backlog",
+        &likert_survey("backlog", N),
     )
     .await;
-    std::fs::create_dir_all(bot.dir.path().join("surveys")).expect("mkdir");
-    std::fs::write(
-        bot.dir.path().join("surveys/backlog.toml"),
-        likert_survey("backlog", N),
-    )
-    .expect("survey");
     let p = participant("backlog").await;
     pilot_room(&admin, &bot.user_id, &alias, &[&p]).await;
     let process = bot.start();
@@ -296,21 +266,13 @@ async fn send_undecryptable(p: &SimUser, room: &OwnedRoomId) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn undecryptable_and_malformed_answers_change_nothing() {
     const N: usize = 2;
-    let admin = SimUser::register(hs(), "admin").await.expect("admin");
-    let alias = format!("pilot-{}", pulsebot::sim::random_suffix());
-    let bot = BotSetup::new(
-        &[&admin],
-        &format!(
-            "pilot_rooms = [\"#{alias}:localhost\"]\n\n[sync]\nundecryptable_timeout_secs = 2\n"
-        ),
+    let Pilot { admin, alias, bot } = pilot_bot(
+        hs(),
+        "\n[sync]\nundecryptable_timeout_secs = 2\n",
+        "utd",
+        &likert_survey("utd", N),
     )
     .await;
-    std::fs::create_dir_all(bot.dir.path().join("surveys")).expect("mkdir");
-    std::fs::write(
-        bot.dir.path().join("surveys/utd.toml"),
-        likert_survey("utd", N),
-    )
-    .expect("survey");
     let p = participant("utd").await;
     pilot_room(&admin, &bot.user_id, &alias, &[&p]).await;
     let process = bot.start();

@@ -12,7 +12,7 @@ use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
 use pulsebot::sim::{Received, SimUser};
 use pulsebot::store::{AnswerValue, Passphrase, Store};
 
-use crate::helpers::{BotSetup, WAIT, hs, room_with_bot};
+use crate::helpers::{BotSetup, Pilot, WAIT, hs, pilot_bot, room_with_bot};
 
 /// One question of every kind; `features` only after `usage` = daily/weekly.
 pub const FLOW_SURVEY: &str = r#"
@@ -193,17 +193,13 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_round_counts_what_participants_sent() {
-    let admin = SimUser::register(hs(), "admin").await.expect("admin");
-    let alias = format!("pilot-{}", pulsebot::sim::random_suffix());
-    let bot = BotSetup::new(
-        &[&admin],
-        &format!(
-            "pilot_rooms = [\"#{alias}:localhost\"]\n\n[sync]\nundecryptable_timeout_secs = 20\n"
-        ),
+    let Pilot { admin, alias, bot } = pilot_bot(
+        hs(),
+        "\n[sync]\nundecryptable_timeout_secs = 20\n",
+        "flow",
+        FLOW_SURVEY,
     )
     .await;
-    std::fs::create_dir_all(bot.dir.path().join("surveys")).expect("mkdir");
-    std::fs::write(bot.dir.path().join("surveys/flow.toml"), FLOW_SURVEY).expect("survey");
     let names: Vec<String> = (0..5).map(|i| format!("p{i}")).collect();
     let ps = futures_util::future::join_all(names.iter().map(|n| participant(n))).await;
     let refs: Vec<&SimUser> = ps.iter().collect();

@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use pulsebot::clock::ManualClock;
-use pulsebot::sim::SimUser;
 use pulsebot::store::{Passphrase, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{BotSetup, hs};
+use crate::helpers::{Pilot, hs, pilot_bot};
 use crate::round::{consent_poll, participant, pilot_room, question, said};
 
 const SURVEY: &str = r#"
@@ -46,15 +45,7 @@ async fn settle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scheduled_round_opens_reminds_in_working_hours_and_closes() {
-    let admin = SimUser::register(hs(), "admin").await.expect("admin");
-    let alias = format!("pilot-{}", pulsebot::sim::random_suffix());
-    let bot = BotSetup::new(
-        &[&admin],
-        &format!("pilot_rooms = [\"#{alias}:localhost\"]\n"),
-    )
-    .await;
-    std::fs::create_dir_all(bot.dir.path().join("surveys")).expect("mkdir");
-    std::fs::write(bot.dir.path().join("surveys/sched.toml"), SURVEY).expect("survey");
+    let Pilot { admin, alias, bot } = pilot_bot(hs(), "", "sched", SURVEY).await;
     let p = participant("sched").await;
     pilot_room(&admin, &bot.user_id, &alias, &[&p]).await;
 
