@@ -114,6 +114,12 @@ impl Store {
         self.write(|tx| tx.put(BOT_STATE, &bot_state_key(tx.crypt, name), &value.to_vec()))
     }
 
+    /// Stores a bot-state value without waiting for the disk (for the sync position: losing
+    /// it in a crash only replays events, which are handled idempotently).
+    pub fn set_bot_state_relaxed(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.write_relaxed(|tx| tx.put(BOT_STATE, &bot_state_key(tx.crypt, name), &value.to_vec()))
+    }
+
     /// Reads a bot-state value.
     pub fn bot_state(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.read(BOT_STATE, &bot_state_key(self.crypt(), name))

@@ -334,7 +334,9 @@ impl Store {
         round: u32,
         f: impl Fn(&mut ConversationState),
     ) -> Result<bool, StoreError> {
-        self.write(|tx| {
+        // Not fsynced: its callers repeat it idempotently after a crash (a poll resent with
+        // its transaction id gets the same event id and is registered again).
+        self.write_relaxed(|tx| {
             let ck = conversation_key(tx.crypt, user_id, survey_id, round);
             let Some(mut conv) = tx.get::<ConversationRecord>(CONVERSATIONS, &ck)? else {
                 return Ok(false);

@@ -57,7 +57,8 @@ mod tables;
 mod tests;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Serialize, de::DeserializeOwned};
 use sled::Transactional;
@@ -114,6 +115,10 @@ struct Inner {
     /// Writers take it shared, [`backup`] exclusively: a backup sees no half-applied
     /// sequence of transactions across trees (sled has no cross-tree snapshot).
     gate: RwLock<()>,
+    /// Group commit: transactions committed so far, and how many of them an fsync covers.
+    committed: AtomicU64,
+    flushed: AtomicU64,
+    flush_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -229,6 +234,9 @@ impl Store {
                 path: path.to_owned(),
                 opts,
                 gate: RwLock::new(()),
+                committed: AtomicU64::new(0),
+                flushed: AtomicU64::new(0),
+                flush_lock: Mutex::new(()),
             }),
         };
         if created {
@@ -251,6 +259,24 @@ impl Store {
     /// Runs `f` as one transaction over all tables, then fsyncs if configured. `f` may run
     /// more than once on conflicts, so it must be free of side effects.
     pub(crate) fn write<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R, StoreError> {
+        let r = self.write_unsynced(&f)?;
+        if self.inner.opts.sync_on_commit {
+            self.sync_committed()?;
+        }
+        Ok(r)
+    }
+
+    /// Runs `f` as one transaction without waiting for the disk: for writes whose loss in a
+    /// crash is harmless because they are repeated idempotently (an outbox entry marked sent,
+    /// a poll id registered, the sync position). The next durable write covers them.
+    pub(crate) fn write_relaxed<R>(
+        &self,
+        f: impl Fn(&Tx<'_>) -> TxResult<R>,
+    ) -> Result<R, StoreError> {
+        self.write_unsynced(&f)
+    }
+
+    fn write_unsynced<R>(&self, f: &impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R, StoreError> {
         // A poisoned gate only means another writer panicked; the data is sled's, not ours.
         let _g = self.inner.gate.read().unwrap_or_else(|e| e.into_inner());
         let crypt = &self.inner.crypt;
@@ -259,10 +285,28 @@ impl Store {
             .trees
             .as_slice()
             .transaction(|view| f(&Tx { view, crypt }))?;
-        if self.inner.opts.sync_on_commit {
-            self.inner.db.flush()?;
-        }
+        self.inner.committed.fetch_add(1, Ordering::SeqCst);
         Ok(r)
+    }
+
+    /// Group commit: returns once an fsync that started after this thread's last commit has
+    /// finished. Writers waiting while another fsync runs usually find their commit covered
+    /// by the next one, so concurrent answers share fsyncs instead of queueing for one each.
+    fn sync_committed(&self) -> Result<(), StoreError> {
+        let mine = self.inner.committed.load(Ordering::SeqCst);
+        let _f = self
+            .inner
+            .flush_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if self.inner.flushed.load(Ordering::SeqCst) >= mine {
+            return Ok(());
+        }
+        // Everything committed up to here is in sled's buffers before the fsync starts.
+        let target = self.inner.committed.load(Ordering::SeqCst);
+        self.inner.db.flush()?;
+        self.inner.flushed.store(target, Ordering::SeqCst);
+        Ok(())
     }
 
     fn tree(&self, t: Table) -> &sled::Tree {

@@ -43,7 +43,9 @@ impl Store {
     /// Marks a message sent. Its content is dropped (no longer needed, and it may quote the
     /// participant's answer); the entry stays until [`Store::prune_sent`].
     pub fn mark_sent(&self, id: u64) -> Result<bool, StoreError> {
-        self.write(|tx| {
+        // Not fsynced: if a crash loses it, the message is sent again with the same
+        // transaction id and the homeserver returns the first event.
+        self.write_relaxed(|tx| {
             let Some(mut m) = tx.get::<OutboxMessage>(OUTBOX, &id.to_be_bytes())? else {
                 return Ok(false);
             };
