@@ -673,16 +673,18 @@ impl SyncHandler for Bot {
                 self.handle(&room, ev).await?;
                 continue;
             }
+            // Admin commands work in a DM with an admin too.
+            if let Inbound::Text {
+                body,
+                event_id,
+                sender,
+            } = &ev
+                && let Some(cmd) = admin::parse(body)
+            {
+                self.admin_command(&room, event_id, sender, cmd).await?;
+                continue;
+            }
             match ev {
-                // Admin commands work in a DM with an admin too.
-                Inbound::Text {
-                    ref body,
-                    ref event_id,
-                    ref sender,
-                } if admin::parse(body).is_some() => {
-                    let cmd = admin::parse(body).unwrap_or(AdminCommand::Help);
-                    self.admin_command(&room, event_id, sender, cmd).await?;
-                }
                 Inbound::Undecryptable {
                     event_id,
                     sender,

@@ -3,7 +3,6 @@
 //! thread so the sync loop never waits for them.
 
 use matrix_sdk::Room;
-use matrix_sdk::attachment::AttachmentConfig;
 use matrix_sdk::ruma::OwnedUserId;
 use tracing::info;
 
@@ -51,10 +50,8 @@ impl Bot {
         let file =
             tokio::task::spawn_blocking(move || export_file(&store, &survey, &request, &actor))
                 .await??;
-        let mime: mime::Mime = file.mime.parse()?;
         let size = file.bytes.len();
-        room.send_attachment(&file.file_name, &mime, file.bytes, AttachmentConfig::new())
-            .await?;
+        crate::matrix::send::send_file(room, &file.file_name, file.mime, file.bytes).await?;
         info!(
             survey = survey_id,
             format = format.name(),

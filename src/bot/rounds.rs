@@ -217,11 +217,8 @@ impl Bot {
             let Some(room) = self.inner.client.get_room(&id) else {
                 continue;
             };
-            let content =
-                matrix_sdk::ruma::events::room::message::RoomMessageEventContent::text_plain(&text);
-            let txn =
-                crate::matrix::send::txn_id("summary", &format!("{}/{round}/{id}", survey.id));
-            room.send(content).with_transaction_id(txn).await?;
+            let cause = format!("{}/{round}/{id}", survey.id);
+            crate::matrix::send::send_text_once(&room, &text, "summary", &cause).await?;
             info!(survey = %survey.id, round, room = %id, "summary posted");
         }
         Ok(())
@@ -355,6 +352,11 @@ impl Bot {
     /// Contacts the whole audience of every open round (idempotent; see the module docs).
     pub(super) async fn reconcile(&self) -> anyhow::Result<()> {
         let rounds = self.inner.store.run(|s| s.rounds()).await?;
+        // Kept current here (every tick), not only when someone asks for the status.
+        self.inner.metrics.rounds_open.store(
+            rounds.iter().filter(|r| r.closed_at.is_none()).count() as u64,
+            Ordering::Relaxed,
+        );
         for info in rounds
             .into_iter()
             .filter(|r| r.closed_at.is_none() && r.label.is_none())
@@ -520,10 +522,6 @@ impl Bot {
             .store
             .run(|s| Ok((s.participants()?, s.rounds()?)))
             .await?;
-        self.inner.metrics.rounds_open.store(
-            rounds.iter().filter(|r| r.closed_at.is_none()).count() as u64,
-            Ordering::Relaxed,
-        );
         Ok(crate::admin::round_counts(&participants, &rounds))
     }
 }

@@ -57,6 +57,34 @@ pub async fn send_queued(
     Ok(response.response.event_id)
 }
 
+/// Sends a plain-text message at most once per (`purpose`, `cause`) (see [`txn_id`]).
+pub async fn send_text_once(
+    room: &Room,
+    text: &str,
+    purpose: &str,
+    cause: &str,
+) -> anyhow::Result<()> {
+    room.send(RoomMessageEventContent::text_plain(text))
+        .with_transaction_id(txn_id(purpose, cause))
+        .await
+        .with_context(|| format!("cannot send into {}", room.room_id()))?;
+    Ok(())
+}
+
+/// Uploads a file into the room; in an encrypted room the SDK encrypts it first.
+pub async fn send_file(room: &Room, name: &str, mime: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+    let mime: mime::Mime = mime.parse().context("not a MIME type")?;
+    room.send_attachment(
+        name,
+        &mime,
+        bytes,
+        matrix_sdk::attachment::AttachmentConfig::new(),
+    )
+    .await
+    .with_context(|| format!("cannot upload into {}", room.room_id()))?;
+    Ok(())
+}
+
 /// A transaction id for the `index`-th message caused by `event_id` (see [`txn_id`]).
 pub fn caused_txn(event_id: &str, index: usize) -> String {
     txn_id("dm", &format!("{event_id}/{index}")).to_string()
