@@ -101,6 +101,10 @@ handlers:
 root:
   level: WARNING
   handlers: [file]
+loggers:
+  # PULSEBOT_SYNAPSE_ACCESS_LOG=1 logs every request (for profiling the benchmark).
+  synapse.access.http:
+    level: $([ -n "${PULSEBOT_SYNAPSE_ACCESS_LOG:-}" ] && echo INFO || echo WARNING)
 disable_existing_loggers: false
 YAML
 }

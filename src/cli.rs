@@ -125,6 +125,12 @@ pub enum Command {
         /// Participants in the latency round.
         #[arg(long, default_value_t = 20)]
         latency_participants: usize,
+        /// Milliseconds participants take per question in the second latency round.
+        #[arg(long, default_value_t = 2000)]
+        think_ms: u64,
+        /// The bot's `sync.batch_ms` (default: the bot's default).
+        #[arg(long)]
+        sync_batch_ms: Option<u64>,
         /// Working folder (emptied first).
         #[arg(long, default_value = ".bench")]
         dir: PathBuf,
@@ -256,12 +262,16 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
             participants,
             questions,
             latency_participants,
+            think_ms,
+            sync_batch_ms,
             dir,
         } => {
             let opts = crate::bench::BenchOptions {
                 participants,
                 questions,
                 latency_participants: latency_participants.min(participants),
+                think_ms,
+                sync_batch_ms,
             };
             crate::bench::run(&dir, &opts).await
         }

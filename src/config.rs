@@ -160,6 +160,9 @@ pub struct MetricsConfig {
     pub listen: Option<std::net::SocketAddr>,
 }
 
+/// Default of `sync.batch_ms`.
+const DEFAULT_SYNC_BATCH_MS: i64 = 0;
+
 /// `[sync]`
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
@@ -167,6 +170,9 @@ pub struct SyncConfig {
     pub timeline_limit: u32,
     /// Long-poll timeout of each sync request, in seconds.
     pub timeout_secs: u64,
+    /// Least time between the starts of two sync requests, in milliseconds: while events
+    /// flow, they are fetched in batches rather than one request per event.
+    pub batch_ms: u64,
     /// How long an undecryptable answer waits for its keys before the participant is
     /// asked again, in seconds.
     pub undecryptable_timeout_secs: u64,
@@ -297,6 +303,7 @@ mod raw {
     pub struct Sync {
         pub timeline_limit: Option<Spanned<i64>>,
         pub timeout_secs: Option<Spanned<i64>>,
+        pub batch_ms: Option<Spanned<i64>>,
         pub undecryptable_timeout_secs: Option<Spanned<i64>>,
     }
 }
@@ -649,6 +656,13 @@ impl Checker<'_> {
             1,
             300,
         ) as u64;
+        let batch_ms = self.int(
+            "sync.batch_ms",
+            raw.sync.batch_ms.as_ref(),
+            DEFAULT_SYNC_BATCH_MS,
+            0,
+            5000,
+        ) as u64;
         let undecryptable_timeout_secs = self.int(
             "sync.undecryptable_timeout_secs",
             raw.sync.undecryptable_timeout_secs.as_ref(),
@@ -700,6 +714,7 @@ impl Checker<'_> {
             sync: SyncConfig {
                 timeline_limit,
                 timeout_secs,
+                batch_ms,
                 undecryptable_timeout_secs,
             },
             metrics: MetricsConfig { listen },
@@ -885,6 +900,16 @@ pilot_rooms = ["#pilot:localhost"]
         assert_eq!(c.notice.de.trim_end(), DEFAULT_NOTICE_DE.trim_end());
         assert_eq!(c.notice.en.trim_end(), DEFAULT_NOTICE_EN.trim_end());
         assert!(c.notice_configured);
+    }
+
+    #[test]
+    fn sync_batch_is_checked() {
+        assert_eq!(parse(GOOD).expect("valid").sync.batch_ms, 0);
+        let c = parse(&format!("{GOOD}\n[sync]\nbatch_ms = 150\n")).expect("valid");
+        assert_eq!(c.sync.batch_ms, 150);
+        let e = problem(&format!("{GOOD}\n[sync]\nbatch_ms = -1\n"));
+        assert!(e.contains("sync.batch_ms"), "{e}");
+        assert!(e.contains("out of range"), "{e}");
     }
 
     #[test]

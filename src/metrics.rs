@@ -30,13 +30,19 @@ pub struct Metrics {
     pub rounds_open: AtomicU64,
     /// Undecryptable events seen.
     pub undecryptable: AtomicU64,
+    /// Messages waiting in the outbox at the sender's last look.
+    pub outbox_pending: AtomicU64,
     /// Milliseconds since `started` of the last saved sync position (0: none yet).
     last_sync_ms: AtomicU64,
     /// Recent times from a decrypted answer reaching the bot to its next question being
     /// handed to the homeserver, in microseconds.
-    handling: Mutex<VecDeque<u32>>,
-    handling_count: AtomicU64,
-    handling_sum_us: AtomicU64,
+    handling: Samples,
+    /// Recent times from a decrypted answer reaching the bot to its being stored.
+    stored: Samples,
+    syncs: AtomicU64,
+    sync_events: AtomicU64,
+    sync_request_us: AtomicU64,
+    sync_handling_us: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -48,11 +54,58 @@ impl Default for Metrics {
             send_failures: AtomicU64::new(0),
             rounds_open: AtomicU64::new(0),
             undecryptable: AtomicU64::new(0),
+            outbox_pending: AtomicU64::new(0),
             last_sync_ms: AtomicU64::new(0),
-            handling: Mutex::new(VecDeque::new()),
-            handling_count: AtomicU64::new(0),
-            handling_sum_us: AtomicU64::new(0),
+            handling: Samples::default(),
+            stored: Samples::default(),
+            syncs: AtomicU64::new(0),
+            sync_events: AtomicU64::new(0),
+            sync_request_us: AtomicU64::new(0),
+            sync_handling_us: AtomicU64::new(0),
         }
+    }
+}
+
+/// Recent durations in microseconds, with their count and sum since start.
+#[derive(Debug, Default)]
+struct Samples {
+    recent: Mutex<VecDeque<u32>>,
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl Samples {
+    fn record(&self, d: Duration) {
+        let us = u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
+        let mut h = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(u64::from(us), Ordering::Relaxed);
+        if h.len() == SAMPLES {
+            h.pop_front();
+        }
+        h.push_back(us);
+    }
+
+    /// The count since start, then the recent samples oldest first, one per line (for the
+    /// benchmark's per-phase figures; numbers only).
+    fn render(&self) -> String {
+        use std::fmt::Write;
+        let h = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = format!("{}\n", self.count.load(Ordering::Relaxed));
+        for us in h.iter() {
+            let _ = writeln!(s, "{us}");
+        }
+        s
+    }
+
+    fn quantiles(&self) -> Option<(Duration, Duration)> {
+        let mut v: Vec<u32> = {
+            let h = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            h.iter().copied().collect()
+        };
+        v.sort_unstable();
+        let us = |q| quantile(&v, q).map(|x| Duration::from_micros(u64::from(x)));
+        Some((us(0.5)?, us(0.99)?))
     }
 }
 
@@ -84,28 +137,40 @@ impl Metrics {
         }
     }
 
+    /// Records one handled sync batch.
+    pub fn record_batch(&self, request: Duration, handling: Duration, events: usize) {
+        let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        self.sync_events.fetch_add(events as u64, Ordering::Relaxed);
+        self.sync_request_us
+            .fetch_add(us(request), Ordering::Relaxed);
+        self.sync_handling_us
+            .fetch_add(us(handling), Ordering::Relaxed);
+    }
+
     /// Records one answer's handling time.
     pub fn record_handling(&self, d: Duration) {
-        let us = u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
-        self.handling_count.fetch_add(1, Ordering::Relaxed);
-        self.handling_sum_us
-            .fetch_add(u64::from(us), Ordering::Relaxed);
-        let mut h = self.handling.lock().unwrap_or_else(|p| p.into_inner());
-        if h.len() == SAMPLES {
-            h.pop_front();
-        }
-        h.push_back(us);
+        self.handling.record(d);
+    }
+
+    /// Records the time one answer took to be stored.
+    pub fn record_stored(&self, d: Duration) {
+        self.stored.record(d);
+    }
+
+    /// The recent handling times (see [`Samples::render`]).
+    pub fn render_handling(&self) -> String {
+        self.handling.render()
+    }
+
+    /// The recent storing times (see [`Samples::render`]).
+    pub fn render_stored(&self) -> String {
+        self.stored.render()
     }
 
     /// p50 and p99 of the recent handling times.
     pub fn handling_quantiles(&self) -> Option<(Duration, Duration)> {
-        let mut v: Vec<u32> = {
-            let h = self.handling.lock().unwrap_or_else(|p| p.into_inner());
-            h.iter().copied().collect()
-        };
-        v.sort_unstable();
-        let us = |q| quantile(&v, q).map(|x| Duration::from_micros(u64::from(x)));
-        Some((us(0.5)?, us(0.99)?))
+        self.handling.quantiles()
     }
 
     /// The Prometheus text exposition.
@@ -149,6 +214,12 @@ impl Metrics {
             load(&self.rounds_open),
         );
         counter(
+            "pulsebot_outbox_pending",
+            "Messages waiting to be sent at the sender's last look.",
+            "gauge",
+            load(&self.outbox_pending),
+        );
+        counter(
             "pulsebot_messages_sent_total",
             "Messages delivered to the homeserver.",
             "counter",
@@ -159,6 +230,31 @@ impl Metrics {
             "Failed send attempts; each message is retried with the same transaction id.",
             "counter",
             load(&self.send_failures),
+        );
+        counter(
+            "pulsebot_syncs_total",
+            "Sync responses handled.",
+            "counter",
+            load(&self.syncs),
+        );
+        counter(
+            "pulsebot_sync_events_total",
+            "Timeline events handed from sync responses to the bot.",
+            "counter",
+            load(&self.sync_events),
+        );
+        let secs = |a: &AtomicU64| format!("{:.6}", a.load(Ordering::Relaxed) as f64 / 1e6);
+        counter(
+            "pulsebot_sync_request_seconds_total",
+            "Time in sync requests, including the SDK's processing and decryption.",
+            "counter",
+            secs(&self.sync_request_us),
+        );
+        counter(
+            "pulsebot_sync_handling_seconds_total",
+            "Time handling sync responses and saving the position.",
+            "counter",
+            secs(&self.sync_handling_us),
         );
         let _ = writeln!(
             s,
@@ -175,8 +271,8 @@ impl Metrics {
         let _ = writeln!(
             s,
             "pulsebot_answer_handling_seconds_sum {:.6}\npulsebot_answer_handling_seconds_count {}",
-            self.handling_sum_us.load(Ordering::Relaxed) as f64 / 1e6,
-            self.handling_count.load(Ordering::Relaxed)
+            self.handling.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
+            self.handling.count.load(Ordering::Relaxed)
         );
         s
     }
@@ -216,6 +312,8 @@ pub async fn serve(
             let path = request.split_whitespace().nth(1).unwrap_or("");
             let (status, body) = match path {
                 "/metrics" => ("200 OK", metrics.render()),
+                "/handling" => ("200 OK", metrics.render_handling()),
+                "/stored" => ("200 OK", metrics.render_stored()),
                 "/health" => match metrics.sync_lag() {
                     Some(lag) if lag <= healthy_lag => ("200 OK", "ok\n".to_owned()),
                     Some(lag) => (
@@ -258,5 +356,26 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("pulsebot_sync_lag_seconds -1"), "{text}");
+    }
+
+    #[test]
+    fn sync_batches_and_samples_are_reported() {
+        let m = Metrics::default();
+        m.record_batch(Duration::from_millis(1500), Duration::from_millis(20), 40);
+        m.record_batch(Duration::from_millis(500), Duration::from_millis(10), 2);
+        let text = m.render();
+        assert!(text.contains("pulsebot_syncs_total 2\n"), "{text}");
+        assert!(text.contains("pulsebot_sync_events_total 42\n"), "{text}");
+        assert!(
+            text.contains("pulsebot_sync_request_seconds_total 2.000000\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pulsebot_sync_handling_seconds_total 0.030000\n"),
+            "{text}"
+        );
+        m.record_handling(Duration::from_micros(1234));
+        m.record_handling(Duration::from_micros(7));
+        assert_eq!(m.render_handling(), "2\n1234\n7\n");
     }
 }

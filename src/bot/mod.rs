@@ -193,6 +193,7 @@ pub async fn run_with(
     let sync_opts = SyncOptions {
         timeline_limit: config.sync.timeline_limit,
         timeout: Duration::from_secs(config.sync.timeout_secs),
+        min_interval: Duration::from_millis(config.sync.batch_ms),
     };
     let position = StorePosition(store.clone(), options.metrics.clone());
     if let Some(addr) = config.metrics.listen {
@@ -645,6 +646,12 @@ impl Bot {
 }
 
 impl SyncHandler for Bot {
+    fn batch_handled(&self, t: &crate::matrix::sync::BatchTiming) {
+        self.inner
+            .metrics
+            .record_batch(t.request, t.handling, t.events);
+    }
+
     async fn room_events(&self, room: Room, events: Vec<TimelineEvent>) -> anyhow::Result<()> {
         let own = self
             .inner

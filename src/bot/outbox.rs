@@ -19,13 +19,26 @@ use crate::conversation::{self, Context, Outgoing};
 use crate::matrix::{rooms, send};
 use crate::store::{OutboxMessage, RoundStatus};
 
-/// Rooms served at the same time.
-pub(super) const PARALLEL_ROOMS: usize = 64;
+/// Rooms served at the same time. Each holds at most one request to the homeserver; the
+/// limit only bounds a burst (after a restart, at a round's close), since in a running
+/// round every participant waits for exactly one next message.
+pub(super) const PARALLEL_ROOMS: usize = 256;
 /// How often sent entries are dropped from the outbox.
 const PRUNE_EVERY: Duration = Duration::from_secs(10);
 /// Pause before looking again when nothing woke the sender (invites not yet accepted, a
 /// failed send).
 const IDLE: Duration = Duration::from_secs(2);
+
+/// How a room worker's pass ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drained {
+    /// Nothing left to send.
+    Empty,
+    /// Messages left that cannot go yet (participant not joined, shutdown).
+    Waiting,
+    /// A send or the outbox read failed.
+    Failed,
+}
 
 impl Bot {
     /// Runs until shutdown: whenever woken (and every [`IDLE`]), starts a worker for each
@@ -35,6 +48,10 @@ impl Bot {
         loop {
             match self.inner.store.pending().await {
                 Ok(pending) => {
+                    self.inner
+                        .metrics
+                        .outbox_pending
+                        .store(pending.len() as u64, Ordering::Relaxed);
                     let rooms: BTreeSet<String> =
                         pending.into_iter().map(|m| m.message.room_id).collect();
                     for room in rooms {
@@ -60,54 +77,87 @@ impl Bot {
 
     /// Serves one room until its queue is empty (or waits on the participant), unless a
     /// worker serves it already: rooms never wait for each other, a room's messages stay
-    /// in order.
-    fn spawn_room_worker(&self, room_id: String) {
-        {
-            let mut busy = self.inner.sending.lock().unwrap_or_else(|p| p.into_inner());
-            if !busy.insert(room_id.clone()) {
-                return;
-            }
+    /// in order. Called by the sender loop and, right after an answer is stored, by the
+    /// handler itself, so the next question does not wait for the loop.
+    pub(super) fn spawn_room_worker(&self, room_id: String) {
+        if !self.claim_room(&room_id) {
+            return;
         }
         let bot = self.clone();
         self.inner.tasks.spawn(async move {
             let _permit = bot.inner.send_slots.acquire().await;
-            let mut sent_any = false;
-            // Stops between messages at shutdown; what is left goes out after the restart
-            // with the same transaction ids.
-            while !bot.inner.cancel.is_cancelled() {
-                let msgs: Vec<OutboxMessage> = match bot.inner.store.pending().await {
-                    Ok(p) => p
-                        .into_iter()
-                        .filter(|m| m.message.room_id == room_id)
-                        .collect(),
-                    Err(e) => {
-                        warn!(error = %format!("{e:#}"), "reading the outbox failed");
-                        break;
-                    }
-                };
-                if msgs.is_empty() {
+            loop {
+                let outcome = bot.drain_room(&room_id).await;
+                bot.release_room(&room_id);
+                // Waiting and failed rooms are taken up again by the sender loop's next pass.
+                if outcome != Drained::Empty || bot.inner.cancel.is_cancelled() {
                     break;
                 }
-                match bot.send_room(&room_id, msgs).await {
-                    Ok(0) => break,
-                    Ok(_) => sent_any = true,
-                    Err(e) => {
-                        bot.inner.metrics.send_failures.fetch_add(1, Ordering::Relaxed);
-                        warn!(room = %room_id, error = %format!("{e:#}"), "send failed; retried later");
-                        break;
+                // A message queued while this worker was finishing saw the room busy and
+                // left it to us: look once more after releasing the claim.
+                let room = room_id.clone();
+                match bot.inner.store.run(move |s| s.pending_in_room(&room)).await {
+                    Ok(p) if !p.is_empty() => {
+                        if !bot.claim_room(&room_id) {
+                            break;
+                        }
                     }
+                    _ => break,
                 }
             }
-            bot.inner
-                .sending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&room_id);
-            if sent_any {
-                // Something may have been queued for this room while the worker finished.
-                bot.inner.send_now.notify_one();
-            }
         });
+    }
+
+    /// Marks the room as served; false if a worker serves it already.
+    fn claim_room(&self, room_id: &str) -> bool {
+        let mut busy = self.inner.sending.lock().unwrap_or_else(|p| p.into_inner());
+        busy.insert(room_id.to_owned())
+    }
+
+    /// Ends a worker's claim on the room.
+    fn release_room(&self, room_id: &str) {
+        self.inner
+            .sending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(room_id);
+    }
+
+    /// Sends what is queued for the room until nothing is left or it cannot go on.
+    async fn drain_room(&self, room_id: &str) -> Drained {
+        // Stops between messages at shutdown; what is left goes out after the restart
+        // with the same transaction ids.
+        while !self.inner.cancel.is_cancelled() {
+            let room = room_id.to_owned();
+            let msgs: Vec<OutboxMessage> = match self
+                .inner
+                .store
+                .run(move |s| s.pending_in_room(&room))
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), "reading the outbox failed");
+                    return Drained::Failed;
+                }
+            };
+            if msgs.is_empty() {
+                return Drained::Empty;
+            }
+            match self.send_room(room_id, msgs).await {
+                Ok(0) => return Drained::Waiting,
+                Ok(_) => {}
+                Err(e) => {
+                    self.inner
+                        .metrics
+                        .send_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    warn!(room = %room_id, error = %format!("{e:#}"), "send failed; retried later");
+                    return Drained::Failed;
+                }
+            }
+        }
+        Drained::Waiting
     }
 
     /// Sends one room's messages in queue order; stops at the first failure (order matters).

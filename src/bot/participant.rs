@@ -242,12 +242,18 @@ impl Bot {
                 let goes_on = self
                     .round_answer(&entry, &survey_id, n, &room_id, event_id, &input)
                     .await;
+                if matches!(goes_on, Ok(true)) {
+                    self.inner.metrics.record_stored(received.elapsed());
+                }
                 if !matches!(goes_on, Ok(true)) {
                     started(false);
                 }
                 goes_on?;
             }
         }
+        // The reply or next question goes out from here, without waiting for the sender
+        // loop; the loop still looks (other rooms may have got messages too).
+        self.spawn_room_worker(room_id);
         self.inner.send_now.notify_one();
         Ok(())
     }

@@ -44,6 +44,19 @@ pub trait SyncHandler: Send + Sync {
     fn invited(&self, room: Room) -> impl Future<Output = ()> + Send;
     /// The bot left or was removed from a room.
     fn left(&self, room: Room) -> impl Future<Output = ()> + Send;
+    /// One sync response was handled: how long the request and the handling took.
+    fn batch_handled(&self, _timing: &BatchTiming) {}
+}
+
+/// Where one sync batch spent its time (for metrics and the round benchmark).
+#[derive(Debug, Clone, Copy)]
+pub struct BatchTiming {
+    /// The `/sync` request, including the SDK's processing and decryption of the response.
+    pub request: Duration,
+    /// Handing the events to the handler and saving the position.
+    pub handling: Duration,
+    /// Timeline events handed over.
+    pub events: usize,
 }
 
 /// Where the sync position is kept between runs (pulsebot's store, encrypted).
@@ -61,6 +74,8 @@ pub struct SyncOptions {
     pub timeline_limit: u32,
     /// Long-poll timeout.
     pub timeout: Duration,
+    /// Least time between the starts of two requests.
+    pub min_interval: Duration,
 }
 
 fn filter(limit: u32) -> Filter {
@@ -82,6 +97,7 @@ pub async fn run<H: SyncHandler, P: SyncPosition>(
     // The first request must not long-poll: after a restore it would otherwise wait up to
     // the full timeout before the bot handles what arrived while it was down.
     let mut timeout = Duration::ZERO;
+    let mut last_request: Option<std::time::Instant> = None;
     loop {
         let mut settings = SyncSettings::default()
             .filter(filter(opts.timeline_limit))
@@ -89,10 +105,22 @@ pub async fn run<H: SyncHandler, P: SyncPosition>(
         if let Some(t) = &token {
             settings = settings.token(t.clone());
         }
+        // While events flow, each response returns at once; spacing the requests lets one
+        // request carry many events (the homeserver's cost per request barely depends on
+        // how many it carries). Idle long-polls are not delayed.
+        if let Some(last) = last_request {
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep_until((last + opts.min_interval).into()) => {}
+            }
+        }
+        let requested = std::time::Instant::now();
+        last_request = Some(requested);
         let result = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
             r = client.sync_once(settings) => r,
         };
+        let request = requested.elapsed();
         let response = match result {
             Ok(r) => r,
             Err(e) => {
@@ -117,10 +145,16 @@ pub async fn run<H: SyncHandler, P: SyncPosition>(
         backoff = Duration::from_millis(500);
         timeout = opts.timeout;
 
+        let handling = std::time::Instant::now();
         match handle_response(client, &response, token.as_deref(), handler).await {
-            Ok(()) => {
+            Ok(events) => {
                 position.save(&response.next_batch).await?;
                 token = Some(response.next_batch);
+                handler.batch_handled(&BatchTiming {
+                    request,
+                    handling: handling.elapsed(),
+                    events,
+                });
             }
             Err(e) => {
                 // Not saving the position means the same events come again: nothing is lost.
@@ -143,7 +177,7 @@ async fn handle_response<H: SyncHandler>(
     response: &matrix_sdk::sync::SyncResponse,
     since: Option<&str>,
     handler: &H,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     for room_id in response.rooms.left.keys() {
         if let Some(room) = client.get_room(room_id) {
             handler.left(room).await;
@@ -159,7 +193,7 @@ async fn handle_response<H: SyncHandler>(
         let span = info_span!("room", room = %room_id);
         async move {
             let Some(room) = client.get_room(room_id) else {
-                return Ok(());
+                return anyhow::Ok(0);
             };
             let mut events = Vec::new();
             if update.timeline.limited
@@ -168,19 +202,19 @@ async fn handle_response<H: SyncHandler>(
                 events = backfill(&room, prev, since).await?;
             }
             events.extend(update.timeline.events.iter().cloned());
-            if events.is_empty() {
-                return Ok(());
+            let n = events.len();
+            if n > 0 {
+                handler.room_events(room, events).await?;
             }
-            handler.room_events(room, events).await
+            Ok(n)
         }
         .instrument(span)
     });
-    let results = futures_util::future::join_all(jobs).await;
-    let failed: Vec<_> = results.into_iter().filter_map(Result::err).collect();
-    match failed.into_iter().next() {
-        None => Ok(()),
-        Some(e) => Err(e),
+    let mut handled = 0;
+    for result in futures_util::future::join_all(jobs).await {
+        handled += result?;
     }
+    Ok(handled)
 }
 
 /// Fetches the events between the previous sync position and the start of a limited timeline.

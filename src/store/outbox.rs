@@ -73,12 +73,25 @@ impl Store {
         })
     }
 
+    /// Messages to `room_id` not yet confirmed sent, in queue order. Entries are opened one
+    /// at a time and only the room's are kept: many rooms' workers read at once.
+    pub fn pending_in_room(&self, room_id: &str) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.tree(OUTBOX).iter() {
+            let (_, v) = kv?;
+            let m: OutboxMessage = self.crypt().open(OUTBOX.name, &v)?;
+            if m.state == OutboxState::Pending && m.message.room_id == room_id {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
     /// Ids of pending messages to `room_id` (used when a participant opts out).
     pub(crate) fn pending_for_room(&self, room_id: &str) -> Result<Vec<u64>, StoreError> {
         Ok(self
-            .pending()?
+            .pending_in_room(room_id)?
             .into_iter()
-            .filter(|m| m.message.room_id == room_id)
             .map(|m| m.id)
             .collect())
     }

@@ -196,6 +196,25 @@ fn close_round_moves_drafts_as_partial() {
 }
 
 #[test]
+fn pending_in_room_keeps_one_rooms_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path(), &pass()).expect("open");
+    let ids = s
+        .queue(&[
+            msg("!a:x", "eins"),
+            msg("!b:x", "zwei"),
+            msg("!a:x", "drei"),
+        ])
+        .expect("queue");
+    assert!(s.mark_sent(ids[0]).expect("mark"));
+    let a = s.pending_in_room("!a:x").expect("room a");
+    assert_eq!(a.iter().map(|m| m.id).collect::<Vec<_>>(), vec![ids[2]]);
+    let b = s.pending_in_room("!b:x").expect("room b");
+    assert_eq!(b.iter().map(|m| m.id).collect::<Vec<_>>(), vec![ids[1]]);
+    assert!(s.pending_in_room("!c:x").expect("room c").is_empty());
+}
+
+#[test]
 fn outbox_keeps_transaction_ids_across_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ids = {
