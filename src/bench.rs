@@ -519,30 +519,23 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
             bail!("the bot did not join the admin room");
         }
     }
-    let command = |text: &'static str| {
+    let command = |text: String| {
         let (admin, room) = (&admin, control.room_id().to_owned());
         async move {
-            let ev = admin.send_text(&room, text).await?;
+            let ev = admin.send_text(&room, &text).await?;
             admin.wait_for_reply(&ev, WAIT).await
         }
     };
 
     step("warm-up round: DMs, notices and consent for everyone");
     let t = Instant::now();
-    command("!pulse start warmup").await?;
+    command("!pulse start warmup".into()).await?;
     let dms: Vec<OwnedRoomId> = bounded(
         users[..opts.participants].iter().map(|u| {
             let (u, bot) = (u.clone(), bot_id.clone());
             async move {
                 let since = Instant::now();
-                let poll = u
-                    .wait_for(WAIT, |m| {
-                        m.sender == bot
-                            && m.poll
-                                .as_ref()
-                                .is_some_and(|a| a.iter().any(|(id, _)| id == "consent.yes"))
-                    })
-                    .await?;
+                let poll = u.wait_for_consent_poll(&bot, WAIT).await?;
                 u.send_text(&poll.room_id, "ja").await?;
                 answer_round(u, bot, poll.room_id.clone(), 1, since, Duration::ZERO).await?;
                 Ok(poll.room_id)
@@ -551,7 +544,7 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
         opts.participants,
     )
     .await?;
-    command("!pulse close warmup").await?;
+    command("!pulse close warmup".into()).await?;
     bot.wait_idle().await?;
     println!("    {:.1} s", t.elapsed().as_secs_f64());
     let bot_pid = Some(bot.child.id());
@@ -608,7 +601,7 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
     let since = Instant::now();
     let t = Instant::now();
     let cpu0 = Cpu::now(synapse_pid, bot_pid);
-    command("!pulse start round").await?;
+    command("!pulse start round".into()).await?;
     bounded(
         users[..opts.participants].iter().zip(&dms).map(|(u, dm)| {
             answer_round(
@@ -635,7 +628,7 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
     let sync_events = delta("pulsebot_sync_events_total ").unwrap_or(0.0);
     let sync_request = delta("pulsebot_sync_request_seconds_total ").unwrap_or(0.0);
     let sync_handling = delta("pulsebot_sync_handling_seconds_total ").unwrap_or(0.0);
-    command("!pulse close round").await?;
+    command("!pulse close round".into()).await?;
     // Closing ends every poll of the round: let those messages go out before measuring.
     bot.wait_idle().await?;
 
@@ -652,12 +645,7 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
         ));
         let counts0 = bot_counts(&bot).await?;
         let since = Instant::now();
-        command(if survey == "latency" {
-            "!pulse start latency"
-        } else {
-            "!pulse start latency-think"
-        })
-        .await?;
+        command(format!("!pulse start {survey}")).await?;
         let lat: Vec<Vec<Duration>> = bounded(
             users[..opts.latency_participants]
                 .iter()
@@ -669,12 +657,7 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
         )
         .await?;
         let (handling, stored) = bot_samples(&bot, counts0).await?;
-        command(if survey == "latency" {
-            "!pulse close latency"
-        } else {
-            "!pulse close latency-think"
-        })
-        .await?;
+        command(format!("!pulse close {survey}")).await?;
         bot.wait_idle().await?;
         let mut lat: Vec<Duration> = lat.into_iter().flatten().collect();
         lat.sort();

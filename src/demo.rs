@@ -173,12 +173,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
                 (m.clone(), bot_id.clone(), survey.clone(), answered.clone());
             tokio::spawn(async move {
                 let consent = m
-                    .wait_for(WAIT, |r| {
-                        r.sender == bot
-                            && r.poll
-                                .as_ref()
-                                .is_some_and(|a| a.iter().any(|(id, _)| id == "consent.yes"))
-                    })
+                    .wait_for_consent_poll(&bot, WAIT)
                     .await
                     .context("no consent poll")?;
                 let dm = consent.room_id.clone();

@@ -103,8 +103,8 @@ struct Inner {
     dm_users: Mutex<HashMap<OwnedRoomId, OwnedUserId>>,
     /// Undecryptable DM events waiting for their keys.
     utd: Mutex<Vec<participant::PendingUtd>>,
-    /// Rooms a sender worker is serving.
-    sending: Mutex<HashSet<String>>,
+    /// Rooms a sender worker is serving → whether more was queued since it last looked.
+    sending: Mutex<HashMap<String, bool>>,
     /// Caps how many rooms are sent to at once.
     send_slots: tokio::sync::Semaphore,
     /// Set while a tick runs, so ticks never overlap.
@@ -218,7 +218,7 @@ pub async fn run_with(
             dm_users: Mutex::new(HashMap::new()),
             utd: Mutex::new(Vec::new()),
             ticking: AtomicBool::new(false),
-            sending: Mutex::new(HashSet::new()),
+            sending: Mutex::new(HashMap::new()),
             send_slots: tokio::sync::Semaphore::new(outbox::PARALLEL_ROOMS),
             options,
             rooms: Mutex::new(rooms),

@@ -87,40 +87,45 @@ impl Bot {
         self.inner.tasks.spawn(async move {
             let _permit = bot.inner.send_slots.acquire().await;
             loop {
-                let outcome = bot.drain_room(&room_id).await;
-                bot.release_room(&room_id);
+                let emptied = bot.drain_room(&room_id).await == Drained::Empty;
                 // Waiting and failed rooms are taken up again by the sender loop's next pass.
-                if outcome != Drained::Empty || bot.inner.cancel.is_cancelled() {
+                if !bot.finish_pass(&room_id, emptied && !bot.inner.cancel.is_cancelled()) {
                     break;
-                }
-                // A message queued while this worker was finishing saw the room busy and
-                // left it to us: look once more after releasing the claim.
-                let room = room_id.clone();
-                match bot.inner.store.run(move |s| s.pending_in_room(&room)).await {
-                    Ok(p) if !p.is_empty() => {
-                        if !bot.claim_room(&room_id) {
-                            break;
-                        }
-                    }
-                    _ => break,
                 }
             }
         });
     }
 
-    /// Marks the room as served; false if a worker serves it already.
+    /// Marks the room as served; false if a worker serves it already, which is then told
+    /// to look once more before it stops (the message may have been queued after its
+    /// last read).
     fn claim_room(&self, room_id: &str) -> bool {
         let mut busy = self.inner.sending.lock().unwrap_or_else(|p| p.into_inner());
-        busy.insert(room_id.to_owned())
+        match busy.get_mut(room_id) {
+            Some(look_again) => {
+                *look_again = true;
+                false
+            }
+            None => {
+                busy.insert(room_id.to_owned(), false);
+                true
+            }
+        }
     }
 
-    /// Ends a worker's claim on the room.
-    fn release_room(&self, room_id: &str) {
-        self.inner
-            .sending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(room_id);
+    /// Ends a worker's pass: true (the claim kept) if it may go on and was asked to look
+    /// again, else the claim is released.
+    fn finish_pass(&self, room_id: &str, may_go_on: bool) -> bool {
+        let mut busy = self.inner.sending.lock().unwrap_or_else(|p| p.into_inner());
+        if may_go_on
+            && let Some(look_again) = busy.get_mut(room_id)
+            && *look_again
+        {
+            *look_again = false;
+            return true;
+        }
+        busy.remove(room_id);
+        false
     }
 
     /// Sends what is queued for the room until nothing is left or it cannot go on.

@@ -251,10 +251,10 @@ impl Bot {
                 goes_on?;
             }
         }
-        // The reply or next question goes out from here, without waiting for the sender
-        // loop; the loop still looks (other rooms may have got messages too).
+        // Everything decided here was queued for this room (rounds started in other rooms
+        // wake the sender loop themselves), so it goes out from here: no outbox scan by the
+        // sender loop per answer.
         self.spawn_room_worker(room_id);
-        self.inner.send_now.notify_one();
         Ok(())
     }
 

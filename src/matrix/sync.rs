@@ -108,7 +108,9 @@ pub async fn run<H: SyncHandler, P: SyncPosition>(
         // While events flow, each response returns at once; spacing the requests lets one
         // request carry many events (the homeserver's cost per request barely depends on
         // how many it carries). Idle long-polls are not delayed.
-        if let Some(last) = last_request {
+        if let Some(last) = last_request
+            && !opts.min_interval.is_zero()
+        {
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 _ = tokio::time::sleep_until((last + opts.min_interval).into()) => {}

@@ -334,6 +334,21 @@ impl SimUser {
         }
     }
 
+    /// Waits for the bot's consent poll (it arrives in the participant's new DM).
+    pub async fn wait_for_consent_poll(
+        &self,
+        bot: &UserId,
+        timeout: Duration,
+    ) -> anyhow::Result<Received> {
+        self.wait_for(timeout, |m| {
+            m.sender == bot
+                && m.poll
+                    .as_ref()
+                    .is_some_and(|a| a.iter().any(|(id, _)| id == "consent.yes"))
+        })
+        .await
+    }
+
     /// Waits for the reply to `event_id`.
     pub async fn wait_for_reply(
         &self,

@@ -115,14 +115,9 @@ pub async fn participant(prefix: &str) -> SimUser {
 
 /// The consent poll in the participant's DM with the bot.
 pub async fn consent_poll(p: &SimUser, bot: &OwnedUserId) -> Received {
-    p.wait_for(WAIT * 2, |m| {
-        m.sender == *bot
-            && m.poll
-                .as_ref()
-                .is_some_and(|a| a.iter().any(|(id, _)| id == "consent.yes"))
-    })
-    .await
-    .expect("the notice and consent poll arrive in a DM")
+    p.wait_for_consent_poll(bot, WAIT * 2)
+        .await
+        .expect("the notice and consent poll arrive in a DM")
 }
 
 /// The `i`-th question of the round in `room`.
