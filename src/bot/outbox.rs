@@ -171,7 +171,10 @@ impl Bot {
         let Ok(id) = OwnedRoomId::try_from(room_id) else {
             warn!("queued message for an invalid room id; dropped");
             for m in &msgs {
-                self.inner.store.mark_sent(m.id).await?;
+                self.inner
+                    .store
+                    .mark_sent(m.message.room_id.clone(), m.id)
+                    .await?;
             }
             return Ok(msgs.len());
         };
@@ -198,7 +201,10 @@ impl Bot {
                 Ok(out) => out,
                 Err(e) => {
                     warn!(error = %e, "queued message unreadable; dropped");
-                    self.inner.store.mark_sent(m.id).await?;
+                    self.inner
+                        .store
+                        .mark_sent(m.message.room_id.clone(), m.id)
+                        .await?;
                     sent += 1;
                     continue;
                 }
@@ -226,7 +232,10 @@ impl Bot {
                 self.register_poll(user, item, event_id.as_str(), &out)
                     .await?;
             }
-            self.inner.store.mark_sent(m.id).await?;
+            self.inner
+                .store
+                .mark_sent(m.message.room_id.clone(), m.id)
+                .await?;
             self.inner.metrics.sent.fetch_add(1, Ordering::Relaxed);
             sent += 1;
         }

@@ -944,7 +944,9 @@ fn apply_inside_record_answer() {
                     register_sent(s, &ev, &out);
                 })
                 .expect("register");
-            store.mark_sent(m.id).expect("mark sent");
+            store
+                .mark_sent(&m.message.room_id, m.id)
+                .expect("mark sent");
         }
     };
     register(&store);

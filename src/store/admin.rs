@@ -10,8 +10,8 @@ use super::audit::AuditHead;
 use super::conversation::ConversationRecord;
 use super::tables::{
     AGGREGATES, ALL, ANSWERS, AUDIT, BOT_STATE, CONVERSATIONS, LEDGER, META, META_AUDIT_HEAD,
-    META_CIPHER, OUTBOX, ROUNDS, SURVEY_SECRETS, conversation_key, ledger_key, round_key,
-    round_prefix,
+    META_CIPHER, OUTBOX, ROUNDS, SURVEY_SECRETS, conversation_key, ledger_key, outbox_key,
+    round_key, round_prefix,
 };
 use super::{
     AnswerRecord, LedgerEntry, OutboxMessage, Passphrase, RoundInfo, RoundStatus, SCHEMA_VERSION,
@@ -227,7 +227,7 @@ impl Store {
 
         let outbox = self.scan::<OutboxMessage>(OUTBOX, b"")?;
         for (k, m) in &outbox {
-            if k.as_ref() != m.id.to_be_bytes() {
+            if k.as_ref() != outbox_key(c, &m.message.room_id, m.id) {
                 problems.push("outbox message under a wrong key".into());
             }
         }

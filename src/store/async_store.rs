@@ -65,8 +65,8 @@ impl AsyncStore {
     }
 
     /// [`Store::mark_sent`] on the blocking pool.
-    pub async fn mark_sent(&self, id: u64) -> Result<bool, StoreError> {
-        self.run(move |s| s.mark_sent(id)).await
+    pub async fn mark_sent(&self, room_id: String, id: u64) -> Result<bool, StoreError> {
+        self.run(move |s| s.mark_sent(&room_id, id)).await
     }
 
     /// [`Store::set_bot_state`] on the blocking pool.

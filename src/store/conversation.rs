@@ -45,7 +45,7 @@ pub struct AnswerUpdate {
 /// Result of [`Store::record_answer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
-    /// Stored (and fsynced, with the default options).
+    /// Stored (see [`Store::record_answer`] on when it is on disk).
     Recorded {
         /// Outbox ids of the queued messages.
         queued: Vec<u64>,
@@ -264,6 +264,15 @@ impl Store {
     /// once) updates the state and says what to send; the event id is recorded as counted;
     /// the ledger round becomes `Started`; the messages are queued; with `finish` the answers
     /// move to the answer store. A replayed event id changes nothing.
+    ///
+    /// Durability: when every message in the update carries a transaction id from the
+    /// caller (derived from the answer's event), the call does not wait for the disk. An
+    /// answer lost in a crash is then read again from the homeserver, because the sync
+    /// position is saved after it and sled recovers its log in order (a later write never
+    /// survives an earlier one), and counting it again queues the same messages with the same
+    /// transaction ids, which the homeserver deduplicates. So the next question goes out
+    /// without waiting behind an fsync. A message without a transaction id would get a
+    /// random one that a replay cannot reproduce, so then the write waits for the disk.
     pub fn record_answer(
         &self,
         user_id: &str,
@@ -272,7 +281,8 @@ impl Store {
         event_id: &str,
         apply: impl Fn(&mut ConversationState) -> AnswerUpdate,
     ) -> Result<RecordOutcome, StoreError> {
-        self.write(|tx| {
+        let replayable = std::sync::atomic::AtomicBool::new(true);
+        let outcome = self.write_relaxed(|tx| {
             let c = tx.crypt;
             let info = round_info_tx(tx, survey_id, round)?;
             if info.closed_at.is_some() {
@@ -305,6 +315,10 @@ impl Store {
                 return Ok(RecordOutcome::AlreadyCounted);
             }
             let update = apply(&mut conv.state);
+            replayable.store(
+                update.outbound.iter().all(|m| m.txn_id.is_some()),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             conv.state.counted.insert(event_id.to_owned());
             entry.round_mut(survey_id, round).status = RoundStatus::Started;
             let queued = update
@@ -322,7 +336,11 @@ impl Store {
                 queued,
                 finished: update.finish,
             })
-        })
+        })?;
+        if !replayable.load(std::sync::atomic::Ordering::Relaxed) {
+            self.sync_if_configured()?;
+        }
+        Ok(outcome)
     }
 
     /// Changes a running conversation without an inbound event (e.g. registering a poll's

@@ -9,6 +9,8 @@
 //!   postcard plaintext (about a third of the size, several times faster to scan);
 //!   `aggregates` and `bot_state` added (created empty).
 //! - **3**: `RoundInfo` gains `audience` and `label` (appended; `None` for older rounds).
+//! - **4**: outbox keys become room prefix ‖ queue position (were the position alone), so
+//!   a room's sender reads only its room's range.
 
 use std::path::{Path, PathBuf};
 
@@ -19,8 +21,8 @@ use super::audit::AuditHead;
 use super::cipher::{Crypt, ENVELOPE_V2};
 use super::conversation::ConversationRecord;
 use super::tables::{
-    ANSWERS, AUDIT, CONVERSATIONS, LEDGER, META, META_AUDIT_HEAD, META_SCHEMA, OUTBOX, ROUNDS,
-    SURVEY_SECRETS, Table,
+    ANSWERS, AUDIT, CONVERSATIONS, LEDGER, META, META_AUDIT_HEAD, META_SCHEMA, OUTBOX,
+    OUTBOX_KEY_LEN, ROUNDS, SURVEY_SECRETS, Table, outbox_key,
 };
 use super::{
     AnswerRecord, AuditEntry, LedgerEntry, OutboxMessage, RoundInfo, SCHEMA_VERSION, StoreError,
@@ -44,6 +46,7 @@ pub(crate) fn run(db: &sled::Db, path: &Path, crypt: &Crypt, from: u32) -> Resul
         let step = match version {
             1 => v1_to_v2(db, crypt),
             2 => v2_to_v3(db, crypt),
+            3 => v3_to_v4(db, crypt),
             other => Err(StoreError::Backend(format!(
                 "no migration from schema {other}"
             ))),
@@ -138,6 +141,25 @@ fn v2_to_v3(db: &sled::Db, crypt: &Crypt) -> Result<(), StoreError> {
             label: None,
         };
         batch.insert(k, crypt.seal(&new)?);
+    }
+    tree.apply_batch(batch)?;
+    db.flush()?;
+    Ok(())
+}
+
+/// Re-keys outbox entries under their room's prefix, in one batch. Keys already in the
+/// new layout are left alone, so an interrupted run simply runs again.
+fn v3_to_v4(db: &sled::Db, crypt: &Crypt) -> Result<(), StoreError> {
+    let tree = db.open_tree(OUTBOX.name)?;
+    let mut batch = sled::Batch::default();
+    for kv in tree.iter() {
+        let (k, v) = kv?;
+        if k.len() == OUTBOX_KEY_LEN {
+            continue;
+        }
+        let m: OutboxMessage = crypt.open(OUTBOX.name, &v)?;
+        batch.remove(k);
+        batch.insert(&outbox_key(crypt, &m.message.room_id, m.id)[..], v);
     }
     tree.apply_batch(batch)?;
     db.flush()?;

@@ -16,7 +16,11 @@
 //! # Delivery guarantees, as the store keeps them
 //! - Each mutating call is one sled transaction over all trees: it applies completely or
 //!   not at all, and with [`StoreOptions::sync_on_commit`] (the default) it is fsynced
-//!   before the call returns, so "returned `Ok`" means "survives a crash".
+//!   before the call returns, so "returned `Ok`" means "survives a crash". The exceptions
+//!   are writes a crash may lose because they are repeated idempotently: outbox "sent"
+//!   marks, poll registrations, the sync position, and answers whose messages carry
+//!   transaction ids derived from the answer's event (see [`Store::record_answer`]). sled
+//!   recovers its log in order, so such a write is never lost while a later one survives.
 //! - [`Store::record_answer`] is idempotent by event id while the round is open.
 //! - [`Store::queue`] records a transaction id before the message is sent.
 //!
@@ -81,7 +85,7 @@ use cipher::Crypt;
 use tables::{ALL, META, META_CIPHER, META_SCHEMA, Table};
 
 /// The schema version this binary writes. See `migrate` for the history.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// How the store behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,10 +264,17 @@ impl Store {
     /// more than once on conflicts, so it must be free of side effects.
     pub(crate) fn write<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R, StoreError> {
         let r = self.write_unsynced(&f)?;
+        self.sync_if_configured()?;
+        Ok(r)
+    }
+
+    /// Waits for the disk (group commit) unless the store was opened without
+    /// `sync_on_commit`.
+    fn sync_if_configured(&self) -> Result<(), StoreError> {
         if self.inner.opts.sync_on_commit {
             self.sync_committed()?;
         }
-        Ok(r)
+        Ok(())
     }
 
     /// Runs `f` as one transaction without waiting for the disk: for writes whose loss in a

@@ -2,7 +2,7 @@
 //! sent (in the same transaction as whatever caused it), so after a crash it is resent
 //! with the same transaction id and the homeserver deduplicates: at most once delivered.
 
-use super::tables::OUTBOX;
+use super::tables::{OUTBOX, outbox_key, outbox_prefix};
 use super::{Outbound, OutboxMessage, OutboxState, Store, StoreError, Tx, TxResult};
 
 /// Queues a message inside a running transaction; returns its outbox id.
@@ -20,7 +20,7 @@ pub(crate) fn queue_tx(tx: &Tx<'_>, message: &Outbound) -> TxResult<u64> {
         state: OutboxState::Pending,
         message: message.clone(),
     };
-    tx.put(OUTBOX, &id.to_be_bytes(), &msg)?;
+    tx.put(OUTBOX, &outbox_key(tx.crypt, &message.room_id, id), &msg)?;
     Ok(id)
 }
 
@@ -32,59 +32,60 @@ impl Store {
 
     /// Messages not yet confirmed sent, in queue order.
     pub fn pending(&self) -> Result<Vec<OutboxMessage>, StoreError> {
-        Ok(self
+        let mut out: Vec<OutboxMessage> = self
             .scan::<OutboxMessage>(OUTBOX, b"")?
             .into_iter()
             .map(|(_, m)| m)
             .filter(|m| m.state == OutboxState::Pending)
-            .collect())
+            .collect();
+        // Keys group the queue by room; ids are the global queue order.
+        out.sort_unstable_by_key(|m| m.id);
+        Ok(out)
     }
 
-    /// Marks a message sent. Its content is dropped (no longer needed, and it may quote the
-    /// participant's answer); the entry stays until [`Store::prune_sent`].
-    pub fn mark_sent(&self, id: u64) -> Result<bool, StoreError> {
+    /// Marks message `id` to `room_id` sent. Its content is dropped (no longer needed, and
+    /// it may quote the participant's answer); the entry stays until [`Store::prune_sent`].
+    pub fn mark_sent(&self, room_id: &str, id: u64) -> Result<bool, StoreError> {
         // Not fsynced: if a crash loses it, the message is sent again with the same
         // transaction id and the homeserver returns the first event.
         self.write_relaxed(|tx| {
-            let Some(mut m) = tx.get::<OutboxMessage>(OUTBOX, &id.to_be_bytes())? else {
+            let key = outbox_key(tx.crypt, room_id, id);
+            let Some(mut m) = tx.get::<OutboxMessage>(OUTBOX, &key)? else {
                 return Ok(false);
             };
             m.state = OutboxState::Sent;
             m.message.content.clear();
             m.message.context = None;
-            tx.put(OUTBOX, &id.to_be_bytes(), &m)?;
+            tx.put(OUTBOX, &key, &m)?;
             Ok(true)
         })
     }
 
     /// Deletes sent messages; returns how many.
     pub fn prune_sent(&self) -> Result<u64, StoreError> {
-        let sent: Vec<u64> = self
+        let sent: Vec<sled::IVec> = self
             .scan::<OutboxMessage>(OUTBOX, b"")?
             .into_iter()
             .filter(|(_, m)| m.state == OutboxState::Sent)
-            .map(|(_, m)| m.id)
+            .map(|(k, _)| k)
             .collect();
         self.write(|tx| {
-            for id in &sent {
-                tx.del(OUTBOX, &id.to_be_bytes())?;
+            for k in &sent {
+                tx.del(OUTBOX, k)?;
             }
             Ok(sent.len() as u64)
         })
     }
 
-    /// Messages to `room_id` not yet confirmed sent, in queue order. Entries are opened one
-    /// at a time and only the room's are kept: many rooms' workers read at once.
+    /// Messages to `room_id` not yet confirmed sent, in queue order. Only the room's key
+    /// range is read.
     pub fn pending_in_room(&self, room_id: &str) -> Result<Vec<OutboxMessage>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.tree(OUTBOX).iter() {
-            let (_, v) = kv?;
-            let m: OutboxMessage = self.crypt().open(OUTBOX.name, &v)?;
-            if m.state == OutboxState::Pending && m.message.room_id == room_id {
-                out.push(m);
-            }
-        }
-        Ok(out)
+        Ok(self
+            .scan::<OutboxMessage>(OUTBOX, &outbox_prefix(self.crypt(), room_id))?
+            .into_iter()
+            .map(|(_, m)| m)
+            .filter(|m| m.state == OutboxState::Pending)
+            .collect())
     }
 
     /// Ids of pending messages to `room_id` (used when a participant opts out).

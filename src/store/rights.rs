@@ -16,7 +16,7 @@ use super::conversation::ConversationRecord;
 use super::outbox::queue_tx;
 use super::tables::{
     ANSWERS, CONVERSATIONS, LEDGER, OUTBOX, ROUNDS, SURVEY_SECRETS, conversation_key, ledger_key,
-    round_key, round_prefix, survey_key,
+    outbox_key, round_key, round_prefix, survey_key,
 };
 use super::{
     AnswerRecord, ConsentState, ConversationState, LedgerEntry, Mode, Outbound, RoundInfo,
@@ -236,8 +236,10 @@ impl Store {
                     drafts += 1;
                 }
             }
-            for id in &pending {
-                tx.del(OUTBOX, &id.to_be_bytes())?;
+            if let Some(room) = &entry.dm_room {
+                for id in &pending {
+                    tx.del(OUTBOX, &outbox_key(c, room, *id))?;
+                }
             }
             let mut removed = 0u32;
             for (k, rec) in &pseudo {

@@ -10,7 +10,8 @@
 //!   follows finishing order) is lost in the key order.
 //! - `rounds`, `aggregates`: H_round(survey, round).
 //! - `survey_secrets`: H(survey id).
-//! - `outbox`: queue position, u64 big-endian (not identity-bearing).
+//! - `outbox`: H16_outbox(room id) ‖ queue position (u64 big-endian): one room's messages
+//!   are one key range, in queue order, so a room's sender reads only its own (schema 4).
 //! - `audit`: sequence number, u64 big-endian.
 //! - `bot_state`: H(name).
 
@@ -121,4 +122,21 @@ pub(crate) fn survey_key(c: &Crypt, survey: &str) -> [u8; 32] {
 
 pub(crate) fn bot_state_key(c: &Crypt, name: &str) -> [u8; 32] {
     c.hash(BOT_STATE.name, &[name.as_bytes()])
+}
+
+/// Length of an outbox key: room prefix and queue position.
+pub(crate) const OUTBOX_KEY_LEN: usize = 24;
+
+pub(crate) fn outbox_prefix(c: &Crypt, room: &str) -> [u8; 16] {
+    let h = c.hash(OUTBOX.name, &[room.as_bytes()]);
+    let mut p = [0u8; 16];
+    p.copy_from_slice(&h[..16]);
+    p
+}
+
+pub(crate) fn outbox_key(c: &Crypt, room: &str, id: u64) -> [u8; OUTBOX_KEY_LEN] {
+    let mut k = [0u8; OUTBOX_KEY_LEN];
+    k[..16].copy_from_slice(&outbox_prefix(c, room));
+    k[16..].copy_from_slice(&id.to_be_bytes());
+    k
 }

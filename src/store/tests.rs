@@ -206,7 +206,7 @@ fn pending_in_room_keeps_one_rooms_order() {
             msg("!a:x", "drei"),
         ])
         .expect("queue");
-    assert!(s.mark_sent(ids[0]).expect("mark"));
+    assert!(s.mark_sent("!a:x", ids[0]).expect("mark"));
     let a = s.pending_in_room("!a:x").expect("room a");
     assert_eq!(a.iter().map(|m| m.id).collect::<Vec<_>>(), vec![ids[2]]);
     let b = s.pending_in_room("!b:x").expect("room b");
@@ -233,7 +233,7 @@ fn outbox_keeps_transaction_ids_across_restart() {
         txn,
         "resend uses the same txn id"
     );
-    assert!(s.mark_sent(ids[0]).expect("mark"));
+    assert!(s.mark_sent("!r:x", ids[0]).expect("mark"));
     assert_eq!(s.pending().expect("pending").len(), 1);
     assert_eq!(s.prune_sent().expect("prune"), 1);
     let later = s.queue(&[msg("!r:x", "drei")]).expect("queue");

@@ -256,6 +256,14 @@ fn migrates_the_schema_1_fixture() {
         AnswerValue::Text("Schöne Übersicht".into())
     );
     assert_eq!(s.pending().expect("outbox")[0].txn_id, "pbfixture");
+    // Schema 4 re-keyed the entry under its room.
+    let in_room = s.pending_in_room("!alice-dm:stadt.example").expect("room");
+    assert_eq!(in_room.len(), 1);
+    assert!(
+        s.mark_sent("!alice-dm:stadt.example", in_room[0].id)
+            .expect("mark")
+    );
+    assert!(s.pending().expect("outbox").is_empty());
     // The migrated store works on: finishing Alice's draft uses the survey secret.
     assert!(s.finish_round(ALICE, "bm", 2, &[]).expect("finish"));
     assert!(s.answers("bm", 2).expect("answers")[0].pseudonym.is_some());
