@@ -282,6 +282,47 @@ async fn start_echo(
     Ok(rooms)
 }
 
+/// One echo round: a fresh echo client `name` opens a room with each participant, asks
+/// the first "question" and answers every answer at once; the participants answer after
+/// `think`. Returns the time from the first question to the last participant's thanks, and
+/// each participant's latencies.
+async fn echo_round(
+    hs: &Homeserver,
+    name: &str,
+    users: &[Arc<SimUser>],
+    q: usize,
+    think: Duration,
+) -> anyhow::Result<(Duration, Vec<Vec<Duration>>)> {
+    let echo = SimUser::register(hs, name).await?;
+    let rooms = start_echo(&echo, users, q).await?;
+    let since = Instant::now();
+    let t = Instant::now();
+    let kick_off = rooms.iter().map(|room| {
+        let echo = &echo;
+        async move {
+            echo.send_text(room, &format!("Frage 1/{q}")).await?;
+            Ok(())
+        }
+    });
+    let answering = bounded(
+        users.iter().zip(&rooms).map(|(u, room)| {
+            answer_round(
+                u.clone(),
+                echo.user_id.clone(),
+                room.clone(),
+                q,
+                since,
+                think,
+            )
+        }),
+        users.len(),
+    );
+    let (kicked, answered) = tokio::join!(bounded(kick_off, users.len()), answering);
+    kicked?;
+    let latencies = answered?;
+    Ok((t.elapsed(), latencies))
+}
+
 /// Questions the echo has asked per room.
 type Asked = Arc<std::sync::Mutex<std::collections::HashMap<OwnedRoomId, usize>>>;
 
@@ -553,44 +594,30 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
         "echo: a bare client answers the same {} participants, {} questions each",
         opts.participants, opts.questions
     ));
-    let echo = SimUser::register(&hs, "echo").await?;
-    let echo_rooms = start_echo(&echo, &users[..opts.participants], q).await?;
-    let since = Instant::now();
-    let t = Instant::now();
     let cpu0 = Cpu::now(synapse_pid, bot_pid);
-    let kick_off = echo_rooms.iter().map(|room| {
-        let echo = &echo;
-        async move {
-            echo.send_text(room, &format!("Frage 1/{q}")).await?;
-            Ok(())
-        }
-    });
-    let answering = bounded(
-        users[..opts.participants]
-            .iter()
-            .zip(&echo_rooms)
-            .map(|(u, room)| {
-                answer_round(
-                    u.clone(),
-                    echo.user_id.clone(),
-                    room.clone(),
-                    q,
-                    since,
-                    Duration::ZERO,
-                )
-            }),
-        opts.participants,
-    );
-    let (kicked, answered) = tokio::join!(bounded(kick_off, opts.participants), answering);
-    kicked?;
-    answered?;
-    let echo_elapsed = t.elapsed();
+    let (echo_elapsed, _) =
+        echo_round(&hs, "echo", &users[..opts.participants], q, Duration::ZERO).await?;
     let echo_cpu = Cpu::now(synapse_pid, bot_pid)
         .since(cpu0)
         .line(echo_elapsed, events);
     let echo_rate = events as f64 / echo_elapsed.as_secs_f64();
     println!("    {echo_rate:.1} answers/s");
-    drop(echo);
+    // The same latency rounds as the bot's below, held by the echo: what the homeserver
+    // alone makes a participant wait.
+    let mut echo_latency = Vec::new();
+    for think in [Duration::ZERO, Duration::from_millis(opts.think_ms)] {
+        step(&format!(
+            "echo latency: {} participants, answering {} ms after each message",
+            opts.latency_participants,
+            think.as_millis()
+        ));
+        let name = format!("echo-lat{}", think.as_millis());
+        let (_, lat) =
+            echo_round(&hs, &name, &users[..opts.latency_participants], q, think).await?;
+        let mut lat: Vec<Duration> = lat.into_iter().flatten().collect();
+        lat.sort();
+        echo_latency.push(lat);
+    }
 
     step(&format!(
         "throughput: {} participants answer a {}-question round as fast as questions arrive",
@@ -710,10 +737,10 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
         quantiles(&round_handling)
     );
     println!(
-        "    of which storing the answer (counted, next question queued, fsynced): {}",
+        "    of which storing the answer (counted, next question queued; one transaction): {}",
         quantiles(&round_stored)
     );
-    for (think, lat, handling, stored) in &latency {
+    for ((think, lat, handling, stored), echo_lat) in latency.iter().zip(&echo_latency) {
         println!(
             "  latency round, {} participants answering {} ms after each question:",
             opts.latency_participants,
@@ -724,6 +751,12 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
             ms(percentile(lat, 0.5)),
             ms(percentile(lat, 0.99)),
             lat.len()
+        );
+        println!(
+            "    the same with the echo client:                p50 {:.0} ms, p99 {:.0} ms ({} samples)",
+            ms(percentile(echo_lat, 0.5)),
+            ms(percentile(echo_lat, 0.99)),
+            echo_lat.len()
         );
         println!("    bot time per answer: {}", quantiles(handling));
         println!("      of which storing the answer: {}", quantiles(stored));

@@ -81,6 +81,13 @@ pub struct SyncOptions {
 fn filter(limit: u32) -> Filter {
     let mut def = FilterDefinition::default();
     def.room.timeline.limit = Some(UInt::from(limit));
+    // The bot reads no typing notices, receipts, per-room account data or presence. A
+    // filter that blocks each of them entirely lets Synapse skip looking them up for all
+    // joined rooms on every sync (it checks for exactly this); a bot is in hundreds.
+    let all = vec!["*".to_owned()];
+    def.room.ephemeral.not_types = all.clone();
+    def.room.account_data.not_types = all.clone();
+    def.presence.not_types = all;
     Filter::FilterDefinition(def)
 }
 

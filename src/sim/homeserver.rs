@@ -104,6 +104,33 @@ impl Homeserver {
         password: &str,
         admin: bool,
     ) -> anyhow::Result<OwnedUserId> {
+        // A connection can drop mid-response under load (seen once in CI: "connection
+        // closed before message completed"); then the user may or may not exist, so the
+        // retry accepts "already taken" as the earlier attempt's success.
+        let mut dropped = false;
+        for attempt in 1..=3 {
+            match self.register_once(localpart, password, admin).await {
+                Ok(Registration::Done(id)) => return Ok(id),
+                Ok(Registration::Taken) if dropped => {
+                    return Ok(OwnedUserId::try_from(format!("@{localpart}:localhost"))?);
+                }
+                Ok(Registration::Taken) => bail!("registering {localpart} failed: user id taken"),
+                Err(e) if attempt < 3 && e.downcast_ref::<reqwest::Error>().is_some() => {
+                    dropped = true;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        bail!("registering {localpart} failed three times")
+    }
+
+    async fn register_once(
+        &self,
+        localpart: &str,
+        password: &str,
+        admin: bool,
+    ) -> anyhow::Result<Registration> {
         #[derive(Deserialize)]
         struct Nonce {
             nonce: String,
@@ -152,13 +179,24 @@ impl Homeserver {
         let status = resp.status();
         let bytes = resp.bytes().await?;
         if !status.is_success() {
+            if String::from_utf8_lossy(&bytes).contains("M_USER_IN_USE") {
+                return Ok(Registration::Taken);
+            }
             bail!(
                 "registering {localpart} failed: {status} {}",
                 String::from_utf8_lossy(&bytes)
             );
         }
-        Ok(serde_json::from_slice::<Registered>(&bytes)?.user_id)
+        Ok(Registration::Done(
+            serde_json::from_slice::<Registered>(&bytes)?.user_id,
+        ))
     }
+}
+
+/// What one registration attempt found.
+enum Registration {
+    Done(OwnedUserId),
+    Taken,
 }
 
 impl Drop for Homeserver {
