@@ -33,6 +33,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::admin::{self, AdminCommand};
 use crate::config::Config;
 use crate::matrix::events::{Inbound, classify};
+use crate::matrix::rooms;
 use crate::matrix::send::reply_text;
 use crate::matrix::session::{self, DataDirLock};
 use crate::matrix::sync::{self, SyncHandler, SyncOptions, SyncPosition};
@@ -101,6 +102,9 @@ struct Inner {
     contact_now: tokio::sync::Notify,
     /// Participants' DM rooms → the participant (for the sender's join check).
     dm_users: Mutex<HashMap<OwnedRoomId, OwnedUserId>>,
+    /// DM rooms whose participant was seen joined (until a membership change says
+    /// otherwise): the sender's join check without a state-store query per message.
+    joined_dms: Mutex<HashSet<OwnedRoomId>>,
     /// Undecryptable DM events waiting for their keys.
     utd: Mutex<Vec<participant::PendingUtd>>,
     /// Rooms a sender worker is serving → whether more was queued since it last looked.
@@ -216,6 +220,7 @@ pub async fn run_with(
             send_now: tokio::sync::Notify::new(),
             contact_now: tokio::sync::Notify::new(),
             dm_users: Mutex::new(HashMap::new()),
+            joined_dms: Mutex::new(HashSet::new()),
             utd: Mutex::new(Vec::new()),
             ticking: AtomicBool::new(false),
             sending: Mutex::new(HashMap::new()),
@@ -328,6 +333,40 @@ impl Bot {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         map.get(room).cloned()
+    }
+
+    /// Whether `user` has joined their DM `room`. A join seen once is remembered until a
+    /// membership change in the room says otherwise, so a running round does not query the
+    /// SDK's state store (SQLite) before every question.
+    async fn dm_joined(&self, room: &Room, user: &UserId) -> bool {
+        let known = self
+            .inner
+            .joined_dms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(room.room_id());
+        if known {
+            return true;
+        }
+        let joined = rooms::membership(room, user).await == Some(MembershipState::Join);
+        if joined {
+            self.set_dm_joined(room.room_id(), true);
+        }
+        joined
+    }
+
+    /// Records a membership change of a DM's participant (or the bot leaving the room).
+    fn set_dm_joined(&self, room: &RoomId, joined: bool) {
+        let mut set = self
+            .inner
+            .joined_dms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if joined {
+            set.insert(room.to_owned());
+        } else {
+            set.remove(room);
+        }
     }
 
     fn remember_dm(&self, room: OwnedRoomId, user: OwnedUserId) {
@@ -751,6 +790,7 @@ impl SyncHandler for Bot {
         let span = info_span!("left", room = %room.room_id());
         async {
             info!("no longer in the room; forgetting it");
+            self.set_dm_joined(room.room_id(), false);
             if let Err(e) = room.forget().await {
                 warn!(error = %e, "could not forget the room");
             }

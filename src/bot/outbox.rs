@@ -10,13 +10,12 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
 use tracing::{debug, warn};
 
 use super::Bot;
 use crate::conversation::{self, Context, Outgoing};
-use crate::matrix::{rooms, send};
+use crate::matrix::send;
 use crate::store::{OutboxMessage, RoundStatus};
 
 /// Rooms served at the same time. Each holds at most one request to the homeserver; the
@@ -184,7 +183,7 @@ impl Bot {
         };
         let participant = self.dm_user(&id);
         if let Some(user) = &participant
-            && rooms::membership(&room, user).await != Some(MembershipState::Join)
+            && !self.dm_joined(&room, user).await
         {
             debug!(
                 room = room_id,

@@ -95,11 +95,14 @@ impl Bot {
             Inbound::Membership {
                 user, membership, ..
             } => {
-                if membership == matrix_sdk::ruma::events::room::member::MembershipState::Join
-                    && self.dm_user(room.room_id()).as_deref() == Some(user.as_ref())
-                {
-                    // The participant joined their DM: queued messages may go now.
-                    self.inner.send_now.notify_one();
+                if self.dm_user(room.room_id()).as_deref() == Some(user.as_ref()) {
+                    let joined =
+                        membership == matrix_sdk::ruma::events::room::member::MembershipState::Join;
+                    self.set_dm_joined(room.room_id(), joined);
+                    if joined {
+                        // The participant joined their DM: queued messages may go now.
+                        self.inner.send_now.notify_one();
+                    }
                 }
                 return Ok(());
             }
