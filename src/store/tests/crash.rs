@@ -237,6 +237,33 @@ fn collect_lines(child: &mut std::process::Child) -> (Lines, std::thread::JoinHa
     (lines, h)
 }
 
+/// Waits (at most 60 s) until `ready` holds for the child's output, then `after_ms` more,
+/// then SIGKILLs it; returns its output, checked to hold no error and no panic.
+fn kill_when(
+    child: &mut std::process::Child,
+    ready: impl Fn(&[String]) -> bool,
+    after_ms: u64,
+) -> Vec<String> {
+    let (lines, reader) = collect_lines(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline && !ready(&lines.lock().expect("lock")) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(after_ms));
+    // Child::kill sends SIGKILL on Unix.
+    let _ = child.kill();
+    child.wait().expect("reap child");
+    reader.join().expect("reader");
+    let lines = lines.lock().expect("lock").clone();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("ERR ") || l.contains("panicked")),
+        "{lines:?}"
+    );
+    lines
+}
+
 fn acks(lines: &[String]) -> impl Iterator<Item = usize> + '_ {
     lines
         .iter()
@@ -343,28 +370,12 @@ fn sigkill_at_random_moments() {
                 (START_ENV, start.to_string()),
             ],
         );
-        let (lines, reader) = collect_lines(&mut child);
         // Kill at a random moment *after* the child did new work, so a slow start on a
         // loaded machine does not turn a kill into a no-op.
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while std::time::Instant::now() < deadline {
-            let new_work = acks(&lines.lock().expect("lock")).any(|k| !acked.contains(&k));
-            if new_work {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        std::thread::sleep(Duration::from_millis(rng.gen_range(0..200)));
-        // Child::kill sends SIGKILL on Unix.
-        let _ = child.kill();
-        child.wait().expect("reap child");
-        reader.join().expect("reader");
-        let lines = lines.lock().expect("lock").clone();
-        assert!(
-            !lines
-                .iter()
-                .any(|l| l.starts_with("ERR ") || l.contains("panicked")),
-            "{lines:?}"
+        let lines = kill_when(
+            &mut child,
+            |lines| acks(lines).any(|k| !acked.contains(&k)),
+            rng.gen_range(0..200),
         );
         acked.extend(acks(&lines));
         progress.push(verify(dir.path(), &acked));
@@ -495,32 +506,17 @@ fn unsynced_answers_never_outlive_their_position() {
                 (START_ENV, start.to_string()),
             ],
         );
-        let (lines, reader) = collect_lines(&mut child);
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while std::time::Instant::now() < deadline {
-            // The test harness prints the first ACK on its own "test ... " line.
-            let started = lines
-                .lock()
-                .expect("lock")
-                .iter()
-                .any(|l| l.contains("ACK ") || l.contains("DONE"));
-            if started {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        // Up to about two of sled's background flushes (every 500 ms), so some kills land
-        // before any flush and some after.
-        std::thread::sleep(Duration::from_millis(rng.gen_range(0..1200)));
-        let _ = child.kill();
-        child.wait().expect("reap child");
-        reader.join().expect("reader");
-        let lines = lines.lock().expect("lock").clone();
-        assert!(
-            !lines
-                .iter()
-                .any(|l| l.starts_with("ERR ") || l.contains("panicked")),
-            "{lines:?}"
+        // Up to about two of sled's background flushes (every 500 ms) after the child
+        // started, so some kills land before any flush and some after. The test harness
+        // prints the first ACK on its own "test ... " line.
+        let lines = kill_when(
+            &mut child,
+            |lines| {
+                lines
+                    .iter()
+                    .any(|l| l.contains("ACK ") || l.contains("DONE"))
+            },
+            rng.gen_range(0..1200),
         );
         let handled = acks(&lines).max().map_or(0, |k| k + 1);
         let (p, n) = verify_prefix(dir.path());
