@@ -201,6 +201,16 @@ impl Cpu {
     }
 }
 
+/// "p50 … ms, p99 … ms (n `what`)" of sorted durations, with `decimals` places.
+fn p50_p99(sorted: &[Duration], decimals: usize, what: &str) -> String {
+    format!(
+        "p50 {:.decimals$} ms, p99 {:.decimals$} ms ({} {what})",
+        ms(percentile(sorted, 0.5)),
+        ms(percentile(sorted, 0.99)),
+        sorted.len()
+    )
+}
+
 fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(name))
@@ -724,14 +734,7 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
         sync_handling,
         elapsed.as_secs_f64()
     );
-    let quantiles = |v: &[Duration]| {
-        format!(
-            "p50 {:.2} ms, p99 {:.2} ms ({} answers)",
-            ms(percentile(v, 0.5)),
-            ms(percentile(v, 0.99)),
-            v.len()
-        )
-    };
+    let quantiles = |v: &[Duration]| p50_p99(v, 2, "answers");
     println!(
         "  bot time per answer (event in -> next question out), throughput round: {} (target p99 <= 20 ms)",
         quantiles(&round_handling)
@@ -746,17 +749,14 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
             opts.latency_participants,
             think.as_millis()
         );
+        let seen = |v: &[Duration]| p50_p99(v, 0, "samples");
         println!(
-            "    participant latency, answer -> next question: p50 {:.0} ms, p99 {:.0} ms ({} samples; target p99 <= 1000 ms)",
-            ms(percentile(lat, 0.5)),
-            ms(percentile(lat, 0.99)),
-            lat.len()
+            "    participant latency, answer -> next question: {} (target p99 <= 1000 ms)",
+            seen(lat)
         );
         println!(
-            "    the same with the echo client:                p50 {:.0} ms, p99 {:.0} ms ({} samples)",
-            ms(percentile(echo_lat, 0.5)),
-            ms(percentile(echo_lat, 0.99)),
-            echo_lat.len()
+            "    the same with the echo client:                {}",
+            seen(echo_lat)
         );
         println!("    bot time per answer: {}", quantiles(handling));
         println!("      of which storing the answer: {}", quantiles(stored));

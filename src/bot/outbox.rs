@@ -170,10 +170,7 @@ impl Bot {
         let Ok(id) = OwnedRoomId::try_from(room_id) else {
             warn!("queued message for an invalid room id; dropped");
             for m in &msgs {
-                self.inner
-                    .store
-                    .mark_sent(m.message.room_id.clone(), m.id)
-                    .await?;
+                self.inner.store.mark_sent(m).await?;
             }
             return Ok(msgs.len());
         };
@@ -200,10 +197,7 @@ impl Bot {
                 Ok(out) => out,
                 Err(e) => {
                     warn!(error = %e, "queued message unreadable; dropped");
-                    self.inner
-                        .store
-                        .mark_sent(m.message.room_id.clone(), m.id)
-                        .await?;
+                    self.inner.store.mark_sent(&m).await?;
                     sent += 1;
                     continue;
                 }
@@ -231,10 +225,7 @@ impl Bot {
                 self.register_poll(user, item, event_id.as_str(), &out)
                     .await?;
             }
-            self.inner
-                .store
-                .mark_sent(m.message.room_id.clone(), m.id)
-                .await?;
+            self.inner.store.mark_sent(&m).await?;
             self.inner.metrics.sent.fetch_add(1, Ordering::Relaxed);
             sent += 1;
         }

@@ -64,8 +64,9 @@ impl AsyncStore {
         self.run(|s| s.pending()).await
     }
 
-    /// [`Store::mark_sent`] on the blocking pool.
-    pub async fn mark_sent(&self, room_id: String, id: u64) -> Result<bool, StoreError> {
+    /// [`Store::mark_sent`] for `m` on the blocking pool.
+    pub async fn mark_sent(&self, m: &OutboxMessage) -> Result<bool, StoreError> {
+        let (room_id, id) = (m.message.room_id.clone(), m.id);
         self.run(move |s| s.mark_sent(&room_id, id)).await
     }
 
