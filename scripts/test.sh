@@ -25,8 +25,8 @@ fi
 # Fewer parallel rustc jobs than cores keeps peak memory in check on small machines.
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 start=$(date +%s)
-cargo build --all-targets --locked
+cargo build --workspace --all-targets --locked
 built=$(date +%s)
 echo "[test] build took $((built - start)) s"
-cargo test --locked --all-targets -- --test-threads="${PULSEBOT_TEST_THREADS:-4}"
+cargo test --workspace --locked --all-targets -- --test-threads="${PULSEBOT_TEST_THREADS:-4}"
 echo "[test] tests took $(( $(date +%s) - built )) s"

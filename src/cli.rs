@@ -10,9 +10,10 @@ use tracing::info;
 
 use anyhow::Context;
 
+use crate::clock::Clock as _;
 use crate::config::{self, Config, ConfigError};
-use crate::export::from_store::{ExportRequest, Rounds};
 use crate::lang::Lang;
+use crate::services::export::{ExportRequest, Rounds};
 use crate::survey::SurveyDefaults;
 
 /// pulsebot — usability surveys inside a Matrix pilot.
@@ -108,33 +109,6 @@ pub enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
-    /// Local demo: starts a homeserver, the bot and a scripted admin, and shows them talking.
-    Demo {
-        /// Working folder for the demo's homeserver, store and config.
-        #[arg(long, default_value = ".demo")]
-        dir: PathBuf,
-    },
-    /// Benchmark of a survey round against a local homeserver (build with --release).
-    BenchRound {
-        /// Participants answering the throughput round.
-        #[arg(long, default_value_t = 200)]
-        participants: usize,
-        /// Questions per round.
-        #[arg(long, default_value_t = 10)]
-        questions: usize,
-        /// Participants in the latency round.
-        #[arg(long, default_value_t = 20)]
-        latency_participants: usize,
-        /// Milliseconds participants take per question in the second latency round.
-        #[arg(long, default_value_t = 2000)]
-        think_ms: u64,
-        /// The bot's `sync.batch_ms` (default: the bot's default).
-        #[arg(long)]
-        sync_batch_ms: Option<u64>,
-        /// Working folder (emptied first).
-        #[arg(long, default_value = ".bench")]
-        dir: PathBuf,
-    },
 }
 
 /// Language choice on the command line.
@@ -175,6 +149,29 @@ pub enum StoreCommand {
 
 /// Exit code for a config that cannot be used.
 pub const EXIT_CONFIG: i32 = 2;
+
+/// Runs `work` on a multi-threaded runtime; on an error, prints it with its causes and exits
+/// with [`exit_code`]. The one entry of every binary (`pulsebot`, `pulsebot-sim`).
+pub fn run_to_exit(work: impl std::future::Future<Output = anyhow::Result<()>>) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(err) = runtime.block_on(work) {
+        let code = exit_code(&err);
+        eprintln!("error: {err}");
+        for cause in err.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        std::process::exit(code);
+    }
+}
 
 /// The exit code for an error: 2 for config errors, 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
@@ -256,25 +253,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
             file,
             mapping,
         } => import_command(cli.config.as_deref(), &survey, &label, &file, &mapping),
-        Command::Demo { dir } => crate::demo::run(&dir).await,
         Command::Status => status_command(cli.config.as_deref()),
-        Command::BenchRound {
-            participants,
-            questions,
-            latency_participants,
-            think_ms,
-            sync_batch_ms,
-            dir,
-        } => {
-            let opts = crate::bench::BenchOptions {
-                participants,
-                questions,
-                latency_participants: latency_participants.min(participants),
-                think_ms,
-                sync_batch_ms,
-            };
-            crate::bench::run(&dir, &opts).await
-        }
     }
 }
 
@@ -285,7 +264,8 @@ fn import_command(
     file: &Path,
     mapping: &Path,
 ) -> anyhow::Result<()> {
-    use crate::store::{Mode, Passphrase, Store, StoreError};
+    use crate::model::Mode;
+    use crate::store::{Passphrase, Store, StoreError};
     let config = load(flag)?;
     let survey = find_survey(
         survey_id,
@@ -425,7 +405,10 @@ fn export_command(
     )?;
     let pass = Passphrase::new(config.store.passphrase.expose())?;
     let bytes = match Store::open_existing(&config.store.data_dir(), &pass) {
-        Ok(store) => crate::export::from_store::export(&store, &survey, &request, "cli")?,
+        Ok(store) => {
+            let now = crate::clock::SystemClock.now();
+            crate::services::export::export(&store, &survey, &request, "cli", now)?
+        }
         Err(StoreError::InUse(_)) => {
             let resp = control::request(
                 &config.store.path,

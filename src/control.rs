@@ -17,6 +17,9 @@ use tokio::net::UnixListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use std::sync::Arc;
+
+use crate::clock::Clock;
 use crate::store::AsyncStore;
 use crate::survey::SurveyDefaults;
 
@@ -41,7 +44,7 @@ pub enum Request {
     /// Compute an export (the CLI has already found and validated the survey file).
     Export {
         /// What to export.
-        request: crate::export::from_store::ExportRequest,
+        request: crate::services::export::ExportRequest,
         /// The survey file, read by the bot again.
         survey_file: PathBuf,
     },
@@ -66,6 +69,7 @@ pub async fn serve(
     data_dir: &Path,
     store: AsyncStore,
     defaults: SurveyDefaults,
+    clock: Arc<dyn Clock>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -89,8 +93,9 @@ pub async fn serve(
         };
         let store = store.clone();
         let defaults = defaults.clone();
+        let clock = clock.clone();
         tokio::spawn(async move {
-            if let Err(e) = handle(stream, store, defaults).await {
+            if let Err(e) = handle(stream, store, defaults, clock).await {
                 warn!(error = %format!("{e:#}"), "control request failed");
             }
         });
@@ -103,6 +108,7 @@ async fn handle(
     stream: tokio::net::UnixStream,
     store: AsyncStore,
     defaults: SurveyDefaults,
+    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
@@ -119,7 +125,7 @@ async fn handle(
         },
         Ok(req) => {
             info!(request = ?req_name(&req), "control request");
-            execute(req, &store, &defaults).await
+            execute(req, &store, &defaults, clock.now()).await
         }
     };
     let mut out = serde_json::to_vec(&response)?;
@@ -137,7 +143,12 @@ fn req_name(r: &Request) -> &'static str {
     }
 }
 
-async fn execute(req: Request, store: &AsyncStore, defaults: &SurveyDefaults) -> Response {
+async fn execute(
+    req: Request,
+    store: &AsyncStore,
+    defaults: &SurveyDefaults,
+    now: jiff::Timestamp,
+) -> Response {
     let result = match req {
         Request::Status => {
             let lang = defaults.language;
@@ -187,7 +198,7 @@ async fn execute(req: Request, store: &AsyncStore, defaults: &SurveyDefaults) ->
             let result = store
                 .run(move |s| {
                     Ok(
-                        crate::export::from_store::export(s, &survey, &request, "cli")
+                        crate::services::export::export(s, &survey, &request, "cli", now)
                             .map_err(|e| e.to_string()),
                     )
                 })

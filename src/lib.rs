@@ -1,38 +1,36 @@
 //! pulsebot: a Matrix bot that runs usability surveys inside a software pilot.
 //!
+//! This package is the bot: everything that does I/O. What it decides comes from the pure
+//! core, [`pulsebot_core`], re-exported here under its module names so that callers write
+//! `pulsebot::survey` whichever crate a module lives in.
+//!
 //! # Layout
 //! - [`config`]: the one configuration struct, loaded and checked.
-//! - [`cli`]: the command line (`run`, `validate`, `demo`, ...); `main.rs` only calls it.
+//! - [`cli`]: the command line (`run`, `validate`, `export`, ...); `main.rs` only calls it.
 //! - [`matrix`]: the only code that talks to the homeserver (session, sync, sending).
 //! - [`bot`]: the running bot: lock, connect, sync, route events.
-//! - [`admin`]: `!pulse` admin commands, parsed and rendered (pure).
-//! - [`conversation`]: the participant's DM conversation: commands, consent, one question at
-//!   a time (pure state machine).
-//! - [`survey`], [`schedule`]: questionnaires and when rounds happen (pure).
-//! - [`store`]: the encrypted sled store, the only code that touches pulsebot's data on disk.
-//! - [`stats`]: pure statistics over rounds, with the minimum group size applied.
-//! - [`export`]: the published report as JSON, CSV (also German Excel), Markdown and HTML.
-//! - [`import`]: answers of an earlier survey (a LimeSurvey CSV export) mapped onto a survey
-//!   (pure parsing and validation; the store writes them in one transaction).
-//! - [`sim`]: a local Synapse and simulated Matrix users, for the demo and the tests.
+//! - [`services`]: export, report, import and store maintenance, shared by the CLI, the
+//!   control socket and the chat commands.
+//! - [`store`]: the encrypted sled store, the only code that touches pulsebot's data on disk;
+//!   its own versioned records, converted from and to the core's model.
+//! - [`control`]: the local control socket (CLI commands served by the running bot).
+//! - [`metrics`]: the health and Prometheus endpoint.
+//! - from the core: [`model`], [`lang`], [`clock`], [`survey`], [`schedule`],
+//!   [`conversation`], [`admin`], [`stats`], [`export`], [`import`].
+//!
+//! The local Synapse, the simulated participants, the demo and the round benchmark live in
+//! the `pulsebot-sim` package (`sim/`): the released binary carries none of them.
 #![recursion_limit = "256"]
 
-pub mod admin;
-pub mod bench;
 pub mod bot;
 pub mod cli;
-pub mod clock;
 pub mod config;
 pub mod control;
-pub mod conversation;
-pub mod demo;
-pub mod export;
-pub mod import;
-pub mod lang;
 pub mod matrix;
 pub mod metrics;
-pub mod schedule;
-pub mod sim;
-pub mod stats;
+pub mod services;
 pub mod store;
-pub mod survey;
+
+pub use pulsebot_core::{
+    admin, clock, conversation, export, import, lang, model, schedule, stats, survey,
+};

@@ -3,16 +3,27 @@
 //! One [`CancellationToken`] stops everything: the sync loop ends cooperatively, join tasks
 //! are tracked and given a bounded time to finish, then the store is released.
 //!
+//! Edge: the bot reaches Matrix only through its [`port::MatrixPort`] (implemented over a
+//! matrix-sdk client in `matrix/port.rs`, and by an in-memory fake in the fast tests), and the
+//! disk only through the store.
+//!
 //! # Layout
 //! - this file: start-up, rooms the config names, invites, admin commands, routing.
+//! - `port`: what the bot asks of the homeserver (send, DMs, members, upload, ...).
 //! - `participant`: events in participants' direct chats → the conversation → the store.
 //! - `rounds`: audience, opening/reminding/closing rounds, the scheduler tick, status counts.
 //! - `outbox`: the sender that delivers queued messages at most once.
+//! - `fake` (tests only): the in-memory port, and the fast tier's tests in `tests`.
 
+#[cfg(test)]
+mod fake;
 mod outbox;
 mod participant;
+pub mod port;
 mod report;
 mod rounds;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,12 +31,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use matrix_sdk::Room;
 use matrix_sdk::deserialized_responses::TimelineEvent;
 use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::{
     EventId, OwnedRoomId, OwnedRoomOrAliasId, OwnedUserId, RoomId, RoomOrAliasId, UserId,
 };
-use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, info_span, warn};
@@ -33,8 +44,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::admin::{self, AdminCommand};
 use crate::config::Config;
 use crate::matrix::events::{Inbound, classify};
-use crate::matrix::rooms;
-use crate::matrix::send::reply_text;
+use crate::matrix::port::ClientPort;
 use crate::matrix::session::{self, DataDirLock};
 use crate::matrix::sync::{self, SyncHandler, SyncOptions, SyncPosition};
 use crate::store::{AsyncStore, Passphrase};
@@ -91,7 +101,7 @@ impl Rooms {
 
 struct Inner {
     config: Config,
-    client: Client,
+    port: Arc<dyn port::MatrixPort>,
     started: Instant,
     metrics: Arc<crate::metrics::Metrics>,
     /// When the answer that will cause a DM's next question reached the bot.
@@ -177,8 +187,9 @@ pub async fn run_with(
     let control = tokio::spawn({
         let (dir, store, cancel) = (config.store.path.clone(), store.clone(), cancel.clone());
         let defaults = config.survey_defaults();
+        let clock = options.clock.clone();
         async move {
-            if let Err(e) = crate::control::serve(&dir, store, defaults, cancel).await {
+            if let Err(e) = crate::control::serve(&dir, store, defaults, clock, cancel).await {
                 warn!(error = %format!("{e:#}"), "control socket unavailable; store check/backup need the bot stopped");
             }
         }
@@ -190,10 +201,6 @@ pub async fn run_with(
         warn!(error = %format!("{e:#}"), "cross-signing not set up; clients will show the bot's device as unverified");
     }
 
-    let rooms = Rooms {
-        pilot: config.bot.pilot_rooms.iter().map(KnownRoom::new).collect(),
-        admin: config.bot.admin_room.as_ref().map(KnownRoom::new),
-    };
     let sync_opts = SyncOptions {
         timeline_limit: config.sync.timeline_limit,
         timeout: Duration::from_secs(config.sync.timeout_secs),
@@ -210,34 +217,12 @@ pub async fn run_with(
             }
         });
     }
-    let bot = Bot {
-        inner: Arc::new(Inner {
-            config,
-            client: client.clone(),
-            started: Instant::now(),
-            metrics: options.metrics.clone(),
-            answer_started: Mutex::new(HashMap::new()),
-            send_now: tokio::sync::Notify::new(),
-            contact_now: tokio::sync::Notify::new(),
-            dm_users: Mutex::new(HashMap::new()),
-            joined_dms: Mutex::new(HashSet::new()),
-            utd: Mutex::new(Vec::new()),
-            ticking: AtomicBool::new(false),
-            sending: Mutex::new(HashMap::new()),
-            send_slots: tokio::sync::Semaphore::new(outbox::PARALLEL_ROOMS),
-            options,
-            rooms: Mutex::new(rooms),
-            joining: Mutex::new(HashSet::new()),
-            store,
-            surveys: surveys.into_iter().map(Arc::new).collect(),
-            tasks: TaskTracker::new(),
-            cancel: cancel.clone(),
-        }),
-    };
+    let port = Arc::new(ClientPort::new(client.clone())?);
+    let bot = Bot::new(config, port, store, surveys, options, cancel.clone());
     bot.resolve_aliases().await;
     // Invites that arrived before a crash were already consumed by a saved sync position.
-    for room in client.invited_rooms() {
-        bot.invited(room).await;
+    for room in bot.port().invited_rooms() {
+        bot.invited_room(&room).await;
     }
     if !bot.inner.config.notice_configured {
         warn!(
@@ -325,6 +310,52 @@ const TICK: Duration = Duration::from_secs(30);
 const UTD_RETRY: Duration = Duration::from_secs(3);
 
 impl Bot {
+    /// A bot over `port` and `store`, not yet running: [`Bot::spawn_background`] starts the
+    /// sender, the scheduler and the undecryptable-event retry; events come in through
+    /// [`Bot::route`] (the sync loop, or a test).
+    fn new(
+        config: Config,
+        port: Arc<dyn port::MatrixPort>,
+        store: AsyncStore,
+        surveys: Vec<Survey>,
+        options: RunOptions,
+        cancel: CancellationToken,
+    ) -> Bot {
+        let rooms = Rooms {
+            pilot: config.bot.pilot_rooms.iter().map(KnownRoom::new).collect(),
+            admin: config.bot.admin_room.as_ref().map(KnownRoom::new),
+        };
+        Bot {
+            inner: Arc::new(Inner {
+                config,
+                port,
+                started: Instant::now(),
+                metrics: options.metrics.clone(),
+                answer_started: Mutex::new(HashMap::new()),
+                send_now: tokio::sync::Notify::new(),
+                contact_now: tokio::sync::Notify::new(),
+                dm_users: Mutex::new(HashMap::new()),
+                joined_dms: Mutex::new(HashSet::new()),
+                utd: Mutex::new(Vec::new()),
+                ticking: AtomicBool::new(false),
+                sending: Mutex::new(HashMap::new()),
+                send_slots: tokio::sync::Semaphore::new(outbox::PARALLEL_ROOMS),
+                options,
+                rooms: Mutex::new(rooms),
+                joining: Mutex::new(HashSet::new()),
+                store,
+                surveys: surveys.into_iter().map(Arc::new).collect(),
+                tasks: TaskTracker::new(),
+                cancel,
+            }),
+        }
+    }
+
+    /// The port to the homeserver.
+    fn port(&self) -> &dyn port::MatrixPort {
+        self.inner.port.as_ref()
+    }
+
     /// The participant whose DM `room` is.
     fn dm_user(&self, room: &RoomId) -> Option<OwnedUserId> {
         let map = self
@@ -338,19 +369,19 @@ impl Bot {
     /// Whether `user` has joined their DM `room`. A join seen once is remembered until a
     /// membership change in the room says otherwise, so a running round does not query the
     /// SDK's state store (SQLite) before every question.
-    async fn dm_joined(&self, room: &Room, user: &UserId) -> bool {
+    async fn dm_joined(&self, room: &RoomId, user: &UserId) -> bool {
         let known = self
             .inner
             .joined_dms
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(room.room_id());
+            .contains(room);
         if known {
             return true;
         }
-        let joined = rooms::membership(room, user).await == Some(MembershipState::Join);
+        let joined = self.port().membership(room, user).await == Some(MembershipState::Join);
         if joined {
-            self.set_dm_joined(room.room_id(), true);
+            self.set_dm_joined(room, true);
         }
         joined
     }
@@ -460,11 +491,11 @@ impl Bot {
             let Ok(alias) = matrix_sdk::ruma::OwnedRoomAliasId::try_from(alias.as_str()) else {
                 continue;
             };
-            match self.inner.client.resolve_room_alias(&alias).await {
-                Ok(resp) => {
+            match self.port().resolve_alias(&alias).await {
+                Ok(room_id) => {
                     let mut rooms = self.rooms();
                     for r in rooms.all_mut().filter(|r| r.configured == configured) {
-                        r.id = Some(resp.room_id.clone());
+                        r.id = Some(room_id.clone());
                     }
                 }
                 Err(e) => warn!(alias = %configured, error = %e, "room alias not resolved yet"),
@@ -478,14 +509,14 @@ impl Bot {
         self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn is_configured_room(&self, room: &Room) -> bool {
+    fn is_configured_room(&self, id: &RoomId) -> bool {
+        let alias = self.port().canonical_alias(id);
         let rooms = self.rooms();
-        let id = room.room_id();
         if rooms.is_pilot(id) || rooms.is_admin_room(id) {
             return true;
         }
         // An invite's stripped state may carry the alias before the alias resolves for us.
-        room.canonical_alias().is_some_and(|alias| {
+        alias.is_some_and(|alias| {
             rooms
                 .pilot
                 .iter()
@@ -494,8 +525,7 @@ impl Bot {
         })
     }
 
-    fn spawn_join(&self, room: Room) {
-        let id = room.room_id().to_owned();
+    fn spawn_join(&self, id: OwnedRoomId) {
         {
             let mut joining = self.inner.joining.lock().unwrap_or_else(|p| p.into_inner());
             if !joining.insert(id.clone()) {
@@ -504,11 +534,12 @@ impl Bot {
         }
         let bot = self.clone();
         let cancel = self.inner.cancel.clone();
+        let room = id.clone();
         self.inner.tasks.spawn(
             async move {
                 let mut pause = Duration::from_secs(1);
                 for attempt in 1..=JOIN_ATTEMPTS {
-                    match room.join().await {
+                    match bot.port().join(&room).await {
                         Ok(()) => {
                             info!("joined");
                             break;
@@ -528,14 +559,14 @@ impl Bot {
                     .joining
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .remove(room.room_id());
+                    .remove(&room);
                 bot.resolve_aliases().await;
             }
             .instrument(info_span!("join", room = %id)),
         );
     }
 
-    async fn handle(&self, room: &Room, ev: Inbound) -> anyhow::Result<()> {
+    async fn handle(&self, room: &RoomId, ev: Inbound) -> anyhow::Result<()> {
         match ev {
             Inbound::Undecryptable { device_id, .. } => {
                 self.inner
@@ -562,31 +593,33 @@ impl Bot {
 
     async fn admin_command(
         &self,
-        room: &Room,
+        room: &RoomId,
         event_id: &EventId,
         sender: &OwnedUserId,
         cmd: AdminCommand,
     ) -> anyhow::Result<()> {
         let lang = self.lang();
+        let to = |purpose| port::ReplyTo {
+            event: event_id,
+            sender,
+            purpose,
+        };
         if !self.is_admin(sender) {
             warn!(
                 command = cmd.name(),
                 "admin command refused: sender is not an admin"
             );
-            reply_text(room, event_id, sender, "refuse", admin::refusal(lang)).await?;
+            self.port()
+                .reply_text(room, to("refuse"), admin::refusal(lang))
+                .await?;
             return Ok(());
         }
-        let in_admin_room = self.rooms().is_admin_room(room.room_id());
-        let in_dm = !self.rooms().is_pilot(room.room_id()) && room.joined_members_count() <= 2;
+        let in_admin_room = self.rooms().is_admin_room(room);
+        let in_dm = !self.rooms().is_pilot(room) && self.port().joined_members_count(room) <= 2;
         if !in_admin_room && !in_dm {
-            reply_text(
-                room,
-                event_id,
-                sender,
-                "wrong-room",
-                admin::wrong_room(lang),
-            )
-            .await?;
+            self.port()
+                .reply_text(room, to("wrong-room"), admin::wrong_room(lang))
+                .await?;
             return Ok(());
         }
         info!(command = cmd.name(), "admin command");
@@ -632,31 +665,28 @@ impl Bot {
             }
             AdminCommand::Unknown(word) => admin::unknown(word, lang),
         };
-        reply_text(room, event_id, sender, "admin-reply", &text).await?;
+        self.port()
+            .reply_text(room, to("admin-reply"), &text)
+            .await?;
         Ok(())
     }
 
     async fn status(&self) -> admin::Status {
         let pilot: Vec<KnownRoom> = self.rooms().pilot.clone();
-        let own = self.inner.client.user_id().map(ToOwned::to_owned);
+        let own = self.port().own_user();
         let mut pilot_rooms = Vec::new();
         for r in pilot {
-            let joined =
-                r.id.as_ref()
-                    .and_then(|id| self.inner.client.get_room(id))
-                    .filter(|room| room.state() == RoomState::Joined);
+            let joined = r.id.as_ref().filter(|id| self.port().is_joined(id));
             // Counted from the member state the bot holds (the summary counts are only sent
             // with lazy-loading); the bot itself is not a participant.
-            let members = match &joined {
-                Some(room) => room
-                    .members_no_sync(RoomMemberships::JOIN)
+            let members = match joined {
+                Some(id) => self
+                    .port()
+                    .known_joined_members(id)
                     .await
-                    .map(|m| {
-                        m.iter()
-                            .filter(|m| Some(m.user_id()) != own.as_deref())
-                            .count() as u64
-                    })
-                    .unwrap_or(0),
+                    .iter()
+                    .filter(|m| **m != own)
+                    .count() as u64,
                 None => 0,
             };
             pilot_rooms.push(admin::RoomStatus {
@@ -692,98 +722,18 @@ impl SyncHandler for Bot {
     }
 
     async fn room_events(&self, room: Room, events: Vec<TimelineEvent>) -> anyhow::Result<()> {
-        let own = self
-            .inner
-            .client
-            .user_id()
-            .context("the client has no user id")?
-            .to_owned();
-        let configured = {
-            let rooms = self.rooms();
-            rooms.is_pilot(room.room_id()) || rooms.is_admin_room(room.room_id())
-        };
+        let own = self.port().own_user();
         for event in &events {
             let Some(ev) = classify(event, &own) else {
                 continue;
             };
-            if configured {
-                if let Inbound::Membership {
-                    membership: MembershipState::Join,
-                    ..
-                } = &ev
-                    && self.rooms().is_pilot(room.room_id())
-                {
-                    // A new pilot member is contacted if a round is open.
-                    self.inner.contact_now.notify_one();
-                }
-                self.handle(&room, ev).await?;
-                continue;
-            }
-            // Admin commands work in a DM with an admin too.
-            if let Inbound::Text {
-                body,
-                event_id,
-                sender,
-            } = &ev
-                && let Some(cmd) = admin::parse(body)
-            {
-                self.admin_command(&room, event_id, sender, cmd).await?;
-                continue;
-            }
-            match ev {
-                Inbound::Undecryptable {
-                    event_id,
-                    sender,
-                    device_id,
-                } => {
-                    self.inner
-                        .metrics
-                        .undecryptable
-                        .fetch_add(1, Ordering::Relaxed);
-                    warn!(
-                        room = %room.room_id(),
-                        device = device_id.as_deref().unwrap_or("?"),
-                        "undecryptable event in a direct chat; keys requested, retrying"
-                    );
-                    let timeout =
-                        Duration::from_secs(self.inner.config.sync.undecryptable_timeout_secs);
-                    let mut pending = self.inner.utd.lock().unwrap_or_else(|p| p.into_inner());
-                    if !pending.iter().any(|p| p.event_id == event_id) {
-                        pending.push(participant::PendingUtd {
-                            room_id: room.room_id().to_owned(),
-                            event_id,
-                            sender,
-                            raw: event.raw().clone(),
-                            give_up_at: Instant::now() + timeout,
-                        });
-                    }
-                }
-                ev => self.participant_event(&room, ev).await?,
-            }
+            self.route(room.room_id(), ev, Some(event.raw())).await?;
         }
         Ok(())
     }
 
     async fn invited(&self, room: Room) {
-        let span = info_span!("invite", room = %room.room_id());
-        async {
-            let inviter = room.invite_details().await.ok().map(|d| d.inviter_id);
-            let by_admin = inviter.as_deref().is_some_and(|i| self.is_admin(i));
-            if !self.is_configured_room(&room) && !by_admin {
-                // Unresolved aliases may name this room: try once more before declining.
-                self.resolve_aliases().await;
-            }
-            if self.is_configured_room(&room) || by_admin {
-                self.spawn_join(room);
-            } else {
-                info!("declining invite: not a configured room and not from an admin");
-                if let Err(e) = room.leave().await {
-                    warn!(error = %e, "could not decline the invite");
-                }
-            }
-        }
-        .instrument(span)
-        .await
+        self.invited_room(room.room_id()).await
     }
 
     async fn left(&self, room: Room) {
@@ -791,8 +741,104 @@ impl SyncHandler for Bot {
         async {
             info!("no longer in the room; forgetting it");
             self.set_dm_joined(room.room_id(), false);
-            if let Err(e) = room.forget().await {
+            if let Err(e) = self.port().forget(room.room_id()).await {
                 warn!(error = %e, "could not forget the room");
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl Bot {
+    /// The router: one inbound event of `room` to the admin commands, the scheduler's
+    /// audience or a participant's conversation. `raw` is the encrypted event, kept for a
+    /// later decryption attempt when the event is undecryptable.
+    async fn route(
+        &self,
+        room: &RoomId,
+        ev: Inbound,
+        raw: Option<&matrix_sdk::ruma::serde::Raw<matrix_sdk::ruma::events::AnySyncTimelineEvent>>,
+    ) -> anyhow::Result<()> {
+        let configured = {
+            let rooms = self.rooms();
+            rooms.is_pilot(room) || rooms.is_admin_room(room)
+        };
+        if configured {
+            if let Inbound::Membership {
+                membership: MembershipState::Join,
+                ..
+            } = &ev
+                && self.rooms().is_pilot(room)
+            {
+                // A new pilot member is contacted if a round is open.
+                self.inner.contact_now.notify_one();
+            }
+            return self.handle(room, ev).await;
+        }
+        // Admin commands work in a DM with an admin too.
+        if let Inbound::Text {
+            body,
+            event_id,
+            sender,
+        } = &ev
+            && let Some(cmd) = admin::parse(body)
+        {
+            return self.admin_command(room, event_id, sender, cmd).await;
+        }
+        match ev {
+            Inbound::Undecryptable {
+                event_id,
+                sender,
+                device_id,
+            } => {
+                self.inner
+                    .metrics
+                    .undecryptable
+                    .fetch_add(1, Ordering::Relaxed);
+                warn!(
+                    room = %room,
+                    device = device_id.as_deref().unwrap_or("?"),
+                    "undecryptable event in a direct chat; keys requested, retrying"
+                );
+                let Some(raw) = raw else {
+                    return Ok(());
+                };
+                let timeout =
+                    Duration::from_secs(self.inner.config.sync.undecryptable_timeout_secs);
+                let mut pending = self.inner.utd.lock().unwrap_or_else(|p| p.into_inner());
+                if !pending.iter().any(|p| p.event_id == event_id) {
+                    pending.push(participant::PendingUtd {
+                        room_id: room.to_owned(),
+                        event_id,
+                        sender,
+                        raw: raw.clone(),
+                        give_up_at: Instant::now() + timeout,
+                    });
+                }
+                Ok(())
+            }
+            ev => self.participant_event(room, ev).await,
+        }
+    }
+
+    /// An invite: joined if it is a configured room or came from an admin, declined else.
+    async fn invited_room(&self, room: &RoomId) {
+        let span = info_span!("invite", room = %room);
+        async {
+            let inviter = self.port().inviter(room).await;
+            let by_admin = inviter.as_deref().is_some_and(|i| self.is_admin(i));
+            if !self.is_configured_room(room) && !by_admin {
+                // Unresolved aliases may name this room: try once more before declining.
+                self.resolve_aliases().await;
+            }
+            if self.is_configured_room(room) || by_admin {
+                self.spawn_join(room.to_owned());
+            } else {
+                info!("declining invite: not a configured room and not from an admin");
+                if let Err(e) = self.port().leave(room).await {
+                    warn!(error = %e, "could not decline the invite");
+                }
             }
         }
         .instrument(span)

@@ -15,8 +15,8 @@ use tracing::{debug, warn};
 
 use super::Bot;
 use crate::conversation::{self, Context, Outgoing};
-use crate::matrix::send;
-use crate::store::{OutboxMessage, RoundStatus};
+use crate::model::RoundStatus;
+use crate::store::OutboxMessage;
 
 /// Rooms served at the same time. Each holds at most one request to the homeserver; the
 /// limit only bounds a burst (after a restart, at a round's close), since in a running
@@ -174,13 +174,13 @@ impl Bot {
             }
             return Ok(msgs.len());
         };
-        let Some(room) = self.inner.client.get_room(&id) else {
+        if !self.port().is_joined(&id) {
             debug!(room = room_id, "room not known yet; waiting");
             return Ok(0);
-        };
+        }
         let participant = self.dm_user(&id);
         if let Some(user) = &participant
-            && !self.dm_joined(&room, user).await
+            && !self.dm_joined(&id, user).await
         {
             debug!(
                 room = room_id,
@@ -213,7 +213,7 @@ impl Bot {
                     self.inner.metrics.record_handling(t0.elapsed());
                 }
             }
-            let event_id = send::send_queued(&room, &out, &m.txn_id).await?;
+            let event_id = self.port().send(&id, &out, &m.txn_id).await?;
             if let (
                 Some(user),
                 Outgoing::Poll {

@@ -9,17 +9,18 @@
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use matrix_sdk::Room;
 use matrix_sdk::ruma::events::AnySyncTimelineEvent;
 use matrix_sdk::ruma::serde::Raw;
-use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, UserId};
+use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use tracing::{debug, info, warn};
 
 use super::Bot;
+use super::port::Redecrypted;
 use crate::conversation::{self, Action, Input, Participant, Round};
 use crate::matrix::events::Inbound;
 use crate::matrix::send::caused_txn;
-use crate::store::{ConsentState, LedgerEntry, Outbound, RecordOutcome, RoundStatus};
+use crate::model::{ConsentState, LedgerEntry, Outbound, RoundStatus};
+use crate::store::RecordOutcome;
 
 /// How long a poll vote waits for its poll's registration (the vote can arrive in the sync
 /// right after the send, before the sender wrote the poll id).
@@ -69,7 +70,7 @@ impl Bot {
     }
 
     /// Handles one event in a room that is not a configured room: a participant's DM.
-    pub(super) async fn participant_event(&self, room: &Room, ev: Inbound) -> anyhow::Result<()> {
+    pub(super) async fn participant_event(&self, room: &RoomId, ev: Inbound) -> anyhow::Result<()> {
         let (event_id, sender, input) = match ev {
             Inbound::Text {
                 event_id,
@@ -95,10 +96,10 @@ impl Bot {
             Inbound::Membership {
                 user, membership, ..
             } => {
-                if self.dm_user(room.room_id()).as_deref() == Some(user.as_ref()) {
+                if self.dm_user(room).as_deref() == Some(user.as_ref()) {
                     let joined =
                         membership == matrix_sdk::ruma::events::room::member::MembershipState::Join;
-                    self.set_dm_joined(room.room_id(), joined);
+                    self.set_dm_joined(room, joined);
                     if joined {
                         // The participant joined their DM: queued messages may go now.
                         self.inner.send_now.notify_one();
@@ -114,14 +115,14 @@ impl Bot {
     /// Carries out what the conversation decides for one input.
     pub(super) async fn participant_input(
         &self,
-        room: &Room,
+        room: &RoomId,
         event_id: &OwnedEventId,
         sender: &OwnedUserId,
         input: Input,
     ) -> anyhow::Result<()> {
         let received = Instant::now();
         let user = sender.to_string();
-        let room_id = room.room_id().to_string();
+        let room_id = room.to_string();
         let u = user.clone();
         let entry = self.inner.store.run(move |s| s.participant(&u)).await?;
         let Some(entry) = entry else {
@@ -130,7 +131,7 @@ impl Bot {
         };
         let own_dm = entry.dm_room.as_deref() == Some(room_id.as_str());
         // After "delete" the entry keeps no room; such a participant may still say `start`.
-        if !(own_dm || entry.erased && room.joined_members_count() <= 2) {
+        if !(own_dm || entry.erased && self.port().joined_members_count(room) <= 2) {
             debug!("message from a participant outside their DM; ignored");
             return Ok(());
         }
@@ -188,7 +189,7 @@ impl Bot {
                         s.queue(&o)
                     })
                     .await?;
-                self.remember_dm(room.room_id().to_owned(), sender.clone());
+                self.remember_dm(room.to_owned(), sender.clone());
                 info!("participant opted in again");
                 self.start_open_rounds_for(sender).await?;
             }
@@ -236,9 +237,9 @@ impl Bot {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner());
                     if insert {
-                        map.insert(room.room_id().to_owned(), received);
+                        map.insert(room.to_owned(), received);
                     } else {
-                        map.remove(room.room_id());
+                        map.remove(room);
                     }
                 };
                 started(true);
@@ -385,23 +386,13 @@ impl Bot {
             std::mem::take(&mut *pending)
         };
         let mut keep = Vec::new();
-        let own = self.inner.client.user_id().map(ToOwned::to_owned);
         for p in due {
-            let Some(room) = self.inner.client.get_room(&p.room_id) else {
-                continue;
-            };
-            let decrypted = room.decrypt_event(p.raw.cast_ref_unchecked(), None).await;
+            let decrypted = self.port().redecrypt(&p.room_id, &p.raw).await;
             let handled = match decrypted {
-                Ok(ev)
-                    if !matches!(
-                        ev.kind,
-                        matrix_sdk::deserialized_responses::TimelineEventKind::UnableToDecrypt { .. }
-                    ) =>
-                {
+                Redecrypted::Decrypted(inbound) => {
                     info!(room = %p.room_id, "an undecryptable event could be decrypted later");
-                    if let Some(own) = &own
-                        && let Some(inbound) = crate::matrix::events::classify(&ev, own)
-                        && let Err(e) = self.participant_event(&room, inbound).await
+                    if let Some(inbound) = inbound
+                        && let Err(e) = self.participant_event(&p.room_id, inbound).await
                     {
                         warn!(error = %format!("{e:#}"), "handling a late-decrypted event failed");
                     }
@@ -410,7 +401,7 @@ impl Bot {
                 _ if Instant::now() >= p.give_up_at => {
                     info!(room = %p.room_id, "event stayed undecryptable; asking the participant again");
                     if let Err(e) = self
-                        .participant_input(&room, &p.event_id, &p.sender, Input::Undecryptable)
+                        .participant_input(&p.room_id, &p.event_id, &p.sender, Input::Undecryptable)
                         .await
                     {
                         warn!(error = %format!("{e:#}"), "asking again failed");

@@ -2,20 +2,19 @@
 //! in. The same audited export path as `pulsebot export`; the statistics run on a blocking
 //! thread so the sync loop never waits for them.
 
-use matrix_sdk::Room;
-use matrix_sdk::ruma::OwnedUserId;
+use matrix_sdk::ruma::{OwnedUserId, RoomId};
 use tracing::info;
 
 use super::Bot;
 use crate::export::Format;
-use crate::export::from_store::{ExportRequest, Rounds, export_file};
+use crate::services::export::{ExportRequest, Rounds, export_file};
 
 impl Bot {
     /// Uploads the report; `Ok(None)` when the file went out, `Ok(Some(text))` for a reply
     /// instead (unknown survey or format).
     pub(super) async fn report(
         &self,
-        room: &Room,
+        room: &RoomId,
         sender: &OwnedUserId,
         survey_id: &str,
         format: Option<&str>,
@@ -47,11 +46,18 @@ impl Bot {
         };
         let store = self.inner.store.blocking_store().clone();
         let actor = sender.to_string();
-        let file =
-            tokio::task::spawn_blocking(move || export_file(&store, &survey, &request, &actor))
-                .await??;
+        let now = self.now();
+        let file = tokio::task::spawn_blocking(move || {
+            export_file(&store, &survey, &request, &actor, now)
+        })
+        .await??;
         let size = file.bytes.len();
-        crate::matrix::send::send_file(room, &file.file_name, file.mime, file.bytes).await?;
+        let upload = super::port::Upload {
+            name: file.file_name,
+            mime: file.mime,
+            bytes: file.bytes,
+        };
+        self.port().upload(room, upload).await?;
         info!(
             survey = survey_id,
             format = format.name(),

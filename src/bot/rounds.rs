@@ -18,9 +18,8 @@ use tracing::{info, warn};
 use super::Bot;
 use crate::admin::RoundCounts;
 use crate::conversation::{self, Round};
-use crate::matrix::rooms;
+use crate::model::{ConsentState, RoundStatus};
 use crate::schedule::{self, Action, History};
-use crate::store::{ConsentState, Mode, RoundStatus};
 use crate::survey::Survey;
 
 /// How many reminders an admin may send by hand in one round, on top of none scheduled.
@@ -39,18 +38,18 @@ impl Bot {
     /// The survey's audience: joined members of its pilot rooms, minus the bot, the admins
     /// and `ignore_users`. Read from the member lists the SDK keeps current from sync.
     pub(super) async fn audience(&self, survey: &Survey) -> Vec<OwnedUserId> {
-        let own = self.inner.client.user_id().map(ToOwned::to_owned);
+        let own = self.port().own_user();
         let rooms = self.pilot_room_ids(survey);
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for id in rooms {
-            let Some(room) = self.inner.client.get_room(&id) else {
+            if !self.port().is_joined(&id) {
                 continue;
-            };
-            match rooms::joined_members(&room).await {
+            }
+            match self.port().joined_members(&id).await {
                 Ok(members) => {
                     for m in members {
-                        let excluded = Some(&m) == own.as_ref()
+                        let excluded = m == own
                             || self.is_admin(&m)
                             || self.inner.config.bot.ignore_users.contains(&m);
                         if !excluded && seen.insert(m.clone()) {
@@ -112,10 +111,6 @@ impl Bot {
         match action {
             Action::Open { round, .. } => {
                 let (id, mode) = (survey.id.clone(), survey.mode);
-                let mode = match mode {
-                    crate::survey::Mode::Anonymous => Mode::Anonymous,
-                    crate::survey::Mode::Pseudonymous => Mode::Pseudonymous,
-                };
                 self.inner
                     .store
                     .run(move |s| s.open_round(&id, round, mode, now))
@@ -182,9 +177,13 @@ impl Bot {
             "round closed"
         );
         self.inner.send_now.notify_one();
-        let (store, sv) = (self.inner.store.blocking_store().clone(), survey.clone());
+        let (store, sv, now) = (
+            self.inner.store.blocking_store().clone(),
+            survey.clone(),
+            self.now(),
+        );
         let kept = tokio::task::spawn_blocking(move || {
-            crate::export::from_store::keep_aggregate(&store, &sv, round)
+            crate::services::export::keep_aggregate(&store, &sv, round, now)
         })
         .await?;
         if let Err(e) = kept {
@@ -204,21 +203,31 @@ impl Bot {
     /// Posts the round's aggregate summary (suppressed below the minimum group size, audited)
     /// in the survey's pilot rooms, at most once per room and round.
     async fn post_summary(&self, survey: &Arc<Survey>, round: u32) -> anyhow::Result<()> {
-        let (store, sv, lang) = (
+        let (store, sv, lang, now) = (
             self.inner.store.blocking_store().clone(),
             survey.clone(),
             self.lang(),
+            self.now(),
         );
         let text = tokio::task::spawn_blocking(move || {
-            crate::export::from_store::round_summary(&store, &sv, round, lang, "bot")
+            crate::services::export::round_summary(&store, &sv, round, lang, "bot", now)
         })
         .await??;
         for id in self.pilot_room_ids(survey) {
-            let Some(room) = self.inner.client.get_room(&id) else {
+            if !self.port().is_joined(&id) {
                 continue;
-            };
+            }
             let cause = format!("{}/{round}/{id}", survey.id);
-            crate::matrix::send::send_text_once(&room, &text, "summary", &cause).await?;
+            self.port()
+                .send_text_once(
+                    &id,
+                    &text,
+                    super::port::Once {
+                        purpose: "summary",
+                        cause: &cause,
+                    },
+                )
+                .await?;
             info!(survey = %survey.id, round, room = %id, "summary posted");
         }
         Ok(())
@@ -295,10 +304,10 @@ impl Bot {
                     .as_ref()
                     .and_then(|e| e.dm_room.as_deref())
                     .and_then(|r| OwnedRoomId::try_from(r).ok());
-                let room = rooms::ensure_dm(&self.inner.client, user, known.as_deref()).await?;
+                let room = self.port().ensure_dm(user, known.as_deref()).await?;
                 let lang = survey.default_lang;
                 let msgs = conversation::first_contact(&self.inner.config.notice, lang);
-                let room_id = room.room_id().to_string();
+                let room_id = room.to_string();
                 let out = conversation::to_outbounds(&msgs, &room_id);
                 let (u, now) = (user.to_string(), self.now());
                 let first = self
@@ -306,9 +315,9 @@ impl Bot {
                     .store
                     .run(move |s| s.first_contact(&u, &room_id, lang, &out, now))
                     .await?;
-                self.remember_dm(room.room_id().to_owned(), user.to_owned());
+                self.remember_dm(room.clone(), user.to_owned());
                 if first {
-                    info!(room = %room.room_id(), "first contact queued");
+                    info!(room = %room, "first contact queued");
                     self.inner.send_now.notify_one();
                 }
                 Ok(())
@@ -326,8 +335,8 @@ impl Bot {
                     .dm_room
                     .as_deref()
                     .and_then(|r| OwnedRoomId::try_from(r).ok());
-                let room = rooms::ensure_dm(&self.inner.client, user, known.as_deref()).await?;
-                let room_id = room.room_id().to_string();
+                let room = self.port().ensure_dm(user, known.as_deref()).await?;
+                let room_id = room.to_string();
                 let (_, msgs) = conversation::start(&Round::new(survey, entry.lang));
                 let out = conversation::to_outbounds(&msgs, &room_id);
                 let (u, sid, r2) = (user.to_string(), survey.id.clone(), room_id.clone());
@@ -339,7 +348,7 @@ impl Bot {
                         s.start_round(&u, &sid, round, &out)
                     })
                     .await?;
-                self.remember_dm(room.room_id().to_owned(), user.to_owned());
+                self.remember_dm(room, user.to_owned());
                 if started.is_some() {
                     info!(survey = %survey.id, round, room = %room_id, "round started for a participant");
                     self.inner.send_now.notify_one();

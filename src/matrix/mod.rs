@@ -2,10 +2,12 @@
 //!
 //! `session` logs in once and restores the same device on every start; `sync` runs the
 //! low-latency sync loop and hands typed events to the bot; `events` classifies timeline events;
-//! `send` sends messages with transaction ids chosen so that a retry never duplicates a message.
+//! `send` sends messages with transaction ids chosen so that a retry never duplicates a message;
+//! `port` is the bot's [`MatrixPort`](crate::bot::port::MatrixPort) over a client.
 
 pub mod content;
 pub mod events;
+pub mod port;
 pub mod rooms;
 pub mod send;
 pub mod session;

@@ -195,7 +195,7 @@ impl Store {
         let mut n_answers = 0u64;
         for kv in self.tree(ANSWERS).iter() {
             let (k, v) = kv?;
-            let a: AnswerRecord = c.open(ANSWERS.name, &v)?;
+            let a: AnswerRecord = c.open_model(ANSWERS.name, &v)?;
             let prefix = round_prefix(c, &a.survey_id, a.round);
             if k.len() != 32 || k[..16] != prefix {
                 problems.push("answer stored under a key of another round".into());

@@ -18,13 +18,14 @@ impl Store {
             .collect())
     }
 
+    #[cfg(any(test, pulsebot_bench))]
     /// Calls `f` for every response in the store, decrypting one at a time (for full scans
     /// without holding everything in memory).
     pub fn for_each_answer(&self, mut f: impl FnMut(AnswerRecord)) -> Result<u64, StoreError> {
         let mut n = 0;
         for kv in self.tree(ANSWERS).iter() {
             let (_, v) = kv?;
-            f(self.crypt().open(ANSWERS.name, &v)?);
+            f(self.crypt().open_model(ANSWERS.name, &v)?);
             n += 1;
         }
         Ok(n)
@@ -41,7 +42,7 @@ impl Store {
     /// each value still gets its own random nonce, it is merely written once).
     pub fn insert_answers(&self, records: &[AnswerRecord]) -> Result<(), StoreError> {
         use super::abort;
-        use super::scan::{default_threads, par_map};
+        use super::parallel::{default_threads, par_map};
         use super::tables::{ROUNDS, answer_key};
         use super::{RoundInfo, TxResult};
         use sled::Transactional;
@@ -49,7 +50,10 @@ impl Store {
 
         let crypt = self.crypt();
         let sealed = par_map(records, default_threads(), |r| {
-            Ok::<_, StoreError>((answer_key(crypt, &r.survey_id, r.round), crypt.seal(r)?))
+            Ok::<_, StoreError>((
+                answer_key(crypt, &r.survey_id, r.round),
+                crypt.seal_model(r)?,
+            ))
         })
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
@@ -75,9 +79,9 @@ impl Store {
                             round,
                         })
                     })?;
-                    let mut info: RoundInfo = crypt.open(ROUNDS.name, &raw).map_err(abort)?;
+                    let mut info: RoundInfo = crypt.open_model(ROUNDS.name, &raw).map_err(abort)?;
                     info.responses += n;
-                    rounds.insert(rk.as_slice(), crypt.seal(&info).map_err(abort)?)?;
+                    rounds.insert(rk.as_slice(), crypt.seal_model(&info).map_err(abort)?)?;
                 }
                 Ok(())
             },
@@ -127,6 +131,7 @@ impl Store {
 }
 
 impl Store {
+    #[cfg(any(test, pulsebot_bench))]
     /// The raw (encrypted) answers tree, for the benchmark's raw-scan baseline only.
     #[doc(hidden)]
     pub fn raw_tree_for_bench(&self) -> &sled::Tree {
@@ -135,6 +140,7 @@ impl Store {
 }
 
 impl Store {
+    #[cfg(any(test, pulsebot_bench))]
     /// Decrypts every answer without parsing it (benchmark only: isolates the cipher cost).
     #[doc(hidden)]
     pub fn decrypt_scan_for_bench(&self) -> Result<usize, StoreError> {

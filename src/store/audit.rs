@@ -17,6 +17,8 @@ pub(crate) struct AuditHead {
     pub(crate) last_hash: [u8; 32],
 }
 
+super::records::persisted_as_is!(AuditHead);
+
 /// The chained hash of an entry: independent of the storage encoding, so re-encoding
 /// migrations keep the chain valid.
 pub(crate) fn entry_hash(

@@ -38,6 +38,7 @@ use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::error::StoreError;
+use super::records::Persisted;
 
 /// First byte of every value written by schema 2: distinguishes it from schema-1 values,
 /// which are JSON and start with `{`.
@@ -334,6 +335,20 @@ impl Crypt {
             table,
             reason: format!("does not parse: {e}"),
         })
+    }
+
+    /// Encrypts a value the store keeps, as its persisted record.
+    pub(crate) fn seal_model<T: Persisted>(&self, value: &T) -> Result<Vec<u8>, StoreError> {
+        self.seal(&value.to_record())
+    }
+
+    /// Decrypts a value the store keeps from its persisted record.
+    pub(crate) fn open_model<T: Persisted>(
+        &self,
+        table: &'static str,
+        raw: &[u8],
+    ) -> Result<T, StoreError> {
+        Ok(T::from_record(self.open(table, raw)?))
     }
 
     /// Decrypts a schema-1 value (`StoreCipher::encrypt_value`: JSON envelope, JSON plaintext).

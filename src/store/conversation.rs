@@ -13,18 +13,19 @@ use serde::{Deserialize, Serialize};
 use super::audit::append_tx;
 use super::cipher::pseudonym;
 use super::outbox::queue_tx;
+use super::records::Persisted;
 use super::tables::{
     ANSWERS, CONVERSATIONS, LEDGER, ROUNDS, SURVEY_SECRETS, answer_key, conversation_key,
     ledger_key, round_key, survey_key,
 };
 use super::{
-    AnswerRecord, ConsentState, ConversationState, LedgerEntry, Mode, Outbound, RoundInfo,
-    RoundStatus, Store, StoreError, Tx, TxResult, abort,
+    AnswerRecord, AnswerUpdate, ConsentState, ConversationState, LedgerEntry, Mode, Outbound,
+    RoundInfo, RoundStatus, Store, StoreError, Tx, TxResult, abort,
 };
 
 /// The conversation state as stored: the state plus whose it is (needed when the round
 /// closes and the drafts are moved without the participant being present).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub(crate) struct ConversationRecord {
     pub(crate) user_id: String,
     pub(crate) survey_id: String,
@@ -32,14 +33,33 @@ pub(crate) struct ConversationRecord {
     pub(crate) state: ConversationState,
 }
 
-/// What the conversation layer decided after applying one answer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AnswerUpdate {
-    /// Messages to queue (next question, acknowledgement), in the same transaction.
-    pub outbound: Vec<Outbound>,
-    /// The participant answered the last question: move the answers to the answer store
-    /// and unlink them, in the same transaction.
-    pub finish: bool,
+/// [`ConversationRecord`] on disk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ConversationRec {
+    user_id: String,
+    survey_id: String,
+    round: u32,
+    state: <ConversationState as Persisted>::Record,
+}
+
+impl Persisted for ConversationRecord {
+    type Record = ConversationRec;
+    fn to_record(&self) -> ConversationRec {
+        ConversationRec {
+            user_id: self.user_id.clone(),
+            survey_id: self.survey_id.clone(),
+            round: self.round,
+            state: self.state.to_record(),
+        }
+    }
+    fn from_record(r: ConversationRec) -> Self {
+        ConversationRecord {
+            user_id: r.user_id,
+            survey_id: r.survey_id,
+            round: r.round,
+            state: ConversationState::from_record(r.state),
+        }
+    }
 }
 
 /// Result of [`Store::record_answer`].

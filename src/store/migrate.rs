@@ -14,12 +14,11 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Serialize, de::DeserializeOwned};
-
 use super::admin::copy_db;
 use super::audit::AuditHead;
 use super::cipher::{Crypt, ENVELOPE_V2};
 use super::conversation::ConversationRecord;
+use super::records::{ModeRec, Persisted, RoundRec};
 use super::tables::{
     ANSWERS, AUDIT, CONVERSATIONS, LEDGER, META, META_AUDIT_HEAD, META_SCHEMA, OUTBOX,
     OUTBOX_KEY_LEN, ROUNDS, SURVEY_SECRETS, Table, outbox_key,
@@ -62,12 +61,10 @@ pub(crate) fn run(db: &sled::Db, path: &Path, crypt: &Crypt, from: u32) -> Resul
     Ok(())
 }
 
-fn reencode<T: Serialize + DeserializeOwned>(
-    crypt: &Crypt,
-    t: Table,
-    raw: &[u8],
-) -> Result<Vec<u8>, StoreError> {
-    let v: T = crypt.open_v1(t.name, raw)?;
+/// A schema-1 value re-encoded: the persisted record of `T` (schema 1 wrote the same fields
+/// as JSON), sealed in the v2 envelope.
+fn reencode<T: Persisted>(crypt: &Crypt, t: Table, raw: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let v: T::Record = crypt.open_v1(t.name, raw)?;
     crypt.seal(&v)
 }
 
@@ -110,7 +107,7 @@ fn v1_to_v2(db: &sled::Db, crypt: &Crypt) -> Result<(), StoreError> {
 struct RoundInfoV2 {
     survey_id: String,
     round: u32,
-    mode: super::Mode,
+    mode: ModeRec,
     opened_at: jiff::Timestamp,
     closed_at: Option<jiff::Timestamp>,
     raw_deleted_at: Option<jiff::Timestamp>,
@@ -125,11 +122,11 @@ fn v2_to_v3(db: &sled::Db, crypt: &Crypt) -> Result<(), StoreError> {
     let mut batch = sled::Batch::default();
     for kv in tree.iter() {
         let (k, v) = kv?;
-        if crypt.open::<RoundInfo>(ROUNDS.name, &v).is_ok() {
+        if crypt.open_model::<RoundInfo>(ROUNDS.name, &v).is_ok() {
             continue;
         }
         let old: RoundInfoV2 = crypt.open(ROUNDS.name, &v)?;
-        let new = RoundInfo {
+        let new = RoundRec {
             survey_id: old.survey_id,
             round: old.round,
             mode: old.mode,
@@ -157,7 +154,7 @@ fn v3_to_v4(db: &sled::Db, crypt: &Crypt) -> Result<(), StoreError> {
         if k.len() == OUTBOX_KEY_LEN {
             continue;
         }
-        let m: OutboxMessage = crypt.open(OUTBOX.name, &v)?;
+        let m: OutboxMessage = crypt.open_model(OUTBOX.name, &v)?;
         batch.remove(k);
         batch.insert(&outbox_key(crypt, &m.message.room_id, m.id)[..], v);
     }

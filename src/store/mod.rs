@@ -27,10 +27,13 @@
 //! # Layout
 //! - `cipher`: passphrase, data key, value envelope, pseudonyms.
 //! - `tables`: tree names and key layouts.
-//! - `model`: the stored types.
+//! - `records`: the persisted records of the core's model types, and the conversions.
+//! - `model`: the store's own types (outbox and audit-log entries).
 //! - `ledger`, `conversation`, `answers`, `outbox`, `audit`: the tables' operations.
 //! - `retention`, `rights`: deleting old raw answers; "my data" and "delete".
-//! - `scan`: full scans of the answer store on every core, decoding into borrowed views.
+//! - `parallel`: sealing many records on every core (imports).
+//! - `scan` (tests and benchmarks only): full scans of the answer store on every core,
+//!   decoding into borrowed views.
 //! - `admin`: `check`, `backup`, `rekey` for the CLI.
 //! - `migrate`: schema versions and ordered migrations.
 //! - `async_store`: [`AsyncStore`], which keeps sled calls off the async worker threads.
@@ -52,8 +55,11 @@ mod ledger;
 mod migrate;
 mod model;
 mod outbox;
+mod parallel;
+pub(crate) mod records;
 mod retention;
 mod rights;
+#[cfg(any(test, pulsebot_bench))]
 mod scan;
 mod tables;
 
@@ -64,22 +70,28 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use serde::{Serialize, de::DeserializeOwned};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 pub use admin::{CheckReport, backup, check, rekey};
 pub use async_store::AsyncStore;
 pub use cipher::{POLY1305_PORTABLE, Passphrase};
-pub use conversation::{AnswerUpdate, CloseReport, RecordOutcome};
+pub use conversation::{CloseReport, RecordOutcome};
 pub use error::StoreError;
-pub use model::{
-    AnswerRecord, AnswerValue, AuditEntry, ConsentState, ConversationState, LedgerEntry, Mode,
-    Outbound, OutboxMessage, OutboxState, PollRef, RoundInfo, RoundParticipation, RoundStatus,
+pub use model::{AuditEntry, OutboxMessage, OutboxState};
+// The core's model, which the store persists through `records`; imported for the tables'
+// operations (`use super::...`), not re-exported: callers take it from the core.
+#[cfg(any(test, pulsebot_bench))]
+pub use parallel::default_threads;
+use pulsebot_core::model::{
+    AnswerRecord, AnswerUpdate, ConsentState, ConversationState, LedgerEntry, Mode, Outbound,
+    RoundInfo, RoundStatus,
 };
+use records::Persisted;
 pub use retention::RetentionReport;
 pub use rights::MyData;
-pub use scan::{AnswerValueRef, AnswerView, ScanStats, default_threads};
+#[cfg(any(test, pulsebot_bench))]
+pub use scan::{AnswerValueRef, AnswerView, ScanStats};
 
 use cipher::Crypt;
 use tables::{ALL, META, META_CIPHER, META_SCHEMA, Table};
@@ -146,15 +158,15 @@ pub(crate) struct Tx<'a> {
 }
 
 impl Tx<'_> {
-    fn get<T: DeserializeOwned>(&self, t: Table, key: &[u8]) -> TxResult<Option<T>> {
+    fn get<T: Persisted>(&self, t: Table, key: &[u8]) -> TxResult<Option<T>> {
         match self.view[t.idx].get(key)? {
-            Some(raw) => Ok(Some(self.crypt.open(t.name, &raw).map_err(abort)?)),
+            Some(raw) => Ok(Some(self.crypt.open_model(t.name, &raw).map_err(abort)?)),
             None => Ok(None),
         }
     }
 
-    fn put<T: Serialize>(&self, t: Table, key: &[u8], value: &T) -> TxResult<()> {
-        let raw = self.crypt.seal(value).map_err(abort)?;
+    fn put<T: Persisted>(&self, t: Table, key: &[u8], value: &T) -> TxResult<()> {
+        let raw = self.crypt.seal_model(value).map_err(abort)?;
         self.view[t.idx].insert(key, raw)?;
         Ok(())
     }
@@ -329,15 +341,15 @@ impl Store {
     }
 
     /// Reads and decrypts one value outside a transaction.
-    fn read<T: DeserializeOwned>(&self, t: Table, key: &[u8]) -> Result<Option<T>, StoreError> {
+    fn read<T: Persisted>(&self, t: Table, key: &[u8]) -> Result<Option<T>, StoreError> {
         match self.tree(t).get(key)? {
-            Some(raw) => Ok(Some(self.crypt().open(t.name, &raw)?)),
+            Some(raw) => Ok(Some(self.crypt().open_model(t.name, &raw)?)),
             None => Ok(None),
         }
     }
 
     /// Decrypts every value under `prefix` of a table.
-    fn scan<T: DeserializeOwned>(
+    fn scan<T: Persisted>(
         &self,
         t: Table,
         prefix: &[u8],
@@ -345,7 +357,7 @@ impl Store {
         let mut out = Vec::new();
         for kv in self.tree(t).scan_prefix(prefix) {
             let (k, v) = kv?;
-            out.push((k, self.crypt().open(t.name, &v)?));
+            out.push((k, self.crypt().open_model(t.name, &v)?));
         }
         Ok(out)
     }

@@ -1,227 +1,14 @@
-//! The store's data types. They are self-contained (plain strings for Matrix ids, room ids,
-//! survey and item ids) so the store does not depend on the survey model or on ruma.
+//! The store's own types: outbox entries and audit-log entries. Unlike the domain model
+//! (`pulsebot_core::model`, persisted through `records.rs`) these exist only in the store.
 //! Field order is part of the on-disk format (postcard is positional): add fields only
 //! together with a schema migration.
-
-use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::lang::Lang;
+use pulsebot_core::model::Outbound;
 
-/// One answer to one item, as the participant gave it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AnswerValue {
-    /// A single choice: the option id (for likert items the scale point, e.g. `"4"`).
-    Choice(String),
-    /// A multiple choice: the chosen option ids.
-    Multi(Vec<String>),
-    /// A number (0–10 scales and the like).
-    Number(i64),
-    /// Free text.
-    Text(String),
-    /// The participant skipped an optional item.
-    Skipped,
-}
-
-/// Whether responses of a round carry a per-survey pseudonym.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Mode {
-    /// Default: nothing links a response to anybody once it is in the answer store.
-    #[default]
-    Anonymous,
-    /// Responses carry a per-survey pseudonym for wave-to-wave paired analysis.
-    Pseudonymous,
-}
-
-/// A participant's consent to take part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum ConsentState {
-    /// Never asked.
-    #[default]
-    Unknown,
-    /// The notice and the consent poll were sent; no answer yet.
-    Asked,
-    /// Agreed to take part.
-    Yes,
-    /// Declined, opted out or erased their data: never contacted again.
-    No,
-}
-
-/// Where a participant stands in one round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RoundStatus {
-    /// The round's first message was queued.
-    Invited,
-    /// At least one answer was recorded.
-    Started,
-    /// All questions answered; the response is in the answer store.
-    Finished,
-    /// The round closed before the participant finished; what they answered was kept.
-    Partial,
-    /// The participant opted out during the round; drafts were discarded.
-    OptedOut,
-}
-
-/// A participant's status in one round of one survey.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoundParticipation {
-    /// The survey.
-    pub survey_id: String,
-    /// The round number.
-    pub round: u32,
-    /// Where the participant stands.
-    pub status: RoundStatus,
-    /// Reminders sent in this round.
-    pub reminders_sent: u32,
-}
-
-/// The participation ledger entry of one participant: what is needed to deliver questions
-/// and reminders, and nothing about answers. Stored under a keyed hash of the Matrix id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LedgerEntry {
-    /// The Matrix id (encrypted at rest; empty once erased).
-    pub user_id: String,
-    /// Consent state.
-    pub consent: ConsentState,
-    /// When the consent state last changed.
-    pub consent_at: Option<Timestamp>,
-    /// The language the participant is addressed in.
-    pub lang: Lang,
-    /// The encrypted direct-message room with the bot.
-    pub dm_room: Option<String>,
-    /// Status per round.
-    pub rounds: Vec<RoundParticipation>,
-    /// True once the participant erased their data: only the opt-out itself is kept, so
-    /// that "no" keeps meaning "never contacted again".
-    pub erased: bool,
-}
-
-impl LedgerEntry {
-    /// A fresh entry for `user_id`: consent unknown, German, no DM room yet.
-    pub fn new(user_id: &str) -> Self {
-        LedgerEntry {
-            user_id: user_id.to_owned(),
-            consent: ConsentState::Unknown,
-            consent_at: None,
-            lang: Lang::De,
-            dm_room: None,
-            rounds: Vec::new(),
-            erased: false,
-        }
-    }
-
-    /// The participation in one round, if any.
-    pub fn round(&self, survey_id: &str, round: u32) -> Option<&RoundParticipation> {
-        self.rounds
-            .iter()
-            .find(|r| r.survey_id == survey_id && r.round == round)
-    }
-
-    /// The participation in one round, created as `Invited` if missing.
-    pub fn round_mut(&mut self, survey_id: &str, round: u32) -> &mut RoundParticipation {
-        let i = match self
-            .rounds
-            .iter()
-            .position(|r| r.survey_id == survey_id && r.round == round)
-        {
-            Some(i) => i,
-            None => {
-                self.rounds.push(RoundParticipation {
-                    survey_id: survey_id.to_owned(),
-                    round,
-                    status: RoundStatus::Invited,
-                    reminders_sent: 0,
-                });
-                self.rounds.len() - 1
-            }
-        };
-        &mut self.rounds[i]
-    }
-}
-
-/// A poll the bot sent: which item it asks and its answer-id → option-id map
-/// (poll responses carry answer ids, not texts).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct PollRef {
-    /// The item the poll asks.
-    pub item_id: String,
-    /// Poll answer id → option id.
-    pub answer_ids: BTreeMap<String, String>,
-}
-
-/// The conversation state of one participant in one running round. This is the only place
-/// where answers sit next to an identity, and only until the participant finishes or the
-/// round closes.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ConversationState {
-    /// Index of the current question.
-    pub current: u32,
-    /// Answers so far, item id → answer (latest response wins).
-    pub answers: BTreeMap<String, AnswerValue>,
-    /// Poll event id → the poll it is.
-    pub polls: BTreeMap<String, PollRef>,
-    /// Event ids already counted (idempotency); maintained by the store.
-    pub counted: BTreeSet<String>,
-}
-
-/// A completed (or, at round close, partial) response in the answer store. It holds no
-/// Matrix id, no event id and no time: at most the round.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AnswerRecord {
-    /// The survey.
-    pub survey_id: String,
-    /// The round.
-    pub round: u32,
-    /// False if the round closed before the participant finished.
-    pub complete: bool,
-    /// Item id → answer.
-    pub answers: BTreeMap<String, AnswerValue>,
-    /// The per-survey pseudonym, only in [`Mode::Pseudonymous`] rounds.
-    pub pseudonym: Option<String>,
-}
-
-/// What the store knows about a round.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoundInfo {
-    /// The survey.
-    pub survey_id: String,
-    /// The round.
-    pub round: u32,
-    /// Anonymous or pseudonymous.
-    pub mode: Mode,
-    /// When the round opened.
-    pub opened_at: Timestamp,
-    /// When it closed; answers arriving later are not counted.
-    pub closed_at: Option<Timestamp>,
-    /// When retention deleted its raw answers.
-    pub raw_deleted_at: Option<Timestamp>,
-    /// Responses moved into the answer store (minus those erased on request).
-    pub responses: u64,
-    /// How many participants the round was meant for: the survey's audience when it opened,
-    /// raised when the audience grew while it ran (schema 3; `None` for older rounds).
-    pub audience: Option<u64>,
-    /// The label of an imported round (e.g. `webex-2026`); `None` for rounds the bot ran
-    /// (schema 3).
-    pub label: Option<String>,
-}
-
-/// A message to queue for sending.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Outbound {
-    /// The Matrix transaction id to use, when the caller derives it from the event that
-    /// caused the message (so handling a replayed event twice is deduplicated by the
-    /// homeserver). Not stored here: [`OutboxMessage::txn_id`] holds the id in use.
-    #[serde(skip)]
-    pub txn_id: Option<String>,
-    /// The room to send to.
-    pub room_id: String,
-    /// The event content as JSON (opaque to the store).
-    pub content: String,
-    /// Opaque caller data returned with the pending message (e.g. which item a poll asks).
-    pub context: Option<String>,
-}
+use super::records::{OutboundRec, Persisted};
 
 /// Delivery state of an outbound message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,7 +20,7 @@ pub enum OutboxState {
 }
 
 /// A queued outbound message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxMessage {
     /// Position in the queue (send in ascending order).
     pub id: u64,
@@ -244,6 +31,35 @@ pub struct OutboxMessage {
     pub state: OutboxState,
     /// The message.
     pub message: Outbound,
+}
+
+/// [`OutboxMessage`] on disk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct OutboxRec {
+    id: u64,
+    txn_id: String,
+    state: OutboxState,
+    message: OutboundRec,
+}
+
+impl Persisted for OutboxMessage {
+    type Record = OutboxRec;
+    fn to_record(&self) -> OutboxRec {
+        OutboxRec {
+            id: self.id,
+            txn_id: self.txn_id.clone(),
+            state: self.state,
+            message: (&self.message).into(),
+        }
+    }
+    fn from_record(r: OutboxRec) -> Self {
+        OutboxMessage {
+            id: r.id,
+            txn_id: r.txn_id,
+            state: r.state,
+            message: r.message.into(),
+        }
+    }
 }
 
 /// One audit-log entry. `hash` = SHA-256 over the previous entry's hash and this entry's
@@ -265,3 +81,5 @@ pub struct AuditEntry {
     /// This entry's hash.
     pub hash: [u8; 32],
 }
+
+super::records::persisted_as_is!(AuditEntry);

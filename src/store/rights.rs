@@ -8,7 +8,6 @@
 //! explained, not searched for.
 
 use jiff::Timestamp;
-use serde::Serialize;
 
 use super::audit::append_tx;
 use super::cipher::pseudonym;
@@ -25,7 +24,7 @@ use super::{
 use crate::lang::Lang;
 
 /// Everything the store can still link to one participant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MyData {
     /// The ledger entry (consent, language, DM room, rounds), if any.
     pub ledger: Option<LedgerEntry>,

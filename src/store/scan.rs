@@ -1,4 +1,6 @@
-//! Full scans of the answer store on every core, and the borrowed view they hand out.
+//! Full scans of the answer store on every core, and the borrowed view they hand out: the
+//! store benchmark's machinery (`tools/store-bench`), compiled only for tests and for the
+//! benchmarks (`cfg(pulsebot_bench)`, set by their build scripts), not into the bot.
 //!
 //! A full scan is dominated by the cipher (XChaCha20-Poly1305: ~0.5 µs for a small value,
 //! ~1.3 µs for a 500-byte one on the dev host), by decoding (~40 ns per item answer, half of
@@ -28,8 +30,10 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
+use super::parallel::default_threads;
 use super::tables::{ANSWERS, ROUNDS};
-use super::{AnswerRecord, AnswerValue, Store, StoreError};
+use super::{AnswerRecord, Store, StoreError};
+use pulsebot_core::model::AnswerValue;
 
 /// One item answer, borrowed from the decrypted buffer. Same variants, in the same order, as
 /// [`AnswerValue`]: postcard encodes the variant index, so the two decode the same bytes.
@@ -129,11 +133,6 @@ pub struct ScanStats {
     pub threads: usize,
     /// Key ranges the tree was split into.
     pub ranges: usize,
-}
-
-/// The number of worker threads a full scan uses: one per available core.
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl Store {
@@ -299,29 +298,4 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
         Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
         Bound::Unbounded => Bound::Unbounded,
     }
-}
-
-/// Maps `f` over `items` on up to `threads` scoped threads (contiguous chunks, order kept).
-/// Small inputs run inline: spawning costs more than it saves.
-pub(crate) fn par_map<T: Sync, R: Send>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    const MIN_PER_THREAD: usize = 64;
-    let threads = threads.clamp(1, items.len().div_ceil(MIN_PER_THREAD).max(1));
-    if threads == 1 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
 }

@@ -10,6 +10,10 @@ use super::cipher::{self, Crypt};
 use super::tables;
 use super::*;
 use crate::lang::Lang;
+use crate::model::{
+    AnswerRecord, AnswerValue, ConsentState, ConversationState, LedgerEntry, Mode, Outbound,
+    PollRef, RoundInfo, RoundStatus,
+};
 
 pub(super) fn pass() -> Passphrase {
     Passphrase::new("korrekt Pferd Batterie Heftklammer").expect("non-empty")
@@ -633,6 +637,7 @@ fn logical_dump(dir: &Path) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
     out
 }
 
+mod conversation;
 mod crash;
 mod delivery;
 mod fixture;

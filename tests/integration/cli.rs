@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use pulsebot::sim::SimUser;
+use pulsebot_sim::sim::SimUser;
 
 use crate::helpers::{BotSetup, WAIT, bin, hs, room_with_bot};
 
@@ -199,7 +199,8 @@ async fn store_check_backup_and_rekey_while_running_and_stopped() {
 
 #[test]
 fn export_reads_the_store_suppresses_small_groups_and_is_audited() {
-    use pulsebot::store::{AnswerRecord, AnswerValue, Mode, Passphrase, Store};
+    use pulsebot::model::{AnswerRecord, AnswerValue, Mode};
+    use pulsebot::store::{Passphrase, Store};
     use std::collections::BTreeMap;
 
     let pulse = std::fs::read_to_string(repo("surveys/pulse.toml")).expect("shipped");

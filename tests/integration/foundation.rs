@@ -4,7 +4,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use matrix_sdk::ruma::events::room::member::MembershipState;
-use pulsebot::sim::SimUser;
+use pulsebot_sim::sim::SimUser;
 
 use crate::helpers::{BotSetup, WAIT, bin, contains, files_under, hs, room_with_bot};
 

@@ -5,7 +5,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use pulsebot::sim::{Homeserver, SimUser};
+use pulsebot_sim::sim::{Homeserver, SimUser};
 
 /// Generous bound for anything that crosses the homeserver.
 pub const WAIT: Duration = Duration::from_secs(45);
@@ -42,9 +42,9 @@ impl BotSetup {
 
     /// As [`BotSetup::new`], on another homeserver than the run's.
     pub async fn new_on(hs: &Homeserver, admins: &[&SimUser], extra: &str) -> BotSetup {
-        let localpart = format!("bot-{}", pulsebot::sim::random_suffix());
-        let password = format!("bot-password-{}", pulsebot::sim::random_suffix());
-        let passphrase = format!("store-passphrase-{}", pulsebot::sim::random_suffix());
+        let localpart = format!("bot-{}", pulsebot_sim::sim::random_suffix());
+        let password = format!("bot-password-{}", pulsebot_sim::sim::random_suffix());
+        let passphrase = format!("store-passphrase-{}", pulsebot_sim::sim::random_suffix());
         let user_id = hs
             .register(&localpart, &password, false)
             .await
@@ -219,7 +219,7 @@ pub struct Pilot {
 /// may open further tables).
 pub async fn pilot_bot(hs: &Homeserver, extra: &str, id: &str, survey: &str) -> Pilot {
     let admin = SimUser::register(hs, "admin").await.expect("admin");
-    let alias = format!("pilot-{}", pulsebot::sim::random_suffix());
+    let alias = format!("pilot-{}", pulsebot_sim::sim::random_suffix());
     let bot = BotSetup::new_on(
         hs,
         &[&admin],

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
-use pulsebot::sim::{Homeserver, SimUser};
+use pulsebot_sim::sim::{Homeserver, SimUser};
 
 use crate::helpers::{Pilot, WAIT, hs, pilot_bot, room_with_bot};
 use crate::round::{consent_poll, participant, pilot_room, question, said, stored_responses};
@@ -42,8 +42,12 @@ fn expected(participants: usize, n: usize) -> BTreeSet<BTreeMap<String, String>>
 /// Sends `text`, retrying while the homeserver is away.
 async fn send_retrying(p: &SimUser, room: &OwnedRoomId, text: &str) {
     let deadline = Instant::now() + WAIT * 2;
+    // One transaction id for every attempt, as a real client retries: when the homeserver
+    // went down after storing the message but before answering, the retry must not post the
+    // answer a second time (the bot would rightly count it as the next question's answer).
+    let txn = matrix_sdk::ruma::TransactionId::new();
     loop {
-        match p.send_text(room, text).await {
+        match p.send_text_as(room, text, &txn).await {
             Ok(_) => return,
             Err(e) => {
                 assert!(Instant::now() < deadline, "cannot send: {e}");
@@ -248,7 +252,7 @@ async fn send_undecryptable(p: &SimUser, room: &OwnedRoomId) {
         "algorithm": "m.megolm.v1.aes-sha2",
         "ciphertext": "AwgAEnAcBogus",
         "sender_key": "c2VuZGVyIGtleSB0aGF0IGRvZXMgbm90IGV4aXN0",
-        "session_id": format!("c2Vzc2lvbi{}", pulsebot::sim::random_suffix()),
+        "session_id": format!("c2Vzc2lvbi{}", pulsebot_sim::sim::random_suffix()),
         "device_id": "FAKEDEVICE",
     });
     let raw = matrix_sdk::ruma::serde::Raw::new(&content)

@@ -9,66 +9,14 @@ use matrix_sdk::ruma::api::client::room::create_room;
 use matrix_sdk::ruma::events::InitialStateEvent;
 use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
-use pulsebot::sim::{Received, SimUser};
-use pulsebot::store::{AnswerValue, Passphrase, Store};
+use pulsebot::model::AnswerValue;
+use pulsebot::store::{Passphrase, Store};
+use pulsebot_sim::sim::{Received, SimUser};
 
 use crate::helpers::{BotSetup, Pilot, WAIT, hs, pilot_bot, room_with_bot};
 
 /// One question of every kind; `features` only after `usage` = daily/weekly.
-pub const FLOW_SURVEY: &str = r#"
-id = "flow"
-title = { de = "Testrunde", en = "Test round" }
-intro = { de = "Eine kurze Testrunde.", en = "A short test round." }
-post_summary = true
-
-[schedule]
-quiet_hours = false
-working_days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-
-[[blocks]]
-type = "single"
-id = "usage"
-text = { de = "Wie oft nutzen Sie BundesMessenger?", en = "How often do you use BundesMessenger?" }
-options = [
-  { id = "daily", de = "Täglich", en = "Daily" },
-  { id = "weekly", de = "Wöchentlich", en = "Weekly" },
-  { id = "rarely", de = "Selten", en = "Rarely" },
-]
-
-[[blocks]]
-type = "multi"
-id = "features"
-text = { de = "Welche Funktionen nutzen Sie?", en = "Which features do you use?" }
-max_selections = 2
-options = [
-  { id = "chat", de = "Chat", en = "Chat" },
-  { id = "files", de = "Dateien", en = "Files" },
-  { id = "calls", de = "Anrufe", en = "Calls" },
-]
-show_if = { item = "usage", values = ["daily", "weekly"] }
-
-[[blocks]]
-type = "likert"
-id = "notify"
-text = { de = "Die Benachrichtigungen sind hilfreich.", en = "The notifications are helpful." }
-
-[[blocks]]
-type = "scale"
-id = "overall"
-text = { de = "Wie zufrieden sind Sie insgesamt?", en = "How satisfied are you overall?" }
-
-[[blocks]]
-type = "seq"
-id = "task"
-subject = "BundesMessenger"
-task = { de = "Eine Datei senden", en = "Sending a file" }
-
-[[blocks]]
-type = "text"
-id = "comment"
-optional = true
-text = { de = "Was sollten wir wissen?", en = "What should we know?" }
-"#;
+pub const FLOW_SURVEY: &str = include_str!("../fixtures/surveys/flow.toml");
 
 /// A pilot room (by alias) with the bot and `members` invited; waits for their joins.
 pub async fn pilot_room(

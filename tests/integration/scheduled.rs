@@ -12,27 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::helpers::{Pilot, hs, pilot_bot};
 use crate::round::{consent_poll, participant, pilot_room, question, said};
 
-const SURVEY: &str = r#"
-id = "sched"
-title = { de = "Geplant", en = "Scheduled" }
-intro = { de = "Geplante Runde.", en = "Scheduled round." }
-
-[schedule]
-timezone = "Europe/Berlin"
-at = ["2030-01-07T10:00"]
-open_for = "2 days"
-reminders = { after = ["8 hours"] }
-
-[[blocks]]
-type = "likert"
-id = "q1"
-text = { de = "Erste Aussage.", en = "First statement." }
-
-[[blocks]]
-type = "likert"
-id = "q2"
-text = { de = "Zweite Aussage.", en = "Second statement." }
-"#;
+const SURVEY: &str = include_str!("../fixtures/surveys/sched.toml");
 
 fn at(s: &str) -> Timestamp {
     s.parse().expect("a valid timestamp")

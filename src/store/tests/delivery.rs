@@ -1,6 +1,7 @@
 //! Ledger changes with their messages, reminders, audience, close with farewells, imports,
 //! and the schema 2 → 3 migration.
 
+use super::super::records::ModeRec;
 use super::super::tables::{self, ROUNDS};
 use super::*;
 
@@ -180,7 +181,7 @@ fn import_is_whole_and_refuses_a_second_time() {
 struct RoundInfoV2 {
     survey_id: String,
     round: u32,
-    mode: Mode,
+    mode: ModeRec,
     opened_at: Timestamp,
     closed_at: Option<Timestamp>,
     raw_deleted_at: Option<Timestamp>,
@@ -198,7 +199,7 @@ fn schema_2_rounds_migrate_to_3() {
         let old = RoundInfoV2 {
             survey_id: "bm".into(),
             round: 1,
-            mode: Mode::Anonymous,
+            mode: ModeRec::Anonymous,
             opened_at: t0(),
             closed_at: Some(t0()),
             raw_deleted_at: None,

@@ -7,6 +7,7 @@
 
 use super::super::audit::{AuditHead, entry_hash};
 use super::super::conversation::ConversationRecord;
+use super::super::records::Persisted;
 use super::super::tables::{
     self, ANSWERS, AUDIT, CONVERSATIONS, LEDGER, META, OUTBOX, ROUNDS, SURVEY_SECRETS,
 };
@@ -48,7 +49,7 @@ fn write_v1(dir: &Path) {
     put(
         ROUNDS,
         &tables::round_key(&c, "bm", 1),
-        c.seal_v1(&round(1, Mode::Anonymous, Some(t0())))
+        c.seal_v1(&round(1, Mode::Anonymous, Some(t0())).to_record())
             .expect("seal"),
     );
     let mut r2 = round(2, Mode::Pseudonymous, None);
@@ -56,7 +57,7 @@ fn write_v1(dir: &Path) {
     put(
         ROUNDS,
         &tables::round_key(&c, "bm", 2),
-        c.seal_v1(&r2).expect("seal"),
+        c.seal_v1(&r2.to_record()).expect("seal"),
     );
     put(
         SURVEY_SECRETS,
@@ -73,7 +74,7 @@ fn write_v1(dir: &Path) {
     put(
         LEDGER,
         &tables::ledger_key(&c, ALICE),
-        c.seal_v1(&alice).expect("seal"),
+        c.seal_v1(&alice.to_record()).expect("seal"),
     );
     let mut bob = LedgerEntry::new(BOB);
     bob.consent = ConsentState::No;
@@ -81,7 +82,7 @@ fn write_v1(dir: &Path) {
     put(
         LEDGER,
         &tables::ledger_key(&c, BOB),
-        c.seal_v1(&bob).expect("seal"),
+        c.seal_v1(&bob.to_record()).expect("seal"),
     );
 
     let mut state = ConversationState {
@@ -108,7 +109,7 @@ fn write_v1(dir: &Path) {
     put(
         CONVERSATIONS,
         &tables::conversation_key(&c, ALICE, "bm", 2),
-        c.seal_v1(&conv).expect("seal"),
+        c.seal_v1(&conv.to_record()).expect("seal"),
     );
 
     let rec = AnswerRecord {
@@ -130,7 +131,7 @@ fn write_v1(dir: &Path) {
     };
     let mut ak = tables::round_prefix(&c, "bm", 1).to_vec();
     ak.extend_from_slice(&[0x5a; 16]);
-    put(ANSWERS, &ak, c.seal_v1(&rec).expect("seal"));
+    put(ANSWERS, &ak, c.seal_v1(&rec.to_record()).expect("seal"));
 
     let out = OutboxMessage {
         id: 1,
@@ -143,7 +144,11 @@ fn write_v1(dir: &Path) {
             context: Some("sus2".into()),
         },
     };
-    put(OUTBOX, &1u64.to_be_bytes(), c.seal_v1(&out).expect("seal"));
+    put(
+        OUTBOX,
+        &1u64.to_be_bytes(),
+        c.seal_v1(&out.to_record()).expect("seal"),
+    );
 
     let mut prev = [0u8; 32];
     for (seq, (action, detail)) in [
@@ -165,7 +170,11 @@ fn write_v1(dir: &Path) {
             prev_hash: prev,
             hash,
         };
-        put(AUDIT, &seq.to_be_bytes(), c.seal_v1(&e).expect("seal"));
+        put(
+            AUDIT,
+            &seq.to_be_bytes(),
+            c.seal_v1(&e.to_record()).expect("seal"),
+        );
         prev = hash;
     }
     meta.insert(

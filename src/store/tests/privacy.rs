@@ -201,7 +201,7 @@ fn answers_cannot_be_joined_to_participants() {
                 "answer key embeds a participant hash"
             );
         }
-        let rec: AnswerRecord = c.open("answers", &v).expect("decrypts");
+        let rec: AnswerRecord = c.open_model("answers", &v).expect("decrypts");
         let dbg = format!("{rec:?}");
         assert!(!dbg.contains("2025-"), "no timestamp in a response");
         assert!(

@@ -2,10 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use super::super::scan::{AnswerValueRef, AnswerView, par_map};
+use super::super::parallel::par_map;
+use super::super::records::Persisted;
+use super::super::scan::{AnswerValueRef, AnswerView};
 use super::super::tables;
 use super::super::*;
 use super::{pass, t0};
+use crate::model::AnswerValue;
 
 fn fast() -> StoreOptions {
     StoreOptions {
@@ -43,7 +46,7 @@ fn record(survey: &str, round: u32, i: usize) -> AnswerRecord {
 fn view_decodes_the_same_bytes_as_the_record() {
     for i in 0..20 {
         let r = record("pilot", 3, i);
-        let bytes = postcard::to_allocvec(&r).expect("encode");
+        let bytes = postcard::to_allocvec(&r.to_record()).expect("encode");
         let view: AnswerView<'_> = postcard::from_bytes(&bytes).expect("decode view");
         assert_eq!(view.to_record(), r);
         assert_eq!(view.answers.len(), r.answers.len());
@@ -58,7 +61,7 @@ fn view_decodes_the_same_bytes_as_the_record() {
         answers: BTreeMap::new(),
         pseudonym: None,
     };
-    let bytes = postcard::to_allocvec(&empty).expect("encode");
+    let bytes = postcard::to_allocvec(&empty.to_record()).expect("encode");
     let view: AnswerView<'_> = postcard::from_bytes(&bytes).expect("decode view");
     assert_eq!(view.to_record(), empty);
 }
@@ -77,7 +80,7 @@ fn fold_answers_sees_every_response_exactly_once_with_any_thread_count() {
         }
         expected.extend(recs);
     }
-    let key = |r: &AnswerRecord| postcard::to_allocvec(r).expect("encode");
+    let key = |r: &AnswerRecord| postcard::to_allocvec(&r.to_record()).expect("encode");
     let mut want: Vec<Vec<u8>> = expected.iter().map(key).collect();
     want.sort();
     for threads in [1, 2, 3, 8] {
@@ -127,7 +130,7 @@ fn fold_answers_covers_answers_of_rounds_the_rounds_table_does_not_know() {
         raw.insert(
             &k,
             s.crypt()
-                .seal(&record("orphan", 9, b.into()))
+                .seal_model(&record("orphan", 9, b.into()))
                 .expect("seal"),
         )
         .expect("insert");

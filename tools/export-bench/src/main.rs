@@ -19,18 +19,14 @@
 //! prints scan / statistics / render times; `fill DIR` then `export DIR json` for profiling).
 #![allow(dead_code, unused_imports)]
 
-#[path = "../../../src/export/mod.rs"]
-mod export;
-#[path = "../../../src/lang.rs"]
-mod lang;
-#[path = "../../../src/schedule.rs"]
-mod schedule;
-#[path = "../../../src/stats/mod.rs"]
-mod stats;
+// The store's and the export service's `crate::` paths resolve to the core's modules here.
+pub use pulsebot_core::{clock, conversation, export, lang, model, stats, survey};
 #[path = "../../../src/store/mod.rs"]
 mod store;
-#[path = "../../../src/survey/mod.rs"]
-mod survey;
+mod services {
+    #[path = "../../../../src/services/export.rs"]
+    pub mod export;
+}
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,8 +34,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use export::Format;
-use export::from_store::{ExportRequest, Rounds, export_file};
-use store::{AnswerRecord, AnswerValue, Mode, Passphrase, Store};
+use services::export::{ExportRequest, Rounds, export_file};
+use model::{AnswerRecord, AnswerValue, Mode};
+use store::{Passphrase, Store};
 
 /// The pilot survey, as shipped.
 const SURVEY: &str = include_str!("../../../surveys/pilot-baseline.toml");
@@ -197,7 +194,7 @@ fn export_once(dir: &Path, format: Format) -> Result<(), String> {
     let pass = Passphrase::new(PASSPHRASE).map_err(|e| e.to_string())?;
     let s = Store::open_existing(dir, &pass).map_err(|e| e.to_string())?;
     let opened = start.elapsed().as_secs_f64();
-    let file = export_file(&s, &survey, &req, "bench").map_err(|e| e.to_string())?;
+    let file = export_file(&s, &survey, &req, "bench", jiff::Timestamp::now()).map_err(|e| e.to_string())?;
     if std::env::var("EXPORT_BENCH_PHASES").is_ok() {
         eprintln!("    open store {opened:.3} s");
     }

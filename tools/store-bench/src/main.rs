@@ -19,17 +19,16 @@
 //! (or another workload name) runs one workload's scans on one thread for a profiler.
 #![allow(dead_code, unused_imports)]
 
-#[path = "../../../src/lang.rs"]
-mod lang;
+// The store's `crate::` paths (and its tests') resolve to the core's modules here.
+pub use pulsebot_core::{conversation, lang, model, survey};
 #[path = "../../../src/store/mod.rs"]
 mod store;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use store::{
-    AnswerRecord, AnswerUpdate, AnswerValue, AnswerValueRef, Mode, Passphrase, Store, StoreOptions,
-};
+use model::{AnswerRecord, AnswerUpdate, AnswerValue, Mode};
+use store::{AnswerValueRef, Passphrase, Store, StoreOptions};
 
 /// Item answers per workload.
 const ITEM_ANSWERS: usize = 1_000_000;
@@ -403,7 +402,7 @@ fn record_answer_paths(pass: &Passphrase) -> Result<(), store::StoreError> {
         s.open_round("bm", 1, Mode::Anonymous, now)?;
         for p in 0..participants {
             s.update_participant(&format!("@p{p}:bench"), |e| {
-                e.consent = store::ConsentState::Yes
+                e.consent = model::ConsentState::Yes
             })?;
         }
         let t = Instant::now();

@@ -1,0 +1,654 @@
+//! The state machine of one participant's round: pure `(state, input) -> (state, effects)`.
+//!
+//! The state is the store's [`ConversationState`]; this module gives its fields their
+//! meaning (the store treats them as opaque apart from `counted`):
+//! - `answers`: item id → answer so far, always consistent with `show_if` (answers of
+//!   questions that a changed vote made unnecessary are dropped at once, so what a round
+//!   close moves as a partial response never contains an answer to a question that was not
+//!   to be asked).
+//! - `polls`: poll event id → item, registered by [`register_sent`] after sending.
+//! - `current`: how many questions were sent *before* the one waiting for an answer, i.e.
+//!   the waiting question is shown as "Frage `current + 1`/…". It only ever grows, so the
+//!   progress the participant sees never goes backwards. (A fresh state from
+//!   `Store::start_round` has 0, matching the first question of [`start`].)
+//!
+//! # Which question is waiting
+//! Not stored: it is always the first question, in survey order, that is not answered and
+//! not hidden by `show_if`. The invariant every step keeps is "the waiting question is the
+//! one most recently sent", so a typed answer applies to what the participant last saw.
+//! A step that changes which question is waiting sends the new one (or the thanks).
+//!
+//! # Changed votes and `show_if`
+//! A vote on an earlier poll of the round replaces that answer (latest counts), silently.
+//! If it hides later questions, their answers are dropped; if the waiting question gets
+//! hidden, the next one is sent. If it reveals a question that was skipped by `show_if`,
+//! that question becomes the waiting one and is sent at once, before anything else; the
+//! question the participant was looking at comes again afterwards unless they vote on its
+//! poll meanwhile. A vote on a poll whose question is now hidden gets a short note and
+//! changes nothing.
+//!
+//! # Progress
+//! "Frage i/N": `i` counts questions sent in this round (monotone, see `current`); `N` is
+//! `i` plus the questions that may still come (unanswered and not hidden, including those
+//! whose condition is not decided yet). So at the start N is every question of the survey
+//! (what the intro announces); N shrinks when a condition turns out false and grows only
+//! when a changed vote reveals a question. Always `1 ≤ i ≤ N`. The last question shown may
+//! read "9/10" when the answer to it hides the 10th: the thanks follows directly.
+//!
+//! # Answers as stored
+//! [`to_value`]/[`from_value`] map `survey::Answer` ↔ `store::AnswerValue`:
+//! `Choice(id)` ↔ `Choice(id)`, `Multi(ids)` ↔ `Multi(ids)`, `Scale(u8)` ↔ `Number(i64)`,
+//! `Text(s)` ↔ `Text(s)`, `Skipped` ↔ `Skipped`. A stored `Number` outside 0–255 has no
+//! `Answer` (it cannot come from this module) and counts as "no answer" for `show_if`.
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+use crate::lang::Lang;
+use crate::model::{AnswerUpdate, AnswerValue, ConversationState, PollRef};
+use crate::survey::render::{self, Progress};
+use crate::survey::{
+    Answer, AnswerError, Question, QuestionKind, Survey, answer_from_poll, parse_answer,
+};
+
+use super::outgoing::{Context, Outgoing, PollAnswer, PollStart, to_outbounds};
+use super::texts;
+
+/// Marker kept in `ConversationState::counted` once a question was asked again after an
+/// undecryptable message (so it is asked again only once). Event ids start with `$`, so a
+/// marker can never be mistaken for a counted event. See the report: a dedicated field
+/// needs a store migration.
+const REASK_MARKER: &str = "pulsebot:reask:";
+
+/// The round a step runs in: the questionnaire and the participant's language.
+#[derive(Debug, Clone, Copy)]
+pub struct Round<'a> {
+    /// The questionnaire of the round (must not change while the round runs).
+    pub survey: &'a Survey,
+    /// The participant's language (from the ledger).
+    pub lang: Lang,
+    /// Whether finishing also ends the round's polls (`poll.end`, one event per poll).
+    /// The conversation state, and with it the poll ids, is deleted when the participant
+    /// finishes, so this is the last chance to end their polls.
+    pub end_polls_on_finish: bool,
+}
+
+impl<'a> Round<'a> {
+    /// A round of `survey` in `lang`, ending polls on finish.
+    pub fn new(survey: &'a Survey, lang: Lang) -> Self {
+        Round {
+            survey,
+            lang,
+            end_polls_on_finish: true,
+        }
+    }
+}
+
+/// One inbound event of a running round, already decrypted and classified by the Matrix
+/// layer (stable and unstable poll responses alike). Its `Debug` output leaves out the typed
+/// text and the chosen answer ids (only their sizes), so logging an input never logs an
+/// answer.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A typed message body (not a command: `route::decide` filters those first).
+    Text(String),
+    /// A poll response: the poll start's event id and the answer ids chosen.
+    PollVote {
+        /// Event id of the `poll.start` the response refers to (`m.reference`).
+        poll_event_id: String,
+        /// The answer ids in the response.
+        answer_ids: Vec<String>,
+    },
+    /// A message that stayed undecryptable past the timeout.
+    Undecryptable,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Input::Text(body) => write!(f, "Text(<{} chars>)", body.chars().count()),
+            Input::PollVote {
+                poll_event_id,
+                answer_ids,
+            } => write!(
+                f,
+                "PollVote {{ poll_event_id: {poll_event_id:?}, answer_ids: <{}> }}",
+                answer_ids.len()
+            ),
+            Input::Undecryptable => f.write_str("Undecryptable"),
+        }
+    }
+}
+
+/// Why an input changed nothing. The participant got a short note (except `Complete`).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Rejection {
+    /// Not a valid answer to the question (out of range, unknown option, too many, empty,
+    /// too long, skip of a required question).
+    #[error("invalid answer: {0}")]
+    Invalid(AnswerError),
+    /// The poll is not one of this round's registered polls (an old round's poll, or a
+    /// response processed before the poll was registered — see [`knows_poll`]).
+    #[error("poll not known in this round")]
+    UnknownPoll,
+    /// The poll's question is no longer asked after a changed answer.
+    #[error("question no longer shown")]
+    NotShown,
+    /// Every question is answered already.
+    #[error("round already complete")]
+    Complete,
+}
+
+/// What a step did, for metrics and tests (carries item ids, never answers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The waiting question was answered.
+    Answered {
+        /// Its item id.
+        item: String,
+    },
+    /// An earlier answer was replaced by a new vote.
+    Changed {
+        /// Its item id.
+        item: String,
+    },
+    /// Nothing changed; a hint was sent.
+    Rejected(Rejection),
+    /// The waiting question was sent again after an undecryptable message.
+    Reasked {
+        /// Its item id.
+        item: String,
+    },
+    /// Nothing to do (a second undecryptable message for the same question).
+    Ignored,
+}
+
+/// The result of one step: the new state and the effects. Its `Debug` output holds
+/// answers and message texts: for tests only, never log it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The state after the step (equal to the old one when rejected).
+    pub state: ConversationState,
+    /// Messages to send, in order.
+    pub outgoing: Vec<Outgoing>,
+    /// The last question was answered: move the answers and unlink them.
+    pub finish: bool,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+impl Step {
+    /// The store's view of the effects, with messages addressed to `room_id`.
+    pub fn update(&self, room_id: &str) -> AnswerUpdate {
+        AnswerUpdate {
+            outbound: to_outbounds(&self.outgoing, room_id),
+            finish: self.finish,
+        }
+    }
+}
+
+/// `survey::Answer` → the store's value (see the module docs for the table).
+pub fn to_value(answer: &Answer) -> AnswerValue {
+    match answer {
+        Answer::Skipped => AnswerValue::Skipped,
+        Answer::Choice(id) => AnswerValue::Choice(id.clone()),
+        Answer::Multi(ids) => AnswerValue::Multi(ids.clone()),
+        Answer::Scale(n) => AnswerValue::Number(i64::from(*n)),
+        Answer::Text(t) => AnswerValue::Text(t.clone()),
+    }
+}
+
+/// The store's value → `survey::Answer`; `None` for a number outside 0–255.
+pub fn from_value(value: &AnswerValue) -> Option<Answer> {
+    Some(match value {
+        AnswerValue::Skipped => Answer::Skipped,
+        AnswerValue::Choice(id) => Answer::Choice(id.clone()),
+        AnswerValue::Multi(ids) => Answer::Multi(ids.clone()),
+        AnswerValue::Number(n) => Answer::Scale(u8::try_from(*n).ok()?),
+        AnswerValue::Text(t) => Answer::Text(t.clone()),
+    })
+}
+
+/// Whether a question is asked, given the answers so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vis {
+    /// Asked (no condition, or the condition holds).
+    Shown,
+    /// Not asked (the condition fails, or its item is itself not asked).
+    Hidden,
+    /// Not decided yet: the condition's item is still to be answered.
+    Open,
+}
+
+/// Visibility of every question, in survey order. Conditions point backwards (the parser
+/// guarantees it), so one pass in order sees every condition's item decided first; an item
+/// that is itself hidden hides its dependents whatever answer it still has.
+fn visibility(survey: &Survey, answers: &BTreeMap<String, AnswerValue>) -> Vec<Vis> {
+    let qs = survey.questions();
+    let mut vis: Vec<Vis> = Vec::with_capacity(qs.len());
+    for q in qs {
+        let v = match &q.show_if {
+            None => Vis::Shown,
+            Some(cond) => {
+                let item_vis = qs[..vis.len()]
+                    .iter()
+                    .position(|x| x.id == cond.item)
+                    .and_then(|i| vis.get(i).copied());
+                match item_vis {
+                    // Unknown item or a forward reference: never valid, never asked.
+                    None | Some(Vis::Hidden) => Vis::Hidden,
+                    Some(_) => match answers.get(&cond.item) {
+                        None => Vis::Open,
+                        Some(val) if cond.is_met(from_value(val).as_ref()) => Vis::Shown,
+                        Some(_) => Vis::Hidden,
+                    },
+                }
+            }
+        };
+        vis.push(v);
+    }
+    vis
+}
+
+/// Drops answers of hidden questions (after a changed vote).
+fn prune(survey: &Survey, answers: &mut BTreeMap<String, AnswerValue>) {
+    let vis = visibility(survey, answers);
+    for (q, v) in survey.questions().iter().zip(vis) {
+        if v == Vis::Hidden {
+            answers.remove(&q.id);
+        }
+    }
+}
+
+/// Index of the waiting question: the first one not answered and not hidden.
+fn waiting_index(survey: &Survey, answers: &BTreeMap<String, AnswerValue>) -> Option<usize> {
+    let vis = visibility(survey, answers);
+    survey
+        .questions()
+        .iter()
+        .zip(&vis)
+        .position(|(q, v)| *v != Vis::Hidden && !answers.contains_key(&q.id))
+}
+
+/// The question waiting for an answer, if any.
+pub fn waiting<'s>(state: &ConversationState, survey: &'s Survey) -> Option<&'s Question> {
+    waiting_index(survey, &state.answers).and_then(|i| survey.questions().get(i))
+}
+
+/// Progress of the question at `index` when it is (or was) sent with `sent_before`
+/// questions before it.
+fn progress_at(
+    survey: &Survey,
+    answers: &BTreeMap<String, AnswerValue>,
+    index: usize,
+    sent_before: u32,
+) -> Progress {
+    let vis = visibility(survey, answers);
+    let still_to_come = survey
+        .questions()
+        .iter()
+        .zip(&vis)
+        .enumerate()
+        .filter(|(i, (q, v))| *i != index && **v != Vis::Hidden && !answers.contains_key(&q.id))
+        .count();
+    let n = usize::try_from(sent_before)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    Progress {
+        index: n,
+        total: n.saturating_add(still_to_come),
+    }
+}
+
+/// Progress of the waiting question ("Frage i/N"), if any.
+pub fn progress(state: &ConversationState, survey: &Survey) -> Option<Progress> {
+    waiting_index(survey, &state.answers)
+        .map(|i| progress_at(survey, &state.answers, i, state.current))
+}
+
+/// The messages that ask `q`: its context line (instrument subject, task), then the poll
+/// or, for free text, the plain question.
+fn ask(q: &Question, progress: Progress, lang: Lang) -> Vec<Outgoing> {
+    let mut out = Vec::with_capacity(2);
+    if let Some(c) = &q.context {
+        out.push(Outgoing::text(Context::Info(q.id.clone()), c.get(lang)));
+    }
+    let context = Context::Question(q.id.clone());
+    match render::poll(q, progress, lang) {
+        Some(p) => out.push(Outgoing::Poll {
+            context,
+            poll: PollStart {
+                question: p.question,
+                answers: p
+                    .answers
+                    .into_iter()
+                    .map(|a| PollAnswer {
+                        id: a.id,
+                        text: a.text,
+                    })
+                    .collect(),
+                max_selections: p.max_selections,
+                disclosed: true,
+                fallback: p.fallback,
+            },
+        }),
+        None => out.push(Outgoing::text(
+            context,
+            render::question_text(q, progress, lang),
+        )),
+    }
+    out
+}
+
+/// Poll ends for every poll of the round.
+fn poll_ends(state: &ConversationState, lang: Lang) -> Vec<Outgoing> {
+    state
+        .polls
+        .iter()
+        .map(|(event_id, p)| Outgoing::PollEnd {
+            context: Context::PollEnd(p.item_id.clone()),
+            poll_event_id: event_id.clone(),
+            text: texts::poll_ended(lang).to_owned(),
+        })
+        .collect()
+}
+
+/// Opens the round for a participant: the state (what `Store::start_round` creates) and the
+/// messages to queue with it: intro ("Neue Kurzumfrage: N Fragen, ca. M Minuten") and the
+/// first question.
+pub fn start(round: &Round<'_>) -> (ConversationState, Vec<Outgoing>) {
+    let state = ConversationState::default();
+    let mut out = vec![Outgoing::text(
+        Context::Intro,
+        render::intro(round.survey, round.lang),
+    )];
+    if let Some(i) = waiting_index(round.survey, &state.answers)
+        && let Some(q) = round.survey.questions().get(i)
+    {
+        out.extend(ask(
+            q,
+            progress_at(round.survey, &state.answers, i, state.current),
+            round.lang,
+        ));
+    }
+    (state, out)
+}
+
+fn rejected(state: &ConversationState, why: Rejection, context: Context, text: String) -> Step {
+    Step {
+        state: state.clone(),
+        outgoing: vec![Outgoing::text(context, text)],
+        finish: false,
+        outcome: Outcome::Rejected(why),
+    }
+}
+
+/// The error for a poll answer id the poll does not have.
+fn unknown_option(q: &Question) -> AnswerError {
+    match &q.kind {
+        QuestionKind::Scale { min, max, .. } => AnswerError::OutOfRange {
+            min: *min,
+            max: *max,
+        },
+        _ => AnswerError::UnknownOption {
+            count: q.options().len(),
+        },
+    }
+}
+
+/// One step of the round: applies `input` to `state`. Pure and deterministic, so it may run
+/// more than once inside a store transaction. Invalid input returns the state unchanged and
+/// a hint in the participant's language.
+pub fn step(state: &ConversationState, round: &Round<'_>, input: &Input) -> Step {
+    let survey = round.survey;
+    let lang = round.lang;
+    let qs = survey.questions();
+    let before = waiting_index(survey, &state.answers);
+    match input {
+        Input::Undecryptable => {
+            let Some((i, q)) = before.and_then(|i| qs.get(i).map(|q| (i, q))) else {
+                return unchanged(state, Outcome::Ignored);
+            };
+            let marker = format!("{REASK_MARKER}{}", q.id);
+            if state.counted.contains(&marker) {
+                return unchanged(state, Outcome::Ignored);
+            }
+            let mut next = state.clone();
+            next.counted.insert(marker);
+            let mut outgoing = vec![Outgoing::text(Context::Hint, texts::reask(lang))];
+            // Same question, same number: nothing new was sent.
+            outgoing.extend(ask(
+                q,
+                progress_at(survey, &state.answers, i, state.current),
+                lang,
+            ));
+            Step {
+                state: next,
+                outgoing,
+                finish: false,
+                outcome: Outcome::Reasked { item: q.id.clone() },
+            }
+        }
+        Input::Text(body) => {
+            let Some(q) = before.and_then(|i| qs.get(i)) else {
+                return rejected(
+                    state,
+                    Rejection::Complete,
+                    Context::Closed,
+                    texts::survey_closed(lang).to_owned(),
+                );
+            };
+            match parse_answer(q, body) {
+                Ok(answer) => accept(state, round, before, q, answer),
+                Err(e) => {
+                    let text = e.message(lang);
+                    rejected(state, Rejection::Invalid(e), Context::Hint, text)
+                }
+            }
+        }
+        Input::PollVote {
+            poll_event_id,
+            answer_ids,
+        } => {
+            let closed = || {
+                rejected(
+                    state,
+                    Rejection::UnknownPoll,
+                    Context::Closed,
+                    texts::survey_closed(lang).to_owned(),
+                )
+            };
+            let Some(poll) = state.polls.get(poll_event_id) else {
+                return closed();
+            };
+            let Some((qi, q)) = qs.iter().enumerate().find(|(_, q)| q.id == poll.item_id) else {
+                return closed();
+            };
+            if before.is_none() {
+                return rejected(
+                    state,
+                    Rejection::Complete,
+                    Context::Closed,
+                    texts::survey_closed(lang).to_owned(),
+                );
+            }
+            // Map poll answer ids to option ids; duplicates in a response count once.
+            let mut option_ids: Vec<String> = Vec::with_capacity(answer_ids.len());
+            for id in answer_ids {
+                let Some(option) = poll.answer_ids.get(id) else {
+                    let e = unknown_option(q);
+                    let text = e.message(lang);
+                    return rejected(state, Rejection::Invalid(e), Context::Hint, text);
+                };
+                if !option_ids.contains(option) {
+                    option_ids.push(option.clone());
+                }
+            }
+            if visibility(survey, &state.answers).get(qi) == Some(&Vis::Hidden) {
+                return rejected(
+                    state,
+                    Rejection::NotShown,
+                    Context::Hint,
+                    texts::question_not_needed(lang).to_owned(),
+                );
+            }
+            match answer_from_poll(q, &option_ids) {
+                Ok(answer) => accept(state, round, before, q, answer),
+                Err(e) => {
+                    let text = e.message(lang);
+                    rejected(state, Rejection::Invalid(e), Context::Hint, text)
+                }
+            }
+        }
+    }
+}
+
+fn unchanged(state: &ConversationState, outcome: Outcome) -> Step {
+    Step {
+        state: state.clone(),
+        outgoing: Vec::new(),
+        finish: false,
+        outcome,
+    }
+}
+
+/// Stores a valid answer to `q` and sends whatever the change makes due.
+fn accept(
+    state: &ConversationState,
+    round: &Round<'_>,
+    before: Option<usize>,
+    q: &Question,
+    answer: Answer,
+) -> Step {
+    let survey = round.survey;
+    let was_waiting = before
+        .and_then(|i| survey.questions().get(i))
+        .is_some_and(|w| w.id == q.id);
+    let mut next = state.clone();
+    next.answers.insert(q.id.clone(), to_value(&answer));
+    prune(survey, &mut next.answers);
+    let after = waiting_index(survey, &next.answers);
+    let mut outgoing = Vec::new();
+    let mut finish = false;
+    if after != before {
+        match after.and_then(|j| survey.questions().get(j).map(|nq| (j, nq))) {
+            Some((j, nq)) => {
+                next.current = next.current.saturating_add(1);
+                outgoing = ask(
+                    nq,
+                    progress_at(survey, &next.answers, j, next.current),
+                    round.lang,
+                );
+            }
+            None => {
+                outgoing.push(Outgoing::text(Context::Thanks, render::thanks(round.lang)));
+                if round.end_polls_on_finish {
+                    outgoing.extend(poll_ends(&next, round.lang));
+                }
+                finish = true;
+            }
+        }
+    }
+    let item = q.id.clone();
+    Step {
+        state: next,
+        outgoing,
+        finish,
+        outcome: if was_waiting {
+            Outcome::Answered { item }
+        } else {
+            Outcome::Changed { item }
+        },
+    }
+}
+
+/// [`step`] in the shape `Store::record_answer` wants: updates `state` in place and returns
+/// the store's effects with messages addressed to `room_id`.
+///
+/// ```ignore
+/// let round = conversation::Round::new(&survey, entry.lang);
+/// store.record_answer(user, &survey.id, n, &event_id, |state| {
+///     conversation::apply(state, &round, &input, &dm_room)
+/// })?;
+/// ```
+pub fn apply(
+    state: &mut ConversationState,
+    round: &Round<'_>,
+    input: &Input,
+    room_id: &str,
+) -> AnswerUpdate {
+    let s = step(state, round, input);
+    let update = s.update(room_id);
+    *state = s.state;
+    update
+}
+
+/// Records the event id of a sent poll so responses to it can be mapped to its question.
+/// Call it (via `Store::update_conversation`) with the message read back from the outbox
+/// and the event id the homeserver returned. Returns false for anything that is not a
+/// question poll (text, consent poll, poll end), which needs no registration.
+pub fn register_sent(state: &mut ConversationState, poll_event_id: &str, sent: &Outgoing) -> bool {
+    let Outgoing::Poll {
+        context: Context::Question(item),
+        poll,
+    } = sent
+    else {
+        return false;
+    };
+    state.polls.insert(
+        poll_event_id.to_owned(),
+        PollRef {
+            item_id: item.clone(),
+            answer_ids: poll
+                .answers
+                .iter()
+                .map(|a| (a.id.clone(), a.id.clone()))
+                .collect(),
+        },
+    );
+    true
+}
+
+/// Whether a poll event id is registered in this round. A response to a poll the bot sent
+/// moments ago may be handled before the poll's registration was written: check this on the
+/// state read before `record_answer` and defer such a response until registration (or a
+/// timeout), because `record_answer` counts the event id whatever the step decides.
+pub fn knows_poll(state: &ConversationState, poll_event_id: &str) -> bool {
+    state.polls.contains_key(poll_event_id)
+}
+
+/// A reminder: a reminder line and the waiting question again (same number; a new poll that
+/// needs registering like any other). Empty when nothing is waiting.
+pub fn remind(state: &ConversationState, round: &Round<'_>) -> Vec<Outgoing> {
+    let Some(i) = waiting_index(round.survey, &state.answers) else {
+        return Vec::new();
+    };
+    let Some(q) = round.survey.questions().get(i) else {
+        return Vec::new();
+    };
+    let mut out = vec![Outgoing::text(
+        Context::Reminder,
+        texts::reminder(round.lang),
+    )];
+    out.extend(ask(
+        q,
+        progress_at(round.survey, &state.answers, i, state.current),
+        round.lang,
+    ));
+    out
+}
+
+/// Messages for a participant whose round is closed before they finished: the round's
+/// polls ended, and a thank-you if they had answered anything (their answers are kept as a
+/// partial response by `Store::close_round`). Read the state before closing the round.
+pub fn close(state: &ConversationState, round: &Round<'_>) -> Vec<Outgoing> {
+    let mut out = poll_ends(state, round.lang);
+    if !state.answers.is_empty() {
+        out.push(Outgoing::text(
+            Context::Closed,
+            texts::closed_thanks(round.lang),
+        ));
+    }
+    out
+}

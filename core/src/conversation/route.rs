@@ -1,0 +1,346 @@
+//! What to do with one inbound DM event, before any round logic: commands, first contact
+//! and consent, and whether the event belongs to the running round.
+//!
+//! Pure: [`decide`] looks at the participant's ledger view and the input and returns an
+//! [`Action`] — data the Matrix layer carries out with the store (`set_consent`,
+//! `opt_out`, `erase_participant`, `opt_in_again`, `update_participant`, `my_data`,
+//! `record_answer`). Nothing here reads or writes anything.
+//!
+//! Rules, in order:
+//! 1. A typed command always wins, in every consent state (stopping must always work).
+//! 2. A vote on the consent poll (recognised by its answer ids, which no survey option can
+//!    have: survey ids never contain `.`) is a consent answer; "no" after "yes" withdraws
+//!    consent like `stopp`.
+//! 3. Otherwise by consent: never asked → first contact; asked → typed `ja`/`nein`/`1`/`2`
+//!    or a hint; declined/stopped → silence (never contacted again; only commands are
+//!    answered, and a "yes" vote gets one line saying to send `start`); consented → the
+//!    running round, or a short "no survey running" / "this survey has closed".
+
+use serde::{Deserialize, Serialize};
+
+use crate::lang::Lang;
+use crate::model::{ConsentState, LedgerEntry};
+
+use super::command::{Command, help};
+use super::flow::Input;
+use super::outgoing::{Context, Outgoing, PollAnswer, PollStart};
+use super::texts;
+
+/// Answer id of "Ja, teilnehmen" in the consent poll.
+pub const CONSENT_YES_ID: &str = "consent.yes";
+/// Answer id of "Nein danke" in the consent poll.
+pub const CONSENT_NO_ID: &str = "consent.no";
+
+/// The data-protection notice (from the config): who is responsible, purpose, voluntary,
+/// what is stored, how long, rights, contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// German text.
+    pub de: String,
+    /// English text.
+    pub en: String,
+}
+
+impl Notice {
+    /// The text for `lang`.
+    pub fn get(&self, lang: Lang) -> &str {
+        lang.pick(&self.de, &self.en)
+    }
+}
+
+/// What [`decide`] needs to know about the participant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Participant {
+    /// Consent as the ledger has it (`Unknown` when there is no entry; `No` when erased).
+    pub consent: ConsentState,
+    /// The language to answer in.
+    pub lang: Lang,
+    /// Whether a round is running for them (ledger round `Invited` or `Started` of an open
+    /// round).
+    pub in_round: bool,
+}
+
+impl Participant {
+    /// The view of a ledger entry (or of its absence: consent unknown, `default_lang`).
+    pub fn from_ledger(entry: Option<&LedgerEntry>, in_round: bool, default_lang: Lang) -> Self {
+        match entry {
+            None => Participant {
+                consent: ConsentState::Unknown,
+                lang: default_lang,
+                in_round: false,
+            },
+            Some(e) => Participant {
+                consent: if e.erased {
+                    ConsentState::No
+                } else {
+                    e.consent
+                },
+                lang: e.lang,
+                in_round: in_round && !e.erased,
+            },
+        }
+    }
+}
+
+/// A consent answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentChoice {
+    /// "Ja, teilnehmen".
+    Yes,
+    /// "Nein danke".
+    No,
+}
+
+/// What the Matrix layer does with one inbound event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send nothing, store nothing.
+    Ignore,
+    /// Queue these messages; nothing else changes.
+    Reply(Vec<Outgoing>),
+    /// Someone not yet asked wrote: if they are in the audience, send these (notice and
+    /// consent poll) and set consent `Asked`.
+    FirstContact(Vec<Outgoing>),
+    /// Set consent (`Store::set_consent`) and queue `reply`; with `Yes`, start any open
+    /// round for them afterwards.
+    SetConsent {
+        /// The new state (`Yes` or `No`).
+        state: ConsentState,
+        /// The confirmation.
+        reply: Vec<Outgoing>,
+    },
+    /// `start`: `Store::opt_in_again`, queue `reply`, then start any open round for them.
+    OptIn {
+        /// The confirmation.
+        reply: Vec<Outgoing>,
+    },
+    /// `stopp` (or a "no" vote after "yes"): `Store::opt_out` with this confirmation,
+    /// which is the last message they get.
+    OptOut {
+        /// The confirmation, queued in the same transaction.
+        confirmation: Vec<Outgoing>,
+    },
+    /// `löschen`: `Store::erase_participant` with this confirmation.
+    Erase {
+        /// The confirmation, queued in the same transaction.
+        confirmation: Vec<Outgoing>,
+    },
+    /// `sprache …`: set the ledger language (`Store::update_participant`) and queue
+    /// `reply` (already in the new language).
+    SetLanguage {
+        /// The new language.
+        lang: Lang,
+        /// The confirmation.
+        reply: Vec<Outgoing>,
+    },
+    /// `meine daten`: fetch `Store::my_data` and send [`my_data_reply`].
+    ShowMyData,
+    /// An input for the running round: call `Store::record_answer` with
+    /// `conversation::apply`.
+    Round,
+}
+
+/// The first-contact messages: the notice (with a hint how to switch language) and the
+/// consent poll.
+pub fn first_contact(notice: &Notice, lang: Lang) -> Vec<Outgoing> {
+    let notice_text = format!(
+        "{}\n\n{}",
+        notice.get(lang).trim_end(),
+        texts::notice_language_hint(lang)
+    );
+    vec![
+        Outgoing::text(Context::Notice, notice_text),
+        consent_poll(lang),
+    ]
+}
+
+/// The consent poll: *Ja, teilnehmen* / *Nein danke*, with a numbered fallback.
+pub fn consent_poll(lang: Lang) -> Outgoing {
+    let question = texts::consent_question(lang);
+    let (yes, no) = (texts::consent_yes(lang), texts::consent_no(lang));
+    Outgoing::Poll {
+        context: Context::Consent,
+        poll: PollStart {
+            question: question.to_owned(),
+            answers: vec![
+                PollAnswer {
+                    id: CONSENT_YES_ID.to_owned(),
+                    text: yes.to_owned(),
+                },
+                PollAnswer {
+                    id: CONSENT_NO_ID.to_owned(),
+                    text: no.to_owned(),
+                },
+            ],
+            max_selections: 1,
+            disclosed: true,
+            fallback: format!(
+                "{question}\n\n1. {yes}\n2. {no}\n\n{}",
+                texts::consent_how_to(lang)
+            ),
+        },
+    }
+}
+
+/// The reply to `meine daten`: a heading and the store's rendering.
+pub fn my_data_reply(rendered: &str, lang: Lang) -> Vec<Outgoing> {
+    vec![Outgoing::text(
+        Context::Reply,
+        format!(
+            "{}\n\n{}",
+            texts::my_data_heading(lang),
+            rendered.trim_end()
+        ),
+    )]
+}
+
+/// "This survey has closed." — for `RecordOutcome::RoundClosed` / `RoundFinished`.
+pub fn closed_reply(lang: Lang) -> Vec<Outgoing> {
+    vec![Outgoing::text(Context::Closed, texts::survey_closed(lang))]
+}
+
+/// A typed consent answer: `ja`/`yes`/`1`/the poll label, `nein`/`no`/`2`/the poll label.
+pub fn parse_consent(body: &str) -> Option<ConsentChoice> {
+    let norm = body
+        .trim()
+        .trim_end_matches(['.', '!'])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let label = |f: fn(Lang) -> &'static str| [f(Lang::De), f(Lang::En)].map(str::to_lowercase);
+    if ["ja", "j", "yes", "y", "1"].contains(&norm.as_str())
+        || label(texts::consent_yes).contains(&norm)
+    {
+        Some(ConsentChoice::Yes)
+    } else if ["nein", "n", "no", "2"].contains(&norm.as_str())
+        || label(texts::consent_no).contains(&norm)
+    {
+        Some(ConsentChoice::No)
+    } else {
+        None
+    }
+}
+
+/// A vote on the consent poll, if the answer ids are the consent poll's. `Some(None)`: a
+/// consent-poll vote that is not exactly one choice.
+fn consent_vote(answer_ids: &[String]) -> Option<Option<ConsentChoice>> {
+    let is_consent = |id: &String| id == CONSENT_YES_ID || id == CONSENT_NO_ID;
+    if answer_ids.is_empty() || !answer_ids.iter().all(is_consent) {
+        return None;
+    }
+    let yes = answer_ids.iter().any(|id| id == CONSENT_YES_ID);
+    let no = answer_ids.iter().any(|id| id == CONSENT_NO_ID);
+    Some(match (yes, no) {
+        (true, false) => Some(ConsentChoice::Yes),
+        (false, true) => Some(ConsentChoice::No),
+        _ => None,
+    })
+}
+
+fn reply(text: impl Into<String>) -> Vec<Outgoing> {
+    vec![Outgoing::text(Context::Reply, text)]
+}
+
+/// What to do with a command.
+fn command_action(cmd: Command, p: &Participant, notice: &Notice) -> Action {
+    let lang = p.lang;
+    match cmd {
+        Command::Help => Action::Reply(reply(help(lang))),
+        Command::Stop => match p.consent {
+            ConsentState::No => Action::Reply(reply(texts::already_stopped(lang))),
+            // Also from "never asked": stop means never contact.
+            ConsentState::Yes | ConsentState::Asked | ConsentState::Unknown => Action::OptOut {
+                confirmation: reply(texts::stopped(lang)),
+            },
+        },
+        Command::Start => match p.consent {
+            ConsentState::Yes => Action::Reply(reply(texts::already_participating(lang))),
+            // Consent needs the notice first.
+            ConsentState::Unknown => Action::FirstContact(first_contact(notice, lang)),
+            ConsentState::Asked | ConsentState::No => Action::OptIn {
+                reply: reply(texts::opted_in_again(lang)),
+            },
+        },
+        Command::MyData => Action::ShowMyData,
+        Command::Delete => Action::Erase {
+            confirmation: reply(texts::deleted(lang)),
+        },
+        Command::Language(new) => Action::SetLanguage {
+            lang: new,
+            reply: reply(texts::language_set(new)),
+        },
+        Command::LanguageUnknown => Action::Reply(reply(texts::language_hint(lang))),
+        // Not reached: decide() handles non-commands itself.
+        Command::NotACommand => Action::Ignore,
+    }
+}
+
+/// What a consent answer does in the current consent state.
+fn consent_action(choice: ConsentChoice, p: &Participant) -> Action {
+    let lang = p.lang;
+    match (p.consent, choice) {
+        (ConsentState::Unknown | ConsentState::Asked, ConsentChoice::Yes) => Action::SetConsent {
+            state: ConsentState::Yes,
+            reply: reply(texts::consent_given(lang)),
+        },
+        (ConsentState::Unknown | ConsentState::Asked, ConsentChoice::No) => Action::SetConsent {
+            state: ConsentState::No,
+            reply: reply(texts::consent_declined(lang)),
+        },
+        (ConsentState::Yes, ConsentChoice::Yes) => Action::Ignore,
+        // Withdrawing must be as easy as consenting: a changed vote is a `stopp`.
+        (ConsentState::Yes, ConsentChoice::No) => Action::OptOut {
+            confirmation: reply(texts::stopped(lang)),
+        },
+        // "No" is final until `start`; they actively voted, so say how.
+        (ConsentState::No, ConsentChoice::Yes) => {
+            Action::Reply(reply(texts::consent_after_no(lang)))
+        }
+        (ConsentState::No, ConsentChoice::No) => Action::Ignore,
+    }
+}
+
+/// Decides what to do with one inbound DM event. Pure; see the module docs for the rules.
+pub fn decide(p: &Participant, input: &Input, notice: &Notice) -> Action {
+    let lang = p.lang;
+    if let Input::Text(body) = input {
+        let cmd = Command::parse(body);
+        if cmd != Command::NotACommand {
+            return command_action(cmd, p, notice);
+        }
+    }
+    if let Input::PollVote { answer_ids, .. } = input
+        && let Some(vote) = consent_vote(answer_ids)
+    {
+        return match vote {
+            Some(choice) => consent_action(choice, p),
+            None if p.consent == ConsentState::Asked => {
+                Action::Reply(reply(texts::consent_hint(lang)))
+            }
+            None => Action::Ignore,
+        };
+    }
+    match p.consent {
+        ConsentState::Unknown => match input {
+            Input::Text(_) => Action::FirstContact(first_contact(notice, lang)),
+            Input::PollVote { .. } | Input::Undecryptable => Action::Ignore,
+        },
+        ConsentState::Asked => match input {
+            Input::Text(body) => match parse_consent(body) {
+                Some(choice) => consent_action(choice, p),
+                None => Action::Reply(reply(texts::consent_hint(lang))),
+            },
+            // Possibly their consent vote: ask them to answer again.
+            Input::Undecryptable => Action::Reply(reply(texts::consent_hint(lang))),
+            Input::PollVote { .. } => Action::Ignore,
+        },
+        ConsentState::No => Action::Ignore,
+        ConsentState::Yes if p.in_round => Action::Round,
+        ConsentState::Yes => match input {
+            Input::Text(_) => Action::Reply(reply(texts::no_survey_running(lang))),
+            Input::PollVote { .. } => Action::Reply(closed_reply(lang)),
+            Input::Undecryptable => Action::Ignore,
+        },
+    }
+}

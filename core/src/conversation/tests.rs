@@ -1,0 +1,1024 @@
+//! Scenario tests of the conversation: whole rounds through the pure state machine with
+//! the shipped surveys and small inline ones, consent and commands, and property tests of
+//! the answer path. (The test that drives the real store's `record_answer` with this closure
+//! shape lives with the store: `store/tests/conversation.rs`.)
+
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::lang::Lang;
+use crate::model::{AnswerValue, ConsentState, ConversationState};
+use crate::survey::{self, AnswerError, Survey, SurveyDefaults};
+
+fn load(name: &str) -> Survey {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../surveys")
+        .join(name);
+    match survey::load_file(&path, &SurveyDefaults::default()) {
+        Ok(s) => s,
+        Err(d) => panic!("{name} does not load: {d:?}"),
+    }
+}
+
+/// Every custom kind, two conditional branches and a chained condition.
+const MINI: &str = r#"
+id = "mini"
+title = { de = "Mini", en = "Mini" }
+intro = { de = "Kurz.", en = "Short." }
+[schedule]
+manual = true
+
+[[blocks]]
+type = "single"
+id = "usage"
+text = { de = "Wie oft nutzen Sie BundesMessenger?", en = "How often do you use BundesMessenger?" }
+options = [
+  { id = "daily", de = "Täglich", en = "Daily" },
+  { id = "weekly", de = "Wöchentlich", en = "Weekly" },
+  { id = "rarely", de = "Selten", en = "Rarely" },
+]
+
+[[blocks]]
+type = "multi"
+id = "features"
+text = { de = "Welche Funktionen nutzen Sie?", en = "Which features do you use?" }
+max_selections = 2
+options = [
+  { id = "chat", de = "Chat", en = "Chat" },
+  { id = "files", de = "Dateien", en = "Files" },
+  { id = "calls", de = "Anrufe", en = "Calls" },
+]
+show_if = { item = "usage", values = ["daily", "weekly"] }
+
+[[blocks]]
+type = "single"
+id = "rare_reason"
+text = { de = "Warum selten?", en = "Why rarely?" }
+options = [
+  { id = "time", de = "Keine Zeit", en = "No time" },
+  { id = "other", de = "Anderes", en = "Other" },
+]
+show_if = { item = "usage", values = ["rarely"] }
+
+[[blocks]]
+type = "text"
+id = "rare_other"
+optional = true
+max_length = 50
+text = { de = "Was genau?", en = "What exactly?" }
+show_if = { item = "rare_reason", values = ["other"] }
+
+[[blocks]]
+type = "likert"
+id = "notify"
+optional = true
+text = { de = "Die Benachrichtigungen sind hilfreich.", en = "The notifications are helpful." }
+
+[[blocks]]
+type = "scale"
+id = "overall"
+text = { de = "Wie zufrieden sind Sie insgesamt?", en = "How satisfied are you overall?" }
+low = { de = "überhaupt nicht", en = "not at all" }
+high = { de = "voll und ganz", en = "completely" }
+
+[[blocks]]
+type = "text"
+id = "comment"
+optional = true
+max_length = 40
+text = { de = "Was sollten wir wissen?", en = "What should we know?" }
+"#;
+
+fn mini() -> Survey {
+    match survey::parse_str("mini.toml", MINI, &SurveyDefaults::default()) {
+        Ok(s) => s,
+        Err(d) => panic!("inline survey does not parse: {d:?}"),
+    }
+}
+
+/// A participant's DM as the Matrix layer would drive it: messages are "sent", polls get
+/// event ids and are registered, answers go through `step`.
+struct Sim<'a> {
+    round: Round<'a>,
+    state: ConversationState,
+    sent: Vec<Outgoing>,
+    polls: Vec<(String, String)>,
+    finished: bool,
+}
+
+impl<'a> Sim<'a> {
+    fn new(survey: &'a Survey, lang: Lang) -> Self {
+        let round = Round::new(survey, lang);
+        let (state, out) = start(&round);
+        assert_eq!(state, ConversationState::default(), "start_round's state");
+        let mut sim = Sim {
+            round,
+            state,
+            sent: Vec::new(),
+            polls: Vec::new(),
+            finished: false,
+        };
+        sim.deliver(out);
+        sim
+    }
+
+    fn deliver(&mut self, out: Vec<Outgoing>) {
+        for m in out {
+            let event_id = format!("$ev{}", self.sent.len());
+            if register_sent(&mut self.state, &event_id, &m)
+                && let Context::Question(item) = m.context()
+            {
+                self.polls.push((item.clone(), event_id));
+            }
+            self.sent.push(m);
+        }
+    }
+
+    fn send(&mut self, input: Input) -> Step {
+        assert!(!self.finished, "input after finish");
+        let s = step(&self.state, &self.round, &input);
+        self.state = s.state.clone();
+        self.deliver(s.outgoing.clone());
+        self.finished = s.finish;
+        s
+    }
+
+    fn typed(&mut self, body: &str) -> Step {
+        self.send(Input::Text(body.to_owned()))
+    }
+
+    fn poll_of(&self, item: &str) -> String {
+        self.polls
+            .iter()
+            .rev()
+            .find(|(i, _)| i == item)
+            .map(|(_, e)| e.clone())
+            .unwrap_or_else(|| panic!("no poll for {item}"))
+    }
+
+    fn vote(&mut self, item: &str, ids: &[&str]) -> Step {
+        let poll_event_id = self.poll_of(item);
+        self.send(Input::PollVote {
+            poll_event_id,
+            answer_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+        })
+    }
+
+    /// The item of the last question sent.
+    fn asked(&self) -> String {
+        self.sent
+            .iter()
+            .rev()
+            .find_map(|m| match m.context() {
+                Context::Question(i) => Some(i.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    /// Progress ("i/N") of every question message sent, in order.
+    fn progress_seen(&self) -> Vec<(usize, usize)> {
+        self.sent
+            .iter()
+            .filter(|m| matches!(m.context(), Context::Question(_)))
+            .filter_map(|m| progress_of(m.body()))
+            .collect()
+    }
+
+    fn answer(&self, item: &str) -> Option<&AnswerValue> {
+        self.state.answers.get(item)
+    }
+}
+
+/// Parses "Frage 3/10:" / "Question 3/10:" at the start of a question.
+fn progress_of(body: &str) -> Option<(usize, usize)> {
+    let rest = body
+        .strip_prefix("Frage ")
+        .or_else(|| body.strip_prefix("Question "))?;
+    let (frac, _) = rest.split_once(':')?;
+    let (i, n) = frac.split_once('/')?;
+    Some((i.parse().ok()?, n.parse().ok()?))
+}
+
+fn assert_progress_sane(seen: &[(usize, usize)]) {
+    for w in seen.windows(2) {
+        assert!(w[1].0 >= w[0].0, "progress went backwards: {seen:?}");
+    }
+    for (i, n) in seen {
+        assert!(*i >= 1 && i <= n, "progress out of range: {seen:?}");
+    }
+}
+
+fn hint_text(s: &Step) -> &str {
+    s.outgoing.first().map(Outgoing::body).unwrap_or_default()
+}
+
+#[test]
+fn pilot_baseline_round_by_poll_with_typed_numbers_and_text() {
+    let survey = load("pilot-baseline.toml");
+    let mut sim = Sim::new(&survey, Lang::De);
+    let n = survey.questions().len();
+    assert!(sim.sent[0].body().starts_with(&format!(
+        "Neue Kurzumfrage: {n} Fragen, ca. {} Minuten",
+        survey.estimated_minutes()
+    )));
+    // The first SUS item comes with its subject announcement, as a poll.
+    assert!(matches!(sim.sent[1].context(), Context::Info(i) if i == "sus_bm.1"));
+    assert!(sim.sent[1].body().contains("BundesMessenger"));
+    let Outgoing::Poll { poll, .. } = &sim.sent[2] else {
+        panic!("choice questions are polls");
+    };
+    assert_eq!(poll.answers.len(), 5);
+    assert!(poll.disclosed && poll.max_selections == 1);
+    assert!(poll.fallback.contains("\n1 – Stimme überhaupt nicht zu\n"));
+
+    // Alternate poll votes and typed numbers through every choice and scale item.
+    let mut k = 0;
+    while !sim.finished {
+        let item = sim.asked();
+        let q = survey
+            .question(&item)
+            .cloned()
+            .expect("asked question exists");
+        let step = match (&q.kind, k % 2) {
+            (survey::QuestionKind::Text { .. }, _) if item == "obstacle" => {
+                sim.typed("  Die Suche findet ältere Nachrichten nicht 😕 – äöüß  ")
+            }
+            (survey::QuestionKind::Text { .. }, _) => sim.typed("überspringen"),
+            (survey::QuestionKind::Scale { .. }, 0) => sim.vote(&item, &["9"]),
+            (survey::QuestionKind::Scale { .. }, _) => sim.typed("9/10"),
+            (_, 0) => sim.vote(&item, &["4"]),
+            (_, _) => sim.typed("4/5"),
+        };
+        assert_eq!(step.outcome, Outcome::Answered { item: item.clone() });
+        k += 1;
+    }
+    assert_eq!(k, n);
+    assert_eq!(sim.state.answers.len(), n);
+    assert_eq!(
+        sim.answer("sus_bm.1"),
+        Some(&AnswerValue::Choice("4".into()))
+    );
+    assert_eq!(
+        sim.answer("sus_bm.2"),
+        Some(&AnswerValue::Choice("4".into()))
+    );
+    assert_eq!(sim.answer("recommend_bm.1"), Some(&AnswerValue::Number(9)));
+    assert_eq!(
+        sim.answer("obstacle"),
+        Some(&AnswerValue::Text(
+            "Die Suche findet ältere Nachrichten nicht 😕 – äöüß".into()
+        ))
+    );
+    assert_eq!(sim.answer("useful"), Some(&AnswerValue::Skipped));
+    // Thanks, then every poll of the round ended.
+    let thanks_at = sim
+        .sent
+        .iter()
+        .position(|m| *m.context() == Context::Thanks)
+        .expect("thanks sent");
+    let ends = sim.sent[thanks_at + 1..]
+        .iter()
+        .filter(|m| matches!(m, Outgoing::PollEnd { .. }))
+        .count();
+    assert_eq!(ends, sim.polls.len());
+    // Progress 1/N … N/N, one step at a time.
+    let seen = sim.progress_seen();
+    let want: Vec<(usize, usize)> = (1..=n).map(|i| (i, n)).collect();
+    assert_eq!(seen, want);
+}
+
+#[test]
+fn pulse_round_in_english_with_context_lines() {
+    let survey = load("pulse.toml");
+    let mut sim = Sim::new(&survey, Lang::En);
+    assert!(sim.sent[0].body().starts_with("New short survey: "));
+    while !sim.finished {
+        let item = sim.asked();
+        if item == "comment" {
+            sim.typed("Works well 👍");
+        } else {
+            sim.typed("6");
+        }
+    }
+    let infos = sim
+        .sent
+        .iter()
+        .filter(|m| matches!(m.context(), Context::Info(_)))
+        .count();
+    // UMUX-Lite subject plus three SEQ tasks.
+    assert_eq!(infos, 4);
+    assert!(sim.sent.iter().any(|m| m.body().contains("Sending a file")));
+    assert_eq!(
+        sim.answer("comment"),
+        Some(&AnswerValue::Text("Works well 👍".into()))
+    );
+    assert!(sim.sent.iter().any(|m| m.body().starts_with("Thank you!")));
+}
+
+#[test]
+fn every_custom_kind_by_poll_and_typed_with_skip_and_branch() {
+    let survey = mini();
+    // By poll.
+    let mut a = Sim::new(&survey, Lang::De);
+    assert_eq!(a.asked(), "usage");
+    a.vote("usage", &["weekly"]);
+    assert_eq!(a.asked(), "features");
+    a.vote("features", &["calls", "chat"]);
+    assert_eq!(a.asked(), "notify"); // rare_reason and rare_other are hidden
+    a.vote("notify", &["2"]);
+    a.vote("overall", &["10"]);
+    assert_eq!(a.asked(), "comment");
+    let s = a.typed("-");
+    assert!(s.finish);
+    assert_eq!(
+        a.state.answers,
+        [
+            ("usage", AnswerValue::Choice("weekly".into())),
+            (
+                "features",
+                AnswerValue::Multi(vec!["chat".into(), "calls".into()])
+            ),
+            ("notify", AnswerValue::Choice("2".into())),
+            ("overall", AnswerValue::Number(10)),
+            ("comment", AnswerValue::Skipped),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    );
+    assert_progress_sane(&a.progress_seen());
+    // All questions may come at first; the hidden branch leaves the count.
+    assert_eq!(
+        a.progress_seen(),
+        vec![(1, 7), (2, 5), (3, 5), (4, 5), (5, 5)]
+    );
+
+    // Typed, the other branch (chain: rare_reason = other shows rare_other).
+    let mut b = Sim::new(&survey, Lang::En);
+    b.typed("3");
+    assert_eq!(b.asked(), "rare_reason");
+    b.typed("Other");
+    assert_eq!(b.asked(), "rare_other");
+    b.typed("Zu viele Räume 🏢");
+    b.typed("skip"); // optional likert skipped
+    b.typed("0");
+    let s = b.typed("Nichts weiter");
+    assert!(s.finish);
+    assert_eq!(b.answer("notify"), Some(&AnswerValue::Skipped));
+    assert_eq!(b.answer("overall"), Some(&AnswerValue::Number(0)));
+    assert_eq!(b.answer("features"), None);
+    assert_progress_sane(&b.progress_seen());
+    assert_eq!(b.progress_seen().last(), Some(&(6, 6)));
+}
+
+#[test]
+fn changed_vote_replaces_the_answer_silently() {
+    let survey = load("pilot-baseline.toml");
+    let mut sim = Sim::new(&survey, Lang::De);
+    sim.vote("sus_bm.1", &["2"]);
+    sim.vote("sus_bm.2", &["3"]);
+    let before = sim.sent.len();
+    let s = sim.vote("sus_bm.1", &["5"]);
+    assert_eq!(
+        s.outcome,
+        Outcome::Changed {
+            item: "sus_bm.1".into()
+        }
+    );
+    assert!(s.outgoing.is_empty(), "a changed vote sends nothing");
+    assert_eq!(sim.sent.len(), before);
+    assert_eq!(
+        sim.answer("sus_bm.1"),
+        Some(&AnswerValue::Choice("5".into()))
+    );
+    // The waiting question is still sus_bm.3 and typing still answers it.
+    assert_eq!(sim.asked(), "sus_bm.3");
+    let s = sim.typed("1");
+    assert_eq!(
+        s.outcome,
+        Outcome::Answered {
+            item: "sus_bm.3".into()
+        }
+    );
+    assert_eq!(sim.state.current, 3);
+}
+
+#[test]
+fn changed_vote_that_flips_show_if_drops_and_asks_what_is_missing() {
+    let survey = mini();
+    let mut sim = Sim::new(&survey, Lang::De);
+    sim.vote("usage", &["daily"]);
+    sim.vote("features", &["files"]);
+    assert_eq!(sim.asked(), "notify");
+    // Now "rarely": features is dropped, rare_reason is asked at once.
+    let s = sim.vote("usage", &["rarely"]);
+    assert_eq!(
+        s.outcome,
+        Outcome::Changed {
+            item: "usage".into()
+        }
+    );
+    assert_eq!(sim.answer("features"), None);
+    assert_eq!(sim.asked(), "rare_reason");
+    // A vote on the now-hidden features poll changes nothing and says so.
+    let snapshot = sim.state.clone();
+    let s = sim.vote("features", &["chat"]);
+    assert_eq!(s.outcome, Outcome::Rejected(Rejection::NotShown));
+    assert_eq!(sim.state, snapshot);
+    // Answer the revealed question, then notify (sent before) comes again.
+    sim.vote("rare_reason", &["time"]);
+    assert_eq!(sim.asked(), "notify");
+    // Voting on the *old* notify poll answers it too.
+    let s = sim.vote("notify", &["4"]);
+    assert_eq!(
+        s.outcome,
+        Outcome::Answered {
+            item: "notify".into()
+        }
+    );
+    assert_eq!(sim.asked(), "overall");
+    sim.typed("7");
+    sim.typed("Danke");
+    assert!(sim.finished);
+    assert_eq!(
+        sim.answer("usage"),
+        Some(&AnswerValue::Choice("rarely".into()))
+    );
+    assert_eq!(
+        sim.answer("rare_reason"),
+        Some(&AnswerValue::Choice("time".into()))
+    );
+    assert_eq!(sim.answer("features"), None);
+    let seen = sim.progress_seen();
+    assert_progress_sane(&seen);
+    // usage, features, notify, rare_reason (revealed), notify again, overall, comment.
+    assert_eq!(
+        seen.iter().map(|p| p.0).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6, 7]
+    );
+    assert_eq!(seen.first(), Some(&(1, 7)));
+    assert_eq!(seen.last(), Some(&(7, 7)));
+}
+
+#[test]
+fn changed_vote_hiding_the_waiting_question_sends_the_next() {
+    let survey = mini();
+    let mut sim = Sim::new(&survey, Lang::De);
+    sim.vote("usage", &["rarely"]);
+    sim.vote("rare_reason", &["other"]);
+    assert_eq!(sim.asked(), "rare_other");
+    // rare_reason → time hides rare_other, the waiting question: notify follows.
+    sim.vote("rare_reason", &["time"]);
+    assert_eq!(sim.asked(), "notify");
+    // And usage → weekly hides the whole rare branch and reveals features.
+    sim.vote("usage", &["weekly"]);
+    assert_eq!(sim.answer("rare_reason"), None);
+    assert_eq!(sim.asked(), "features");
+    assert_progress_sane(&sim.progress_seen());
+}
+
+#[test]
+fn invalid_answers_get_a_hint_and_change_nothing() {
+    let survey = mini();
+    let mut sim = Sim::new(&survey, Lang::De);
+    sim.typed("1");
+    assert_eq!(sim.asked(), "features");
+    let cases: Vec<(Input, AnswerError)> = vec![
+        (
+            Input::Text("1, 2, 3".into()),
+            AnswerError::TooManySelections { max: 2 },
+        ),
+        (
+            Input::Text("7".into()),
+            AnswerError::UnknownOption { count: 3 },
+        ),
+        (Input::Text("   ".into()), AnswerError::Empty),
+        (Input::Text("-".into()), AnswerError::NotOptional),
+        (
+            Input::PollVote {
+                poll_event_id: sim.poll_of("features"),
+                answer_ids: vec!["chat".into(), "files".into(), "calls".into()],
+            },
+            AnswerError::TooManySelections { max: 2 },
+        ),
+        (
+            Input::PollVote {
+                poll_event_id: sim.poll_of("features"),
+                answer_ids: vec!["nope".into()],
+            },
+            AnswerError::UnknownOption { count: 3 },
+        ),
+        (
+            Input::PollVote {
+                poll_event_id: sim.poll_of("features"),
+                answer_ids: vec![],
+            },
+            AnswerError::Empty,
+        ),
+        (
+            Input::PollVote {
+                poll_event_id: sim.poll_of("usage"),
+                answer_ids: vec!["daily".into(), "weekly".into()],
+            },
+            AnswerError::UnknownOption { count: 3 },
+        ),
+    ];
+    for (input, want) in cases {
+        let snapshot = sim.state.clone();
+        let s = sim.send(input.clone());
+        assert_eq!(
+            s.outcome,
+            Outcome::Rejected(Rejection::Invalid(want.clone())),
+            "{input:?}"
+        );
+        assert_eq!(sim.state, snapshot, "{input:?}");
+        assert!(!s.finish);
+        assert_eq!(s.outgoing.len(), 1);
+        assert_eq!(*s.outgoing[0].context(), Context::Hint);
+        assert_eq!(hint_text(&s), want.message(Lang::De));
+    }
+    // Text over the limit, in English.
+    let mut en = Sim::new(&survey, Lang::En);
+    for a in ["1", "1", "4", "5"] {
+        en.typed(a);
+    }
+    assert_eq!(en.asked(), "comment");
+    let long = "ü".repeat(41);
+    let s = en.typed(&long);
+    assert_eq!(
+        s.outcome,
+        Outcome::Rejected(Rejection::Invalid(AnswerError::TooLong {
+            len: 41,
+            max: 40
+        }))
+    );
+    assert!(hint_text(&s).starts_with("Your answer has 41 characters"));
+    // A scale vote out of range.
+    let mut sc = Sim::new(&survey, Lang::De);
+    sc.typed("1");
+    sc.typed("1");
+    sc.typed("3");
+    assert_eq!(sc.asked(), "overall");
+    let s = sc.vote("overall", &["11"]);
+    assert_eq!(
+        s.outcome,
+        Outcome::Rejected(Rejection::Invalid(AnswerError::OutOfRange {
+            min: 0,
+            max: 10
+        }))
+    );
+}
+
+#[test]
+fn unknown_poll_and_late_input_say_the_survey_closed() {
+    let survey = mini();
+    let mut sim = Sim::new(&survey, Lang::De);
+    let snapshot = sim.state.clone();
+    let s = sim.send(Input::PollVote {
+        poll_event_id: "$old-round-poll".into(),
+        answer_ids: vec!["daily".into()],
+    });
+    assert_eq!(s.outcome, Outcome::Rejected(Rejection::UnknownPoll));
+    assert_eq!(sim.state, snapshot);
+    assert_eq!(
+        hint_text(&s),
+        "Diese Umfrage ist beendet. Ihre Antwort wurde nicht mehr gezählt."
+    );
+    assert!(!knows_poll(&sim.state, "$old-round-poll"));
+    assert!(knows_poll(&sim.state, &sim.poll_of("usage")));
+    // The store answers RoundClosed / RoundFinished without calling the step: the reply.
+    let r = closed_reply(Lang::En);
+    assert_eq!(r.len(), 1);
+    assert!(r[0].body().starts_with("This survey has closed."));
+    // A consented participant without a running round who votes on an old poll.
+    let p = Participant {
+        consent: ConsentState::Yes,
+        lang: Lang::De,
+        in_round: false,
+    };
+    let vote = Input::PollVote {
+        poll_event_id: "$old".into(),
+        answer_ids: vec!["4".into()],
+    };
+    assert_eq!(
+        decide(&p, &vote, &notice()),
+        Action::Reply(closed_reply(Lang::De))
+    );
+}
+
+#[test]
+fn undecryptable_answer_reasks_once() {
+    let survey = load("pulse.toml");
+    let mut sim = Sim::new(&survey, Lang::De);
+    sim.typed("5");
+    let item = sim.asked();
+    let polls_before = sim.polls.len();
+    let s = sim.send(Input::Undecryptable);
+    assert_eq!(s.outcome, Outcome::Reasked { item: item.clone() });
+    assert!(hint_text(&s).contains("nicht lesen"));
+    assert_eq!(sim.polls.len(), polls_before + 1, "a new poll, registered");
+    assert_eq!(sim.state.answers.len(), 1);
+    // Same number as before: nothing new was asked.
+    let seen = sim.progress_seen();
+    assert_eq!(seen[seen.len() - 1], seen[seen.len() - 2]);
+    let s = sim.send(Input::Undecryptable);
+    assert_eq!(s.outcome, Outcome::Ignored);
+    assert!(s.outgoing.is_empty());
+    // Either poll of the question answers it.
+    let old = sim.polls[polls_before - 1].1.clone();
+    let s = sim.send(Input::PollVote {
+        poll_event_id: old,
+        answer_ids: vec!["6".into()],
+    });
+    assert_eq!(s.outcome, Outcome::Answered { item });
+}
+
+#[test]
+fn remind_and_close_messages() {
+    let survey = mini();
+    let mut sim = Sim::new(&survey, Lang::En);
+    let round = Round::new(&survey, Lang::En);
+    assert!(
+        close(&sim.state, &round)
+            .iter()
+            .all(|m| matches!(m, Outgoing::PollEnd { .. }))
+    );
+    sim.typed("1");
+    let r = remind(&sim.state, &round);
+    assert_eq!(*r[0].context(), Context::Reminder);
+    assert!(matches!(r[1].context(), Context::Question(i) if i == "features"));
+    assert_eq!(progress_of(r[1].body()).map(|p| p.0), Some(2));
+    let c = close(&sim.state, &round);
+    assert_eq!(c.len(), 3); // two polls ended, one thank-you
+    assert_eq!(*c[2].context(), Context::Closed);
+}
+
+#[test]
+fn input_debug_does_not_show_answers() {
+    let t = format!("{:?}", Input::Text("geheime Antwort".into()));
+    assert_eq!(t, "Text(<15 chars>)");
+    let v = format!(
+        "{:?}",
+        Input::PollVote {
+            poll_event_id: "$p".into(),
+            answer_ids: vec!["rarely".into()],
+        }
+    );
+    assert!(!v.contains("rarely"), "{v}");
+}
+
+#[test]
+fn answer_value_mapping_round_trips() {
+    use crate::survey::Answer;
+    for a in [
+        Answer::Skipped,
+        Answer::Choice("4".into()),
+        Answer::Multi(vec!["a".into(), "b".into()]),
+        Answer::Scale(10),
+        Answer::Text("Grüße 👋".into()),
+    ] {
+        assert_eq!(from_value(&to_value(&a)), Some(a));
+    }
+    assert_eq!(to_value(&Answer::Scale(7)), AnswerValue::Number(7));
+    assert_eq!(from_value(&AnswerValue::Number(300)), None);
+    assert_eq!(from_value(&AnswerValue::Number(-1)), None);
+}
+
+fn notice() -> Notice {
+    Notice {
+        de: "Verantwortlich: Stadt X. Zweck: Pilotauswertung. Freiwillig.".into(),
+        en: "Controller: City X. Purpose: pilot evaluation. Voluntary.".into(),
+    }
+}
+
+fn p(consent: ConsentState, in_round: bool) -> Participant {
+    Participant {
+        consent,
+        lang: Lang::De,
+        in_round,
+    }
+}
+
+fn text(s: &str) -> Input {
+    Input::Text(s.to_owned())
+}
+
+fn consent_vote(id: &str) -> Input {
+    Input::PollVote {
+        poll_event_id: "$consent".into(),
+        answer_ids: vec![id.to_owned()],
+    }
+}
+
+#[test]
+fn first_contact_is_notice_and_consent_poll() {
+    let out = first_contact(&notice(), Lang::De);
+    assert_eq!(out.len(), 2);
+    assert!(out[0].body().starts_with("Verantwortlich: Stadt X."));
+    assert!(out[0].body().contains("language en"));
+    let Outgoing::Poll { context, poll } = &out[1] else {
+        panic!("consent is a poll");
+    };
+    assert_eq!(*context, Context::Consent);
+    let labels: Vec<&str> = poll.answers.iter().map(|a| a.text.as_str()).collect();
+    assert_eq!(labels, ["Ja, teilnehmen", "Nein danke"]);
+    assert!(poll.fallback.contains("1. Ja, teilnehmen\n2. Nein danke"));
+    // A participant who was never asked and writes gets the first contact.
+    assert_eq!(
+        decide(&p(ConsentState::Unknown, false), &text("hallo"), &notice()),
+        Action::FirstContact(out)
+    );
+    // No registration needed for the consent poll.
+    let mut st = ConversationState::default();
+    assert!(!register_sent(&mut st, "$c", &consent_poll(Lang::De)));
+}
+
+#[test]
+fn consent_yes_no_and_start_again() {
+    let n = notice();
+    let asked = p(ConsentState::Asked, false);
+    for input in [
+        consent_vote(CONSENT_YES_ID),
+        text("Ja"),
+        text("yes"),
+        text("1"),
+        text("ja, teilnehmen"),
+    ] {
+        assert!(
+            matches!(
+                decide(&asked, &input, &n),
+                Action::SetConsent {
+                    state: ConsentState::Yes,
+                    ..
+                }
+            ),
+            "{input:?}"
+        );
+    }
+    for input in [
+        consent_vote(CONSENT_NO_ID),
+        text("nein"),
+        text("No."),
+        text("2"),
+        text("Nein danke"),
+    ] {
+        assert!(
+            matches!(
+                decide(&asked, &input, &n),
+                Action::SetConsent {
+                    state: ConsentState::No,
+                    ..
+                }
+            ),
+            "{input:?}"
+        );
+    }
+    // Anything else while asked: a hint, nothing stored.
+    let Action::Reply(r) = decide(&asked, &text("vielleicht"), &n) else {
+        panic!("hint expected");
+    };
+    assert!(r[0].body().contains("„ja“ oder „nein“"));
+    // Both consent answers at once: a hint.
+    let both = Input::PollVote {
+        poll_event_id: "$c".into(),
+        answer_ids: vec![CONSENT_YES_ID.into(), CONSENT_NO_ID.into()],
+    };
+    assert!(matches!(decide(&asked, &both, &n), Action::Reply(_)));
+
+    // "No" is final: answers and votes are ignored, only a yes vote gets one line.
+    let no = p(ConsentState::No, false);
+    assert_eq!(decide(&no, &text("1"), &n), Action::Ignore);
+    assert_eq!(decide(&no, &text("ja"), &n), Action::Ignore);
+    assert_eq!(decide(&no, &Input::Undecryptable, &n), Action::Ignore);
+    let Action::Reply(r) = decide(&no, &consent_vote(CONSENT_YES_ID), &n) else {
+        panic!("one line expected");
+    };
+    assert!(r[0].body().contains("„start“"));
+    // … until `start`.
+    assert!(matches!(
+        decide(&no, &text("Start"), &n),
+        Action::OptIn { .. }
+    ));
+    // Consented: a "no" vote on the consent poll withdraws like `stopp`.
+    let yes = p(ConsentState::Yes, true);
+    assert!(matches!(
+        decide(&yes, &consent_vote(CONSENT_NO_ID), &n),
+        Action::OptOut { .. }
+    ));
+    assert_eq!(
+        decide(&yes, &consent_vote(CONSENT_YES_ID), &n),
+        Action::Ignore
+    );
+    // A consented participant's "ja" is an answer, not consent.
+    assert_eq!(decide(&yes, &text("ja"), &n), Action::Round);
+    // `start` before ever being asked shows the notice first.
+    assert!(matches!(
+        decide(&p(ConsentState::Unknown, false), &text("start"), &n),
+        Action::FirstContact(_)
+    ));
+    assert!(matches!(
+        decide(&p(ConsentState::Yes, false), &text("start"), &n),
+        Action::Reply(_)
+    ));
+}
+
+#[test]
+fn commands_work_in_every_state_and_stop_in_the_middle() {
+    let n = notice();
+    let running = p(ConsentState::Yes, true);
+    // In the middle of a round, `stopp` wins over answering.
+    let Action::OptOut { confirmation } = decide(&running, &text("STOPP"), &n) else {
+        panic!("stop must opt out");
+    };
+    assert_eq!(confirmation.len(), 1);
+    assert!(confirmation[0].body().starts_with("Sie sind abgemeldet"));
+    // After that the participant is `No`: their late answers are ignored.
+    assert_eq!(
+        decide(&p(ConsentState::No, false), &text("4"), &n),
+        Action::Ignore
+    );
+    assert!(matches!(
+        decide(&p(ConsentState::No, false), &text("stop"), &n),
+        Action::Reply(_)
+    ));
+    for consent in [
+        ConsentState::Unknown,
+        ConsentState::Asked,
+        ConsentState::Yes,
+        ConsentState::No,
+    ] {
+        let who = p(consent, consent == ConsentState::Yes);
+        let Action::Reply(h) = decide(&who, &text("hilfe"), &n) else {
+            panic!("help in {consent:?}");
+        };
+        assert!(h[0].body().contains("meine daten"));
+        assert_eq!(decide(&who, &text("meine Daten"), &n), Action::ShowMyData);
+        assert!(matches!(
+            decide(&who, &text("löschen"), &n),
+            Action::Erase { .. }
+        ));
+        let Action::SetLanguage { lang, reply } = decide(&who, &text("language en"), &n) else {
+            panic!("language in {consent:?}");
+        };
+        assert_eq!(lang, Lang::En);
+        assert!(reply[0].body().starts_with("From now on"));
+        assert!(matches!(
+            decide(&who, &text("sprache xx"), &n),
+            Action::Reply(_)
+        ));
+    }
+    let shown = my_data_reply("Einwilligung: Yes\n", Lang::De);
+    assert!(
+        shown[0]
+            .body()
+            .starts_with("Diese Daten sind über Sie gespeichert:")
+    );
+    // Without a running round, text gets a short pointer.
+    let Action::Reply(r) = decide(&p(ConsentState::Yes, false), &text("4"), &n) else {
+        panic!("reply expected");
+    };
+    assert!(r[0].body().starts_with("Gerade läuft keine Umfrage"));
+}
+
+#[test]
+fn participant_view_from_ledger() {
+    let mut e = crate::model::LedgerEntry::new("@a:x");
+    e.consent = ConsentState::Yes;
+    e.lang = Lang::En;
+    let v = Participant::from_ledger(Some(&e), true, Lang::De);
+    assert_eq!(
+        (v.consent, v.lang, v.in_round),
+        (ConsentState::Yes, Lang::En, true)
+    );
+    e.erased = true;
+    let v = Participant::from_ledger(Some(&e), true, Lang::De);
+    assert_eq!((v.consent, v.in_round), (ConsentState::No, false));
+    let v = Participant::from_ledger(None, true, Lang::En);
+    assert_eq!(
+        (v.consent, v.lang, v.in_round),
+        (ConsentState::Unknown, Lang::En, false)
+    );
+}
+
+/// An input with poll references as indexes into the polls sent so far (resolved at run
+/// time, so the strategy does not depend on the state and shrinks well).
+#[derive(Debug, Clone)]
+enum RawInput {
+    Text(String),
+    Vote(usize, Vec<String>),
+    UnknownPoll(String),
+    Undecryptable,
+}
+
+fn arb_raw() -> impl Strategy<Value = RawInput> {
+    let answer_id = prop_oneof![
+        "[a-z0-9]{0,6}",
+        Just("1".to_owned()),
+        Just("3".to_owned()),
+        Just("daily".to_owned()),
+        Just("rarely".to_owned()),
+        Just("chat".to_owned()),
+        Just("other".to_owned()),
+        Just("11".to_owned()),
+        any::<String>(),
+    ];
+    prop_oneof![
+        any::<String>().prop_map(RawInput::Text),
+        "[0-9 ,/.-]{0,8}|skip|-|überspringen|Täglich|Anderes".prop_map(RawInput::Text),
+        (any::<usize>(), prop::collection::vec(answer_id, 0..5))
+            .prop_map(|(i, ids)| RawInput::Vote(i, ids)),
+        "\\$[a-z]{0,5}".prop_map(RawInput::UnknownPoll),
+        Just(RawInput::Undecryptable),
+    ]
+}
+
+impl Sim<'_> {
+    fn resolve(&self, raw: RawInput) -> Input {
+        match raw {
+            RawInput::Text(t) => Input::Text(t),
+            RawInput::Vote(i, answer_ids) => match self.polls.get(i % self.polls.len().max(1)) {
+                Some((_, poll_event_id)) => Input::PollVote {
+                    poll_event_id: poll_event_id.clone(),
+                    answer_ids,
+                },
+                None => Input::Undecryptable,
+            },
+            RawInput::UnknownPoll(p) => Input::PollVote {
+                poll_event_id: p,
+                answer_ids: vec!["1".into()],
+            },
+            RawInput::Undecryptable => Input::Undecryptable,
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Arbitrary text and malformed votes never panic; a rejected input never changes the
+    /// state; the waiting question is always the last one sent; progress stays sane.
+    #[test]
+    fn answer_path_never_panics_and_rejections_change_nothing(
+        seed_answers in prop::collection::vec(0usize..3, 0..4),
+        inputs in prop::collection::vec(arb_raw(), 1..16),
+        lang_en in any::<bool>(),
+    ) {
+        let survey = mini();
+        let lang = if lang_en { Lang::En } else { Lang::De };
+        let mut sim = Sim::new(&survey, lang);
+        // Get somewhere into the round first, with valid typed answers.
+        for a in seed_answers {
+            if sim.finished { break; }
+            let q = survey.question(&sim.asked()).cloned().expect("asked");
+            let body = match q.kind {
+                survey::QuestionKind::Text { .. } => "ok".to_owned(),
+                survey::QuestionKind::Scale { .. } => a.to_string(),
+                _ => (a + 1).to_string(),
+            };
+            sim.typed(&body);
+        }
+        for raw in inputs {
+            if sim.finished { break; }
+            let input = sim.resolve(raw);
+            let before = sim.state.clone();
+            let s = sim.send(input);
+            match &s.outcome {
+                Outcome::Rejected(_) => {
+                    prop_assert_eq!(&sim.state, &before);
+                    prop_assert!(!s.finish);
+                    prop_assert_eq!(s.outgoing.len(), 1);
+                }
+                Outcome::Ignored => prop_assert_eq!(&sim.state, &before),
+                _ => {}
+            }
+            if !sim.finished {
+                let w = waiting(&sim.state, &survey).map(|q| q.id.clone());
+                prop_assert_eq!(w, Some(sim.asked()));
+            }
+        }
+        assert_progress_sane(&sim.progress_seen());
+    }
+
+    /// Arbitrary text as a typed answer to every question of both shipped surveys: never a
+    /// panic, and an error always leaves the state as it was.
+    #[test]
+    fn typed_text_into_shipped_surveys(body in any::<String>(), skip in 0usize..20) {
+        for file in ["pilot-baseline.toml", "pulse.toml"] {
+            let survey = load(file);
+            let mut sim = Sim::new(&survey, Lang::De);
+            for _ in 0..skip.min(survey.questions().len() - 1) {
+                sim.typed("3");
+            }
+            let before = sim.state.clone();
+            let s = sim.send(Input::Text(body.clone()));
+            if let Outcome::Rejected(_) = s.outcome {
+                prop_assert_eq!(&sim.state, &before);
+            } else {
+                prop_assert_eq!(sim.state.answers.len(), before.answers.len() + 1);
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! pulsebot-core: the pure part of pulsebot. It owns the domain model and decides; it never
+//! does I/O beyond reading the survey files it is handed.
+//!
+//! Edge: no matrix-sdk, no sled, no tokio. The bot (the root package) carries out what the
+//! core decides: `matrix/` talks to the homeserver, `store/` persists the model in its own
+//! versioned records. Everything here is tested with `cargo test -p pulsebot-core` in a few
+//! minutes from an empty build.
+//!
+//! # Layout
+//! - [`model`]: answers, consent, rounds and their status, mode, conversation state, ledger
+//!   entries, answer records, and the effects the core asks for (messages, answer updates).
+//! - [`lang`]: the two languages participants are addressed in.
+//! - [`clock`]: where the time comes from (system or a clock tests move).
+//! - [`survey`]: questionnaires: model, parser (schedules too), instruments, rendering, scoring.
+//! - [`schedule`]: when rounds open, remind and close (pure `due`).
+//! - [`conversation`]: one participant's DM conversation: commands, consent, one question at a
+//!   time; `(state, input, now) -> (state, effects)`.
+//! - [`admin`]: `!pulse` admin commands, parsed and rendered.
+//! - [`stats`]: statistics over rounds, with the minimum group size applied.
+//! - [`export`]: the published report rendered as JSON, CSV (also German Excel), Markdown, HTML.
+//! - [`import`]: answers of an earlier survey (a LimeSurvey CSV export) parsed and mapped onto a
+//!   survey (the bot's store writes them).
+#![recursion_limit = "256"]
+
+pub mod admin;
+pub mod clock;
+pub mod conversation;
+pub mod export;
+pub mod import;
+pub mod lang;
+pub mod model;
+pub mod schedule;
+pub mod stats;
+pub mod survey;

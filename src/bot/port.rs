@@ -1,0 +1,124 @@
+//! The bot's narrow port to the homeserver: everything the router, sender, scheduler and room
+//! directory ask of Matrix, and nothing else.
+//!
+//! Edge: implemented by [`crate::matrix::port::ClientPort`] over a matrix-sdk client (the only
+//! network code) and, for the fast test tier, by an in-memory fake (`bot/fake.rs`). The bot's
+//! logic therefore runs in tests without a homeserver; what only a real homeserver proves
+//! (end-to-end encryption, sync gaps, restarts) stays in the Synapse tier.
+
+use anyhow::Result;
+use async_trait::async_trait;
+use matrix_sdk::ruma::events::AnySyncTimelineEvent;
+use matrix_sdk::ruma::events::room::member::MembershipState;
+use matrix_sdk::ruma::serde::Raw;
+use matrix_sdk::ruma::{
+    EventId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId,
+};
+
+use crate::conversation::Outgoing;
+use crate::matrix::events::Inbound;
+
+/// Whom a reply answers: the event, its sender, and what the reply is for (one reply per
+/// purpose and event, however often the event is handled).
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyTo<'a> {
+    /// The event replied to.
+    pub event: &'a EventId,
+    /// Its sender.
+    pub sender: &'a UserId,
+    /// What the reply is for (part of its transaction id).
+    pub purpose: &'a str,
+}
+
+/// A message sent at most once: its purpose and the cause it answers, from which its
+/// transaction id is derived.
+#[derive(Debug, Clone, Copy)]
+pub struct Once<'a> {
+    /// What the message is for.
+    pub purpose: &'a str,
+    /// What caused it (e.g. survey, round and room of a summary).
+    pub cause: &'a str,
+}
+
+/// A file to upload.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// File name shown in the room.
+    pub name: String,
+    /// MIME type.
+    pub mime: &'static str,
+    /// Content.
+    pub bytes: Vec<u8>,
+}
+
+/// What a second decryption attempt of an undecryptable event gave.
+#[derive(Debug)]
+pub enum Redecrypted {
+    /// The keys arrived: the event as the bot reads it (`None` if it is nothing the bot reads).
+    Decrypted(Option<Inbound>),
+    /// Still no keys (or the room is gone).
+    StillUndecryptable,
+}
+
+/// What the bot asks of the homeserver.
+#[async_trait]
+pub trait MatrixPort: Send + Sync + 'static {
+    /// The bot's own user id.
+    fn own_user(&self) -> OwnedUserId;
+
+    /// Sends a queued message with the transaction id recorded for it; the event id back.
+    async fn send(&self, room: &RoomId, msg: &Outgoing, txn: &str) -> Result<OwnedEventId>;
+
+    /// Replies with plain text, once per purpose and event.
+    async fn reply_text(&self, room: &RoomId, to: ReplyTo<'_>, text: &str) -> Result<()>;
+
+    /// Sends plain text once per purpose and cause.
+    async fn send_text_once(&self, room: &RoomId, text: &str, once: Once<'_>) -> Result<()>;
+
+    /// Uploads a file into the room (encrypted where the room is).
+    async fn upload(&self, room: &RoomId, file: Upload) -> Result<()>;
+
+    /// Whether the bot has joined the room.
+    fn is_joined(&self, room: &RoomId) -> bool;
+
+    /// A user's membership in a room, from the state the bot holds.
+    async fn membership(&self, room: &RoomId, user: &UserId) -> Option<MembershipState>;
+
+    /// The joined members of a room, asked of the homeserver.
+    async fn joined_members(&self, room: &RoomId) -> Result<Vec<OwnedUserId>>;
+
+    /// The joined members of a room, from the state the bot holds (no request).
+    async fn known_joined_members(&self, room: &RoomId) -> Vec<OwnedUserId>;
+
+    /// How many members the room's summary counts as joined (may be empty without
+    /// lazy-loading; see the hostile-rooms issue).
+    fn joined_members_count(&self, room: &RoomId) -> u64;
+
+    /// A usable encrypted direct chat with `user`: `known` if it still is one, else an
+    /// existing one, else a new one.
+    async fn ensure_dm(&self, user: &UserId, known: Option<&RoomId>) -> Result<OwnedRoomId>;
+
+    /// Resolves a room alias.
+    async fn resolve_alias(&self, alias: &RoomAliasId) -> Result<OwnedRoomId>;
+
+    /// Joins a room the bot was invited to.
+    async fn join(&self, room: &RoomId) -> Result<()>;
+
+    /// Leaves (or declines) a room.
+    async fn leave(&self, room: &RoomId) -> Result<()>;
+
+    /// Forgets a room the bot left.
+    async fn forget(&self, room: &RoomId) -> Result<()>;
+
+    /// Who invited the bot into `room`, if it is an invite.
+    async fn inviter(&self, room: &RoomId) -> Option<OwnedUserId>;
+
+    /// The room's canonical alias, if it has one.
+    fn canonical_alias(&self, room: &RoomId) -> Option<String>;
+
+    /// Rooms the bot is invited to.
+    fn invited_rooms(&self) -> Vec<OwnedRoomId>;
+
+    /// Tries once more to decrypt an event that was undecryptable.
+    async fn redecrypt(&self, room: &RoomId, raw: &Raw<AnySyncTimelineEvent>) -> Redecrypted;
+}

@@ -1,0 +1,516 @@
+//! The fast tier: the bot's router, sender and scheduler against the in-memory port
+//! (`fake.rs`), a real store in a temp dir and a clock the test moves. Whole flows run in
+//! seconds without a homeserver: consent, a full round with every question kind, a changed
+//! vote, an invalid answer, `stopp`, reminders inside working hours only, close with partial
+//! responses, and a restart in the middle of a round.
+//!
+//! Timers: the bot's schedule reads the [`ManualClock`]; tokio's own time runs normally
+//! (short ticks), because the store works on blocking threads, which paused tokio time does
+//! not wait for (its auto-advance would fire the bot's short waits early).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
+use tokio_util::sync::CancellationToken;
+
+use super::fake::{FakePort, Sent, SentEvent};
+use super::{Bot, RunOptions};
+use crate::clock::ManualClock;
+use crate::config::{Config, SecretOverrides};
+use crate::conversation::{Context, Outgoing};
+use crate::matrix::events::Inbound;
+use crate::model::{AnswerValue, ConsentState};
+use crate::store::{AsyncStore, Passphrase};
+
+/// One question of every kind (shared with the Synapse tier's round test).
+const FLOW: &str = include_str!("../../tests/fixtures/surveys/flow.toml");
+
+/// A scheduled round: Monday 2030-01-07 10:00 Berlin, two days, a reminder after 8 hours.
+const SCHEDULED: &str = include_str!("../../tests/fixtures/surveys/sched.toml");
+
+const PILOT: &str = "!pilot:fake";
+const ADMIN_ROOM: &str = "!admin:fake";
+const ADMIN: &str = "@admin:fake";
+
+fn at(s: &str) -> Timestamp {
+    s.parse().expect("a valid timestamp")
+}
+
+fn user(id: &str) -> OwnedUserId {
+    id.try_into().expect("a valid user id")
+}
+
+fn room(id: &str) -> OwnedRoomId {
+    id.try_into().expect("a valid room id")
+}
+
+static EVENTS: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh inbound event id.
+fn event_id() -> OwnedEventId {
+    let n = EVENTS.fetch_add(1, Ordering::Relaxed);
+    format!("$in{n}").try_into().expect("a valid event id")
+}
+
+/// A bot over the fake port, a store in a temp dir and a manual clock.
+struct Harness {
+    /// `None` only for the moment of a restart.
+    running: Option<Bot>,
+    port: Arc<FakePort>,
+    clock: Arc<ManualClock>,
+    dir: tempfile::TempDir,
+}
+
+impl Harness {
+    /// A pilot room with `members`, an admin room, `survey` loaded, the bot running.
+    async fn new(survey: &str, members: &[&str], now: Timestamp) -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("password"), "bot password").expect("write");
+        std::fs::write(dir.path().join("passphrase"), "store passphrase").expect("write");
+        std::fs::create_dir_all(dir.path().join("surveys")).expect("mkdir");
+        let id = survey_id(survey);
+        std::fs::write(dir.path().join(format!("surveys/{id}.toml")), survey).expect("write");
+        let port = Arc::new(FakePort::new());
+        let members: Vec<OwnedUserId> = members.iter().map(|m| user(m)).collect();
+        let refs: Vec<&UserId> = members.iter().map(|m| m.as_ref()).collect();
+        port.add_room(&room(PILOT), &refs);
+        port.add_room(&room(ADMIN_ROOM), &[&user(ADMIN)]);
+        let clock = Arc::new(ManualClock::new(now));
+        Harness {
+            running: Some(start(&dir, port.clone(), clock.clone()).await),
+            port,
+            clock,
+            dir,
+        }
+    }
+
+    fn bot(&self) -> &Bot {
+        self.running.as_ref().expect("the bot runs")
+    }
+
+    /// Stops the bot (as a crash would: nothing flushed beyond what the store committed) and
+    /// starts a new one on the same store and homeserver.
+    async fn restart(&mut self) {
+        let old = self.running.take().expect("the bot runs");
+        old.inner.cancel.cancel();
+        old.inner.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), old.inner.tasks.wait()).await;
+        // The store's handle must be gone before it opens again.
+        drop(old);
+        self.running = Some(start(&self.dir, self.port.clone(), self.clock.clone()).await);
+    }
+
+    /// The participant says `text` in `room`.
+    async fn say(&self, room: &RoomId, who: &UserId, text: &str) {
+        let ev = Inbound::Text {
+            event_id: event_id(),
+            sender: who.to_owned(),
+            body: text.to_owned(),
+        };
+        self.bot().route(room, ev, None).await.expect("handled");
+    }
+
+    /// The participant votes `answers` on the poll `poll`; the vote's event id back.
+    async fn vote(
+        &self,
+        room: &RoomId,
+        who: &UserId,
+        poll: &SentEvent,
+        answers: &[&str],
+    ) -> OwnedEventId {
+        let id = event_id();
+        self.vote_as(id.clone(), room, who, poll, answers).await;
+        id
+    }
+
+    /// The vote with event id `id` (a replay when the bot saw it before).
+    async fn vote_as(
+        &self,
+        id: OwnedEventId,
+        room: &RoomId,
+        who: &UserId,
+        poll: &SentEvent,
+        answers: &[&str],
+    ) {
+        let ev = Inbound::PollResponse {
+            event_id: id,
+            sender: who.to_owned(),
+            poll_id: poll.event_id.clone(),
+            answers: answers.iter().map(|a| (*a).to_owned()).collect(),
+        };
+        self.bot().route(room, ev, None).await.expect("handled");
+    }
+
+    /// Waits for the question `item` in `dm` after the first `after` events.
+    async fn asked(&self, dm: &RoomId, after: usize, item: &str) -> (usize, SentEvent) {
+        let ctx = question(item);
+        self.port.wait_for(dm, after, item, is_context(&ctx)).await
+    }
+
+    /// The admin's command in the admin room.
+    async fn admin(&self, command: &str) {
+        self.say(&room(ADMIN_ROOM), &user(ADMIN), command).await;
+    }
+
+    /// A store handle (the bot's own).
+    fn store(&self) -> &AsyncStore {
+        &self.bot().inner.store
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(bot) = &self.running {
+            bot.inner.cancel.cancel();
+        }
+    }
+}
+
+fn survey_id(toml: &str) -> String {
+    toml.lines()
+        .find_map(|l| l.strip_prefix("id = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("the survey has an id")
+        .to_owned()
+}
+
+/// A bot on the data in `dir`, running its background tasks.
+async fn start(dir: &tempfile::TempDir, port: Arc<FakePort>, clock: Arc<ManualClock>) -> Bot {
+    let text = format!(
+        "[matrix]\nhomeserver = \"http://127.0.0.1:9\"\nuser = \"@pulsebot:fake\"\npassword_file = \"password\"\n\n\
+         [bot]\nadmins = [\"{ADMIN}\"]\npilot_rooms = [\"{PILOT}\"]\nadmin_room = \"{ADMIN_ROOM}\"\n\n\
+         [store]\npath = \"store\"\npassphrase_file = \"passphrase\"\n\n\
+         [surveys]\ndir = \"surveys\"\n"
+    );
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, &text).expect("write config");
+    let config = match Config::parse(&path, &text, &SecretOverrides::default()) {
+        Ok(c) => c,
+        Err(e) => panic!("test config: {e}"),
+    };
+    let surveys = super::load_surveys(&config).expect("surveys load");
+    let store = AsyncStore::open(
+        config.store.data_dir(),
+        Passphrase::new(config.store.passphrase.expose()).expect("passphrase"),
+    )
+    .await
+    .expect("store opens");
+    let options = RunOptions {
+        clock,
+        tick: Duration::from_millis(50),
+        metrics: Arc::default(),
+    };
+    let bot = Bot::new(
+        config,
+        port,
+        store,
+        surveys,
+        options,
+        CancellationToken::new(),
+    );
+    bot.load_dm_rooms().await.expect("dm rooms");
+    bot.spawn_background();
+    bot
+}
+
+fn is_poll(ctx: &Context) -> impl Fn(&SentEvent) -> bool + '_ {
+    move |e| matches!(&e.what, Sent::Message(Outgoing::Poll { context, .. }) if context == ctx)
+}
+
+fn is_context(ctx: &Context) -> impl Fn(&SentEvent) -> bool + '_ {
+    move |e| match &e.what {
+        Sent::Message(Outgoing::Poll { context, .. } | Outgoing::Text { context, .. }) => {
+            context == ctx
+        }
+        _ => false,
+    }
+}
+
+fn question(item: &str) -> Context {
+    Context::Question(item.to_owned())
+}
+
+/// The answer ids of a sent poll, in display order.
+fn answer_ids(e: &SentEvent) -> Vec<String> {
+    match &e.what {
+        Sent::Message(Outgoing::Poll { poll, .. }) => {
+            poll.answers.iter().map(|a| a.id.clone()).collect()
+        }
+        other => panic!("not a poll: {other:?}"),
+    }
+}
+
+/// Brings `who` through first contact: the DM, the notice and the consent poll, voted "yes".
+/// Returns the DM and how many events it held when the first question may come.
+async fn consent(h: &Harness, who: &UserId) -> (OwnedRoomId, usize) {
+    let dm = h.port.wait_for_dm(who).await;
+    let (i, poll) = h
+        .port
+        .wait_for(&dm, 0, "the consent poll", is_poll(&Context::Consent))
+        .await;
+    let yes = answer_ids(&poll).remove(0);
+    h.vote(&dm, who, &poll, &[&yes]).await;
+    (dm, i + 1)
+}
+
+/// Alice and Bob in the pilot room, the `flow` round started, both consented: each with
+/// their DM and where their first question may come.
+async fn two_in_a_flow_round() -> (Harness, [(OwnedUserId, OwnedRoomId, usize); 2]) {
+    let (alice, bob) = (user("@alice:fake"), user("@bob:fake"));
+    let h = Harness::new(
+        FLOW,
+        &[alice.as_str(), bob.as_str()],
+        at("2030-01-07T09:00:00Z"),
+    )
+    .await;
+    h.admin("!pulse start flow").await;
+    let (dm_a, from_a) = consent(&h, &alice).await;
+    let (dm_b, from_b) = consent(&h, &bob).await;
+    (h, [(alice, dm_a, from_a), (bob, dm_b, from_b)])
+}
+
+async fn answers_of(h: &Harness, survey: &str, round: u32) -> Vec<crate::model::AnswerRecord> {
+    let s = survey.to_owned();
+    h.store()
+        .run(move |st| st.answers(&s, round))
+        .await
+        .expect("answers")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_then_every_question_kind_with_a_changed_vote_and_an_invalid_answer() {
+    let alice = user("@alice:fake");
+    let h = Harness::new(FLOW, &[alice.as_str()], at("2030-01-07T09:00:00Z")).await;
+    h.admin("!pulse start flow").await;
+    let (dm, from) = consent(&h, &alice).await;
+
+    // usage (single choice) by poll: "daily" opens the conditional `features`.
+    let (i, usage) = h.asked(&dm, from, "usage").await;
+    h.vote(&dm, &alice, &usage, &["daily"]).await;
+    let (i, features) = h.asked(&dm, i + 1, "features").await;
+    // An invalid typed answer gets a hint and changes nothing.
+    h.say(&dm, &alice, "99").await;
+    let (i, _) = h
+        .port
+        .wait_for(&dm, i + 1, "a hint", is_context(&Context::Hint))
+        .await;
+    h.vote(&dm, &alice, &features, &["chat", "files"]).await;
+    let (i, notify) = h.asked(&dm, i + 1, "notify").await;
+    h.vote(&dm, &alice, &notify, &["2"]).await;
+    // overall (0–10) typed as a number.
+    let (i, _) = h.asked(&dm, i + 1, "overall").await;
+    h.say(&dm, &alice, "8").await;
+    let (i, task) = h.asked(&dm, i + 1, "task.1").await;
+    // A changed vote on an earlier poll replaces that answer silently.
+    h.vote(&dm, &alice, &notify, &["5"]).await;
+    h.vote(&dm, &alice, &task, &["6"]).await;
+    let (i, _) = h.asked(&dm, i + 1, "comment").await;
+    h.say(&dm, &alice, "Alles gut").await;
+    h.port
+        .wait_for(&dm, i + 1, "thanks", is_context(&Context::Thanks))
+        .await;
+
+    let stored = answers_of(&h, "flow", 1).await;
+    assert_eq!(stored.len(), 1, "one response, counted once");
+    let a = &stored[0].answers;
+    assert!(stored[0].complete);
+    assert_eq!(a.get("usage"), Some(&AnswerValue::Choice("daily".into())));
+    assert_eq!(
+        a.get("features"),
+        Some(&AnswerValue::Multi(vec!["chat".into(), "files".into()]))
+    );
+    assert_eq!(a.get("notify"), Some(&AnswerValue::Choice("5".into())));
+    assert_eq!(a.get("overall"), Some(&AnswerValue::Number(8)));
+    assert_eq!(a.get("task.1"), Some(&AnswerValue::Choice("6".into())));
+    assert_eq!(
+        a.get("comment"),
+        Some(&AnswerValue::Text("Alles gut".into()))
+    );
+    // No question went out twice.
+    let questions: Vec<String> = h
+        .port
+        .sent(&dm)
+        .iter()
+        .filter_map(|e| match &e.what {
+            Sent::Message(Outgoing::Poll { context, .. } | Outgoing::Text { context, .. }) => {
+                match context {
+                    Context::Question(item) => Some(item.clone()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .collect();
+    let mut unique = questions.clone();
+    unique.dedup();
+    assert_eq!(questions, unique, "a question was sent twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopp_ends_the_round_for_that_participant_only() {
+    let (h, [(alice, dm_a, from_a), (bob, dm_b, from_b)]) = two_in_a_flow_round().await;
+    let (asked_a, _) = h.asked(&dm_a, from_a, "usage").await;
+    let (_, usage_b) = h.asked(&dm_b, from_b, "usage").await;
+    h.say(&dm_a, &alice, "stopp").await;
+    let (i, _) = h
+        .port
+        .wait_for(
+            &dm_a,
+            asked_a + 1,
+            "the stop confirmation",
+            is_context(&Context::Reply),
+        )
+        .await;
+    // Bob goes on unaffected.
+    h.vote(&dm_b, &bob, &usage_b, &["rarely"]).await;
+    h.port
+        .wait_for(&dm_b, from_b, "notify", is_poll(&question("notify")))
+        .await;
+    // Alice's votes no longer count, and she gets no further question.
+    let a = alice.to_string();
+    let entry = h
+        .store()
+        .run(move |s| s.participant(&a))
+        .await
+        .expect("read")
+        .expect("alice is in the ledger");
+    assert_eq!(entry.consent, ConsentState::No);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        h.port.sent(&dm_a)[i + 1..].iter().all(|e| !matches!(
+            &e.what,
+            Sent::Message(Outgoing::Poll {
+                context: Context::Question(_),
+                ..
+            })
+        )),
+        "a question after stopp"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_keeps_partial_responses_and_refuses_late_answers() {
+    let (h, [(alice, dm_a, from_a), _]) = two_in_a_flow_round().await;
+    let (i, usage) = h.asked(&dm_a, from_a, "usage").await;
+    h.vote(&dm_a, &alice, &usage, &["rarely"]).await;
+    let (i, notify) = h.asked(&dm_a, i + 1, "notify").await;
+    h.admin("!pulse close flow").await;
+    h.port
+        .wait_for(
+            &room(ADMIN_ROOM),
+            0,
+            "the close reply",
+            |e| matches!(&e.what, Sent::Text(t) if t.contains("geschlossen")),
+        )
+        .await;
+    // Alice answered one question: a partial response; Bob none: nothing.
+    let stored = answers_of(&h, "flow", 1).await;
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].complete);
+    assert_eq!(
+        stored[0].answers.get("usage"),
+        Some(&AnswerValue::Choice("rarely".into()))
+    );
+    // A late vote is not counted; Alice is told the survey is over.
+    h.vote(&dm_a, &alice, &notify, &["4"]).await;
+    h.port
+        .wait_for(
+            &dm_a,
+            i + 1,
+            "the closed reply",
+            is_context(&Context::Closed),
+        )
+        .await;
+    let stored = answers_of(&h, "flow", 1).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].answers.get("notify"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_the_middle_of_a_round_goes_on_where_it_stopped() {
+    let alice = user("@alice:fake");
+    let mut h = Harness::new(FLOW, &[alice.as_str()], at("2030-01-07T09:00:00Z")).await;
+    h.admin("!pulse start flow").await;
+    let (dm, from) = consent(&h, &alice).await;
+    let (i, usage) = h.asked(&dm, from, "usage").await;
+    let first = h.vote(&dm, &alice, &usage, &["rarely"]).await;
+    let (i, notify) = h.asked(&dm, i + 1, "notify").await;
+    h.restart().await;
+    // The same vote replayed after the restart (a sync position not yet saved) counts once.
+    h.vote_as(first, &dm, &alice, &usage, &["rarely"]).await;
+    h.vote(&dm, &alice, &notify, &["3"]).await;
+    let (_, overall) = h.asked(&dm, i + 1, "overall").await;
+    assert!(matches!(overall.what, Sent::Message(_)));
+    let count = |item: &str| {
+        h.port
+            .sent(&dm)
+            .iter()
+            .filter(|e| is_context(&question(item))(e))
+            .count()
+    };
+    assert_eq!(count("usage"), 1, "usage asked once across the restart");
+    assert_eq!(count("notify"), 1, "notify asked once across the restart");
+    assert_eq!(count("overall"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_round_opens_reminds_in_working_hours_only_and_closes() {
+    let alice = user("@alice:fake");
+    // Monday 2030-01-07, 09:00 in Berlin (UTC+1): an hour before the round.
+    let h = Harness::new(SCHEDULED, &[alice.as_str()], at("2030-01-07T08:00:00Z")).await;
+    let settle = || tokio::time::sleep(Duration::from_millis(400));
+    settle().await;
+    assert!(
+        h.port.dm_of(&alice).is_none(),
+        "nothing before the round opens"
+    );
+
+    // 10:00:30: the round opens; the participant consents and gets the first question.
+    h.clock.set(at("2030-01-07T09:00:30Z"));
+    let (dm, from) = consent(&h, &alice).await;
+    h.port
+        .wait_for(&dm, from, "q1", is_poll(&question("q1")))
+        .await;
+    let reminders = || {
+        h.port
+            .sent(&dm)
+            .iter()
+            .filter(|e| is_context(&Context::Reminder)(e))
+            .count()
+    };
+    // The reminder is due 8 hours after opening, 18:00 — the start of the quiet hours.
+    h.clock.set(at("2030-01-07T17:30:00Z"));
+    settle().await;
+    assert_eq!(reminders(), 0, "no reminder at 18:30 (quiet hours)");
+    h.clock.set(at("2030-01-08T06:59:00Z"));
+    settle().await;
+    assert_eq!(reminders(), 0, "no reminder at 07:59 (quiet hours)");
+    h.clock.set(at("2030-01-08T07:01:00Z"));
+    h.port
+        .wait_for(&dm, from, "the reminder", is_context(&Context::Reminder))
+        .await;
+    settle().await;
+    assert_eq!(reminders(), 1, "one reminder, at 08:01");
+
+    // Wednesday 10:00:30: the round is over.
+    h.clock.set(at("2030-01-09T09:00:30Z"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let info = loop {
+        let info = h
+            .store()
+            .run(|s| s.round_info("sched", 1))
+            .await
+            .expect("read")
+            .expect("round 1 exists");
+        if info.closed_at.is_some() || tokio::time::Instant::now() > deadline {
+            break info;
+        }
+        settle().await;
+    };
+    assert_eq!(info.opened_at, at("2030-01-07T09:00:30Z"));
+    assert_eq!(info.closed_at, Some(at("2030-01-09T09:00:30Z")));
+    assert_eq!(info.audience, Some(1));
+}

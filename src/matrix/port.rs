@@ -1,0 +1,149 @@
+//! The bot's [`MatrixPort`] over a matrix-sdk [`Client`]: the one implementation that talks to
+//! a real homeserver. Each method is a thin call into `rooms` and `send`.
+
+use anyhow::Result;
+use async_trait::async_trait;
+use matrix_sdk::deserialized_responses::TimelineEventKind;
+use matrix_sdk::ruma::events::AnySyncTimelineEvent;
+use matrix_sdk::ruma::events::room::member::MembershipState;
+use matrix_sdk::ruma::serde::Raw;
+use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId};
+use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
+
+use super::{events, rooms, send};
+use crate::bot::port::{MatrixPort, Once, Redecrypted, ReplyTo, Upload};
+use crate::conversation::Outgoing;
+
+/// The port over a logged-in client.
+#[derive(Clone)]
+pub struct ClientPort {
+    client: Client,
+    own: OwnedUserId,
+}
+
+impl ClientPort {
+    /// The port of a logged-in client.
+    pub fn new(client: Client) -> Result<ClientPort> {
+        let own = client
+            .user_id()
+            .ok_or_else(|| anyhow::anyhow!("the client is not logged in"))?
+            .to_owned();
+        Ok(ClientPort { client, own })
+    }
+
+    fn room(&self, id: &RoomId) -> Result<Room> {
+        self.client
+            .get_room(id)
+            .ok_or_else(|| anyhow::anyhow!("room not known to the client"))
+    }
+}
+
+#[async_trait]
+impl MatrixPort for ClientPort {
+    fn own_user(&self) -> OwnedUserId {
+        self.own.clone()
+    }
+
+    async fn send(&self, room: &RoomId, msg: &Outgoing, txn: &str) -> Result<OwnedEventId> {
+        send::send_queued(&self.room(room)?, msg, txn).await
+    }
+
+    async fn reply_text(&self, room: &RoomId, to: ReplyTo<'_>, text: &str) -> Result<()> {
+        let room = self.room(room)?;
+        send::reply_text(&room, to.event, to.sender, to.purpose, text).await?;
+        Ok(())
+    }
+
+    async fn send_text_once(&self, room: &RoomId, text: &str, once: Once<'_>) -> Result<()> {
+        send::send_text_once(&self.room(room)?, text, once.purpose, once.cause).await
+    }
+
+    async fn upload(&self, room: &RoomId, file: Upload) -> Result<()> {
+        send::send_file(&self.room(room)?, &file.name, file.mime, file.bytes).await
+    }
+
+    fn is_joined(&self, room: &RoomId) -> bool {
+        self.client
+            .get_room(room)
+            .is_some_and(|r| r.state() == RoomState::Joined)
+    }
+
+    async fn membership(&self, room: &RoomId, user: &UserId) -> Option<MembershipState> {
+        rooms::membership(&self.client.get_room(room)?, user).await
+    }
+
+    async fn joined_members(&self, room: &RoomId) -> Result<Vec<OwnedUserId>> {
+        rooms::joined_members(&self.room(room)?).await
+    }
+
+    async fn known_joined_members(&self, room: &RoomId) -> Vec<OwnedUserId> {
+        let Some(room) = self.client.get_room(room) else {
+            return Vec::new();
+        };
+        room.members_no_sync(RoomMemberships::JOIN)
+            .await
+            .map(|m| m.iter().map(|m| m.user_id().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    fn joined_members_count(&self, room: &RoomId) -> u64 {
+        self.client
+            .get_room(room)
+            .map_or(0, |r| r.joined_members_count())
+    }
+
+    async fn ensure_dm(&self, user: &UserId, known: Option<&RoomId>) -> Result<OwnedRoomId> {
+        Ok(rooms::ensure_dm(&self.client, user, known)
+            .await?
+            .room_id()
+            .to_owned())
+    }
+
+    async fn resolve_alias(&self, alias: &RoomAliasId) -> Result<OwnedRoomId> {
+        Ok(self.client.resolve_room_alias(alias).await?.room_id)
+    }
+
+    async fn join(&self, room: &RoomId) -> Result<()> {
+        Ok(self.room(room)?.join().await?)
+    }
+
+    async fn leave(&self, room: &RoomId) -> Result<()> {
+        Ok(self.room(room)?.leave().await?)
+    }
+
+    async fn forget(&self, room: &RoomId) -> Result<()> {
+        Ok(self.room(room)?.forget().await?)
+    }
+
+    async fn inviter(&self, room: &RoomId) -> Option<OwnedUserId> {
+        let room = self.client.get_room(room)?;
+        room.invite_details().await.ok().map(|d| d.inviter_id)
+    }
+
+    fn canonical_alias(&self, room: &RoomId) -> Option<String> {
+        self.client
+            .get_room(room)?
+            .canonical_alias()
+            .map(|a| a.to_string())
+    }
+
+    fn invited_rooms(&self) -> Vec<OwnedRoomId> {
+        self.client
+            .invited_rooms()
+            .iter()
+            .map(|r| r.room_id().to_owned())
+            .collect()
+    }
+
+    async fn redecrypt(&self, room: &RoomId, raw: &Raw<AnySyncTimelineEvent>) -> Redecrypted {
+        let Some(room) = self.client.get_room(room) else {
+            return Redecrypted::StillUndecryptable;
+        };
+        match room.decrypt_event(raw.cast_ref_unchecked(), None).await {
+            Ok(ev) if !matches!(ev.kind, TimelineEventKind::UnableToDecrypt { .. }) => {
+                Redecrypted::Decrypted(events::classify(&ev, &self.own))
+            }
+            _ => Redecrypted::StillUndecryptable,
+        }
+    }
+}

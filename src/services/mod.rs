@@ -1,0 +1,10 @@
+//! Application services: the work behind both a CLI command and a chat command, written once.
+//!
+//! Edge: they read and write the store and take the time from the caller's clock; they never
+//! talk to the homeserver (the bot uploads what they return) and never parse user input (the
+//! CLI and the admin commands do).
+//!
+//! # Layout
+//! - [`export`]: a report of the store's rounds in any format, audited.
+
+pub mod export;
