@@ -12,7 +12,9 @@ use anyhow::Context;
 
 use crate::clock::Clock as _;
 use crate::config::{self, Config, ConfigError};
+use crate::control::Request;
 use crate::lang::Lang;
+use crate::services::access::{Access, ask_bot, open_or_running};
 use crate::services::export::{ExportRequest, Rounds};
 use crate::survey::SurveyDefaults;
 
@@ -395,34 +397,24 @@ fn export_command(
     request: ExportRequest,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
-    use crate::control::{self, Request};
-    use crate::store::{Passphrase, Store, StoreError};
     let config = load(flag)?;
     let survey = find_survey(
         &request.survey,
         Some(&config.surveys.dir),
         &config.survey_defaults(),
     )?;
-    let pass = Passphrase::new(config.store.passphrase.expose())?;
-    let bytes = match Store::open_existing(&config.store.data_dir(), &pass) {
-        Ok(store) => {
+    let bytes = match open_or_running(&config)? {
+        Access::Local(store) => {
             let now = crate::clock::SystemClock.now();
             crate::services::export::export(&store, &survey, &request, "cli", now)?
         }
-        Err(StoreError::InUse(_)) => {
-            let resp = control::request(
-                &config.store.path,
-                &Request::Export {
-                    request,
-                    survey_file: std::path::absolute(&survey.file)?,
-                },
-            )?;
-            if !resp.ok {
-                anyhow::bail!("{}", resp.text);
-            }
-            resp.text.into_bytes()
+        Access::Running => {
+            let req = Request::Export {
+                request,
+                survey_file: std::path::absolute(&survey.file)?,
+            };
+            ask_bot(&config.store.path, &req)?.into_bytes()
         }
-        Err(e) => return Err(e.into()),
     };
     match out {
         Some(path) => {
@@ -442,9 +434,7 @@ fn export_command(
 }
 
 fn status_command(flag: Option<&Path>) -> anyhow::Result<()> {
-    use crate::store::{Passphrase, Store, StoreError};
     let config = load(flag)?;
-    let pass = Passphrase::new(config.store.passphrase.expose())?;
     let surveys: Vec<String> = if config.surveys.dir.is_dir() {
         crate::survey::load_dir(&config.surveys.dir, &config.survey_defaults())
             .0
@@ -454,8 +444,8 @@ fn status_command(flag: Option<&Path>) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    match Store::open_existing(&config.store.data_dir(), &pass) {
-        Ok(store) => {
+    match open_or_running(&config)? {
+        Access::Local(store) => {
             let (participants, rounds) = (store.participants()?, store.rounds()?);
             let (consented, counts) = crate::admin::round_counts(&participants, &rounds);
             println!(
@@ -469,22 +459,14 @@ fn status_command(flag: Option<&Path>) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Err(StoreError::InUse(_)) => {
-            let resp =
-                crate::control::request(&config.store.path, &crate::control::Request::Status)?;
-            println!("{}", resp.text);
-            if resp.ok {
-                Ok(())
-            } else {
-                anyhow::bail!("the running bot reports a failure")
-            }
+        Access::Running => {
+            println!("{}", ask_bot(&config.store.path, &Request::Status)?);
+            Ok(())
         }
-        Err(e) => Err(e.into()),
     }
 }
 
 fn store_command(flag: Option<&Path>, command: StoreCommand) -> anyhow::Result<()> {
-    use crate::control::{self, Request};
     use crate::store::{self, Passphrase, StoreError};
     let config = load(flag)?;
     let data = config.store.data_dir();
@@ -492,13 +474,8 @@ fn store_command(flag: Option<&Path>, command: StoreCommand) -> anyhow::Result<(
     // While the bot runs it holds the store; then the request goes to it over the control
     // socket instead.
     let via_bot = |req: Request| -> anyhow::Result<()> {
-        let resp = control::request(&config.store.path, &req)?;
-        println!("{}", resp.text);
-        if resp.ok {
-            Ok(())
-        } else {
-            anyhow::bail!("the running bot reports a failure")
-        }
+        println!("{}", ask_bot(&config.store.path, &req)?);
+        Ok(())
     };
     match command {
         StoreCommand::Check => match store::check(&data, &pass) {
@@ -515,15 +492,14 @@ fn store_command(flag: Option<&Path>, command: StoreCommand) -> anyhow::Result<(
         },
         StoreCommand::Backup { dir } => {
             let dir = std::path::absolute(&dir)?;
-            match store::Store::open_existing(&data, &pass) {
-                Ok(s) => {
+            match open_or_running(&config)? {
+                Access::Local(s) => {
                     let counts = store::backup(&s, &dir)?;
                     s.audit(jiff::Timestamp::now(), "cli", "store.backup", "")?;
-                    println!("{}", control::backup_summary(&counts, &dir));
+                    println!("{}", crate::control::backup_summary(&counts, &dir));
                     Ok(())
                 }
-                Err(StoreError::InUse(_)) => via_bot(Request::Backup { dir }),
-                Err(e) => Err(e.into()),
+                Access::Running => via_bot(Request::Backup { dir }),
             }
         }
         StoreCommand::Rekey {
@@ -533,35 +509,12 @@ fn store_command(flag: Option<&Path>, command: StoreCommand) -> anyhow::Result<(
                 new_passphrase_file.as_deref(),
                 "PULSEBOT_NEW_STORE_PASSPHRASE",
             )?;
-            // The session file first (one atomic file write, easy to roll back), then the store.
-            let lock = crate::matrix::session::DataDirLock::acquire(&config.store.path)
-                .context("stop the bot before changing the passphrase")?;
-            let previous = crate::matrix::session::rekey(
-                &config.store.path,
-                config.store.passphrase.expose(),
-                new.expose(),
-            )?;
-            let result = store::rekey(&data, &pass, &new);
-            if result.is_err()
-                && let Some(bytes) = &previous
-            {
-                crate::matrix::session::restore_session_file(&config.store.path, bytes)?;
-            }
-            drop(lock);
-            match result {
-                Ok(()) => {
-                    println!(
-                        "passphrase changed for the session and the store; put the new \
-                         passphrase into store.passphrase_file before the next start"
-                    );
-                    Ok(())
-                }
-                Err(StoreError::InUse(p)) => anyhow::bail!(
-                    "the store {} is in use: stop the bot before changing the passphrase",
-                    p.display()
-                ),
-                Err(e) => Err(e.into()),
-            }
+            crate::services::rekey::rekey(&config, &new)?;
+            println!(
+                "passphrase changed for the session and the store; put the new \
+                 passphrase into store.passphrase_file before the next start"
+            );
+            Ok(())
         }
     }
 }

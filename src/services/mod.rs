@@ -5,6 +5,10 @@
 //! CLI and the admin commands do).
 //!
 //! # Layout
+//! - [`access`]: the store opened here, or the running bot asked over the control socket.
 //! - [`export`]: a report of the store's rounds in any format, audited.
+//! - [`rekey`]: a new passphrase for the session and the store, both or neither.
 
+pub mod access;
 pub mod export;
+pub mod rekey;

@@ -304,7 +304,8 @@ fn corrupted_value_is_reported_with_its_table_and_others_survive() {
         consent(&s, 2);
     }
     let victim = {
-        let db = sled::open(dir.path()).expect("raw open");
+        // The store's own opener: sled's flusher may hold the file lock a moment longer.
+        let db = super::open_sled(dir.path()).expect("raw open");
         let t = db.open_tree(tables::LEDGER.name).expect("tree");
         let (k, v) = t.iter().next().expect("an entry").expect("readable");
         let mut v = v.to_vec();
@@ -625,7 +626,7 @@ fn file_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 /// All (tree, key, raw value) of a closed store, read with plain sled.
 fn logical_dump(dir: &Path) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
-    let db = sled::open(dir).expect("raw open");
+    let db = super::open_sled(dir).expect("raw open");
     let mut out = Vec::new();
     for name in db.tree_names() {
         let t = db.open_tree(&name).expect("tree");

@@ -291,7 +291,7 @@ fn newer_schema_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(Store::open(dir.path(), &pass()).expect("create"));
     {
-        let db = sled::open(dir.path()).expect("raw");
+        let db = super::super::open_sled(dir.path()).expect("raw");
         db.open_tree(META.name)
             .expect("meta")
             .insert(tables::META_SCHEMA, &9u32.to_be_bytes())
