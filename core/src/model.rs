@@ -213,6 +213,22 @@ pub struct RoundInfo {
     /// The label of an imported round (e.g. `webex-2026`); `None` for rounds the bot ran
     /// (schema 3).
     pub label: Option<String>,
+    /// The schedule the bot opened the round under: the one record of when it was due, when
+    /// it closes and which reminders are used up (`None` for imported rounds).
+    pub schedule: Option<RoundSchedule>,
+}
+
+/// When a round the bot opened was due and when it closes, and how many of its reminders
+/// are used up (sent, or skipped as overdue). Fixed when the round opens, so a restart cannot
+/// move the close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundSchedule {
+    /// The scheduled start (for a manual round: when the admin started it).
+    pub slot: Timestamp,
+    /// When the round closes.
+    pub closes_at: Timestamp,
+    /// How many reminder offsets are used up.
+    pub reminders_done: u8,
 }
 
 /// A message to queue for sending.

@@ -1,33 +1,31 @@
 //! Rounds: who is asked (the audience), opening, reminding and closing — from the schedule
 //! or an admin — and bringing every audience member to where the open round wants them.
 //!
-//! Crash safety: the schedule's history is saved before an action is carried out, and every
-//! step after that is idempotent in the store (`open_round`, `first_contact`, `start_round`,
-//! `remind`, `close_round_with`), so [`Bot::tick`] simply runs the same steps again after a
-//! restart. Contacting the audience runs in the tick, not in the command handler, so a
-//! large audience never stalls the sync loop.
+//! One source of round truth: the store's rounds. A round opens with its schedule (due time,
+//! close time) in one transaction, closes in one transaction, and the reminders it used are
+//! recorded before they go out; the scheduler's [`History`] is read from the store, never kept
+//! beside it. Every step is idempotent in the store (`open_round_scheduled`, `first_contact`,
+//! `start_round`, `remind`, `close_round_with`), so [`Bot::tick`] simply runs the same steps
+//! again after a restart. Contacting the audience runs in the tick, not in the command
+//! handler, so a large audience never stalls the sync loop.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use anyhow::Context;
+use jiff::Timestamp;
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, UserId};
 use tracing::{info, warn};
 
 use super::Bot;
 use crate::admin::RoundCounts;
 use crate::conversation::{self, Round};
-use crate::model::{ConsentState, RoundStatus};
-use crate::schedule::{self, Action, History};
+use crate::model::{ConsentState, RoundSchedule, RoundStatus};
+use crate::schedule::{self, Action, History, RoundRecord};
 use crate::survey::Survey;
 
 /// How many reminders an admin may send by hand in one round, on top of none scheduled.
 const MAX_MANUAL_REMINDERS: u32 = 5;
-
-fn history_key(survey_id: &str) -> String {
-    format!("schedule/{survey_id}")
-}
 
 impl Bot {
     /// The loaded survey with this id.
@@ -79,25 +77,33 @@ impl Bot {
             .collect()
     }
 
+    /// The survey's rounds as the scheduler sees them, read from the store (the one record).
+    /// An imported round counts as closed; an open round without a schedule (opened by an
+    /// older version) never closes by itself: an admin closes it.
     async fn history(&self, survey_id: &str) -> anyhow::Result<History> {
-        let key = history_key(survey_id);
-        let raw = self.inner.store.bot_state(key).await?;
-        Ok(match raw {
-            Some(bytes) => serde_json::from_slice(&bytes).context("stored schedule history")?,
-            None => History::default(),
-        })
+        let rounds = self.inner.store.run(|s| s.rounds()).await?;
+        let mut rounds: Vec<RoundRecord> = rounds
+            .into_iter()
+            .filter(|i| i.survey_id == survey_id)
+            .map(|i| RoundRecord {
+                number: i.round,
+                slot: i.schedule.map_or(i.opened_at, |s| s.slot),
+                opened_at: i.opened_at,
+                closes_at: match (i.schedule, i.closed_at) {
+                    (Some(s), _) => s.closes_at,
+                    (None, Some(closed)) => closed,
+                    (None, None) => Timestamp::MAX,
+                },
+                closed_at: i.closed_at,
+                reminders_done: i.schedule.map_or(0, |s| s.reminders_done),
+            })
+            .collect();
+        rounds.sort_by_key(|r| r.number);
+        Ok(History { rounds })
     }
 
-    async fn save_history(&self, survey_id: &str, history: &History) -> anyhow::Result<()> {
-        let bytes = serde_json::to_vec(history)?;
-        self.inner
-            .store
-            .set_bot_state(history_key(survey_id), bytes)
-            .await?;
-        Ok(())
-    }
-
-    /// Records `action` in the survey's history (before acting), then carries it out.
+    /// Carries out a scheduler action; what it changes about the round is written to the
+    /// store with it (or, for reminders, before them).
     async fn act(
         &self,
         survey: &Arc<Survey>,
@@ -105,21 +111,33 @@ impl Bot {
         manual: bool,
     ) -> anyhow::Result<String> {
         let now = self.now();
-        let mut history = self.history(&survey.id).await?;
-        history.apply(&action, now);
-        self.save_history(&survey.id, &history).await?;
         match action {
-            Action::Open { round, .. } => {
+            Action::Open {
+                round,
+                slot,
+                closes_at,
+            } => {
                 let (id, mode) = (survey.id.clone(), survey.mode);
+                let schedule = RoundSchedule {
+                    slot,
+                    closes_at,
+                    reminders_done: 0,
+                };
                 self.inner
                     .store
-                    .run(move |s| s.open_round(&id, round, mode, now))
+                    .run(move |s| s.open_round_scheduled(&id, round, mode, now, Some(schedule)))
                     .await?;
                 info!(survey = %survey.id, round, "round opened");
                 self.inner.contact_now.notify_one();
                 Ok(format!("{} {round}", survey.id))
             }
             Action::Remind { round, reminder } => {
+                // Recorded before they go out: a crash skips a reminder, never sends it twice.
+                let (id, done) = (survey.id.clone(), reminder.saturating_add(1));
+                self.inner
+                    .store
+                    .run(move |s| s.note_reminders(&id, round, done))
+                    .await?;
                 let max = if manual {
                     MAX_MANUAL_REMINDERS
                 } else {
@@ -396,26 +414,6 @@ impl Bot {
         let now = self.now();
         for survey in self.inner.surveys.clone() {
             let history = self.history(&survey.id).await?;
-            // Carry out what the history says but the store may have missed (crash between
-            // saving the history and acting): both steps are idempotent.
-            for r in &history.rounds {
-                let (id, n) = (survey.id.clone(), r.number);
-                let info = self.inner.store.run(move |s| s.round_info(&id, n)).await?;
-                match (&info, r.closed_at) {
-                    (None, _) => {
-                        let action = Action::Open {
-                            round: r.number,
-                            slot: r.slot,
-                            closes_at: r.closes_at,
-                        };
-                        self.act(&survey, action, false).await?;
-                    }
-                    (Some(i), Some(_)) if i.closed_at.is_none() => {
-                        self.close_round(&survey, r.number).await?;
-                    }
-                    _ => {}
-                }
-            }
             for action in schedule::due(&survey.schedule, &history, now) {
                 self.act(&survey, action, false).await?;
             }

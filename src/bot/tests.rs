@@ -514,3 +514,50 @@ async fn a_scheduled_round_opens_reminds_in_working_hours_only_and_closes() {
     assert_eq!(info.closed_at, Some(at("2030-01-09T09:00:30Z")));
     assert_eq!(info.audience, Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_started_after_an_import_takes_the_next_number() {
+    let alice = user("@alice:fake");
+    let h = Harness::new(FLOW, &[alice.as_str()], at("2030-01-07T09:00:00Z")).await;
+    let imported = crate::model::AnswerRecord {
+        survey_id: "flow".into(),
+        round: 0,
+        complete: true,
+        answers: [("notify".to_owned(), AnswerValue::Choice("4".into()))].into(),
+        pseudonym: None,
+    };
+    let now = at("2030-01-06T09:00:00Z");
+    h.store()
+        .run(move |s| {
+            s.import_round(
+                "flow",
+                "webex-2029",
+                crate::model::Mode::Anonymous,
+                &[imported],
+                now,
+                "cli",
+            )
+        })
+        .await
+        .expect("import");
+    // The scheduler reads its rounds from the store, imported ones included: the bot's
+    // round is round 2, not a second round 1.
+    h.admin("!pulse start flow").await;
+    h.port
+        .wait_for(
+            &room(ADMIN_ROOM),
+            0,
+            "the start reply",
+            |e| matches!(&e.what, Sent::Text(t) if t.starts_with("Runde 2 von `flow` ist offen")),
+        )
+        .await;
+    let (dm, from) = consent(&h, &alice).await;
+    h.asked(&dm, from, "usage").await;
+    let info = h
+        .store()
+        .run(|s| s.round_info("flow", 2))
+        .await
+        .expect("read")
+        .expect("round 2 exists");
+    assert!(info.closed_at.is_none() && info.schedule.is_some());
+}

@@ -20,7 +20,7 @@ use super::tables::{
 };
 use super::{
     AnswerRecord, AnswerUpdate, ConsentState, ConversationState, LedgerEntry, Mode, Outbound,
-    RoundInfo, RoundStatus, Store, StoreError, Tx, TxResult, abort,
+    RoundInfo, RoundSchedule, RoundStatus, Store, StoreError, Tx, TxResult, abort,
 };
 
 /// The conversation state as stored: the state plus whose it is (needed when the round
@@ -163,14 +163,29 @@ pub(crate) fn finish_tx(
 }
 
 impl Store {
-    /// Registers a round as open (idempotent: reopening an open round changes nothing). In
-    /// pseudonymous mode a random per-survey secret is created on first use.
+    /// Registers a round as open without a schedule (idempotent: reopening an open round
+    /// changes nothing). In pseudonymous mode a random per-survey secret is created on first
+    /// use.
     pub fn open_round(
         &self,
         survey_id: &str,
         round: u32,
         mode: Mode,
         now: Timestamp,
+    ) -> Result<RoundInfo, StoreError> {
+        self.open_round_scheduled(survey_id, round, mode, now, None)
+    }
+
+    /// [`Store::open_round`] for a round the scheduler opens: its schedule (due time, close
+    /// time, reminders used) is written in the same transaction, so the store is the one
+    /// record of the survey's rounds.
+    pub fn open_round_scheduled(
+        &self,
+        survey_id: &str,
+        round: u32,
+        mode: Mode,
+        now: Timestamp,
+        schedule: Option<RoundSchedule>,
     ) -> Result<RoundInfo, StoreError> {
         self.write(|tx| {
             let c = tx.crypt;
@@ -194,6 +209,7 @@ impl Store {
                 responses: 0,
                 audience: None,
                 label: None,
+                schedule,
             };
             tx.put(ROUNDS, &rk, &info)?;
             append_tx(
@@ -204,6 +220,25 @@ impl Store {
                 &format!("{survey_id} round {round} ({mode:?})"),
             )?;
             Ok(info)
+        })
+    }
+
+    /// Records that the reminders of an open round up to `done` (a count of reminder offsets)
+    /// are used up, before they are sent: a crash then skips a reminder rather than sending it
+    /// twice. Never lowers the count; a round without a schedule is left alone.
+    pub fn note_reminders(&self, survey_id: &str, round: u32, done: u8) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let rk = round_key(tx.crypt, survey_id, round);
+            let Some(mut info) = tx.get::<RoundInfo>(ROUNDS, &rk)? else {
+                return Ok(());
+            };
+            if let Some(s) = info.schedule.as_mut()
+                && s.reminders_done < done
+            {
+                s.reminders_done = done;
+                tx.put(ROUNDS, &rk, &info)?;
+            }
+            Ok(())
         })
     }
 

@@ -245,6 +245,7 @@ impl Store {
                 responses: records.len() as u64,
                 audience: None,
                 label: Some(label.to_owned()),
+                schedule: None,
             };
             tx.put(ROUNDS, &rk, &info)?;
             for r in records {

@@ -85,7 +85,7 @@ pub use model::{AuditEntry, OutboxMessage, OutboxState};
 pub use parallel::default_threads;
 use pulsebot_core::model::{
     AnswerRecord, AnswerUpdate, ConsentState, ConversationState, LedgerEntry, Mode, Outbound,
-    RoundInfo, RoundStatus,
+    RoundInfo, RoundSchedule, RoundStatus,
 };
 use records::Persisted;
 pub use retention::RetentionReport;
@@ -97,7 +97,7 @@ use cipher::Crypt;
 use tables::{ALL, META, META_CIPHER, META_SCHEMA, Table};
 
 /// The schema version this binary writes. See `migrate` for the history.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// How the store behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use pulsebot_core::lang::Lang;
 use pulsebot_core::model::{
     AnswerRecord, AnswerValue, ConsentState, ConversationState, LedgerEntry, Mode, Outbound,
-    PollRef, RoundInfo, RoundParticipation, RoundStatus,
+    PollRef, RoundInfo, RoundParticipation, RoundSchedule, RoundStatus,
 };
 
 /// A value the store keeps: converted into its record on the way in and back on the way out.
@@ -269,7 +269,15 @@ impl Persisted for AnswerRecord {
     }
 }
 
-/// [`RoundInfo`] on disk (schema 3 and later; `migrate.rs` keeps the older shape).
+/// [`RoundSchedule`] on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RoundScheduleRec {
+    pub(crate) slot: Timestamp,
+    pub(crate) closes_at: Timestamp,
+    pub(crate) reminders_done: u8,
+}
+
+/// [`RoundInfo`] on disk (schema 5 and later; `migrate.rs` keeps the older shapes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct RoundRec {
     pub(crate) survey_id: String,
@@ -281,6 +289,8 @@ pub(crate) struct RoundRec {
     pub(crate) responses: u64,
     pub(crate) audience: Option<u64>,
     pub(crate) label: Option<String>,
+    /// Schema 5.
+    pub(crate) schedule: Option<RoundScheduleRec>,
 }
 
 impl Persisted for RoundInfo {
@@ -296,6 +306,11 @@ impl Persisted for RoundInfo {
             responses: self.responses,
             audience: self.audience,
             label: self.label.clone(),
+            schedule: self.schedule.map(|s| RoundScheduleRec {
+                slot: s.slot,
+                closes_at: s.closes_at,
+                reminders_done: s.reminders_done,
+            }),
         }
     }
     fn from_record(r: RoundRec) -> Self {
@@ -309,6 +324,11 @@ impl Persisted for RoundInfo {
             responses: r.responses,
             audience: r.audience,
             label: r.label,
+            schedule: r.schedule.map(|s| RoundSchedule {
+                slot: s.slot,
+                closes_at: s.closes_at,
+                reminders_done: s.reminders_done,
+            }),
         }
     }
 }

@@ -224,3 +224,91 @@ fn schema_2_rounds_migrate_to_3() {
     let report = s.check().expect("check");
     assert!(report.is_ok(), "{report}");
 }
+
+/// `RoundInfo` as schemas 3 and 4 wrote it.
+#[derive(serde::Serialize)]
+struct RoundInfoV4 {
+    survey_id: String,
+    round: u32,
+    mode: ModeRec,
+    opened_at: Timestamp,
+    closed_at: Option<Timestamp>,
+    raw_deleted_at: Option<Timestamp>,
+    responses: u64,
+    audience: Option<u64>,
+    label: Option<String>,
+}
+
+/// Schema 4 kept the scheduler's history as JSON in `bot_state`; schema 5 moves each round's
+/// schedule into the round and deletes the blob.
+#[test]
+fn schema_4_schedule_history_moves_into_the_rounds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store");
+    let closes = t0() + jiff::SignedDuration::from_hours(48);
+    {
+        let s = Store::open(&path, &pass()).expect("open");
+        s.open_round("bm", 1, Mode::Anonymous, t0())
+            .expect("round 1");
+        s.open_round("bm", 2, Mode::Anonymous, t0())
+            .expect("round 2");
+        for round in [1, 2] {
+            let old = RoundInfoV4 {
+                survey_id: "bm".into(),
+                round,
+                mode: ModeRec::Anonymous,
+                opened_at: t0(),
+                closed_at: (round == 1).then(t0),
+                raw_deleted_at: None,
+                responses: 0,
+                audience: Some(3),
+                label: None,
+            };
+            let raw = s.crypt().seal(&old).expect("seal");
+            s.tree(ROUNDS)
+                .insert(tables::round_key(s.crypt(), "bm", round), raw)
+                .expect("insert");
+        }
+        // Round 2's entry in the history; round 1 has none (a history older than the round).
+        let history = format!(
+            r#"{{"rounds":[{{"number":2,"slot":"{t0}","opened_at":"{t0}","closes_at":"{closes}","closed_at":null,"reminders_done":1}}]}}"#,
+            t0 = t0()
+        );
+        s.set_bot_state("schedule/bm", history.as_bytes())
+            .expect("history");
+        s.inner
+            .db
+            .open_tree(tables::META.name)
+            .expect("meta")
+            .insert(tables::META_SCHEMA, &4u32.to_be_bytes())
+            .expect("version");
+        s.flush().expect("flush");
+    }
+    let s = Store::open(&path, &pass()).expect("migrates");
+    let one = s.round_info("bm", 1).expect("read").expect("round 1");
+    assert_eq!(
+        (one.closed_at, one.schedule, one.audience),
+        (Some(t0()), None, Some(3))
+    );
+    let two = s.round_info("bm", 2).expect("read").expect("round 2");
+    assert_eq!(
+        two.schedule,
+        Some(crate::model::RoundSchedule {
+            slot: t0(),
+            closes_at: closes,
+            reminders_done: 1,
+        })
+    );
+    assert_eq!(
+        s.bot_state("schedule/bm").expect("read"),
+        None,
+        "the blob is gone"
+    );
+    // Reminders are recorded in the round from now on, never lowered.
+    s.note_reminders("bm", 2, 2).expect("note");
+    s.note_reminders("bm", 2, 1).expect("note");
+    let two = s.round_info("bm", 2).expect("read").expect("round 2");
+    assert_eq!(two.schedule.map(|s| s.reminders_done), Some(2));
+    let report = s.check().expect("check");
+    assert!(report.is_ok(), "{report}");
+}

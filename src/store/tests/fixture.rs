@@ -45,6 +45,7 @@ fn write_v1(dir: &Path) {
         responses: 1,
         audience: None,
         label: None,
+        schedule: None,
     };
     put(
         ROUNDS,
