@@ -450,7 +450,7 @@ fn status_command(flag: Option<&Path>) -> anyhow::Result<()> {
             let (consented, counts) = crate::admin::round_counts(&participants, &rounds);
             println!(
                 "{}",
-                crate::admin::render_store_status(
+                crate::admin::render_offline_status(
                     &surveys,
                     consented,
                     &counts,

@@ -161,7 +161,7 @@ async fn execute(
                     let (consented, counts) = crate::admin::round_counts(&participants, &rounds);
                     Ok((
                         true,
-                        crate::admin::render_store_status(&ids, consented, &counts, lang),
+                        crate::admin::render_offline_status(&ids, consented, &counts, lang),
                     ))
                 })
                 .await

@@ -311,8 +311,8 @@ pub fn round_counts(
     (consented, out)
 }
 
-/// The store's part of the status, for `pulsebot status` (no Matrix connection needed).
-pub fn render_store_status(
+/// The persisted part of the status, for `pulsebot status` (no Matrix connection needed).
+pub fn render_offline_status(
     surveys: &[String],
     consented: u64,
     rounds: &[RoundCounts],

@@ -2,7 +2,7 @@
 //! does I/O beyond reading the survey files it is handed.
 //!
 //! Edge: no matrix-sdk, no sled, no tokio. The bot (the root package) carries out what the
-//! core decides: `matrix/` talks to the homeserver, `store/` persists the model in its own
+//! core decides: `matrix/` talks to the homeserver, the bot's persistence keeps the model in its own
 //! versioned records. Everything here is tested with `cargo test -p pulsebot-core` in a few
 //! minutes from an empty build.
 //!
@@ -19,7 +19,7 @@
 //! - [`stats`]: statistics over rounds, with the minimum group size applied.
 //! - [`export`]: the published report rendered as JSON, CSV (also German Excel), Markdown, HTML.
 //! - [`import`]: answers of an earlier survey (a LimeSurvey CSV export) parsed and mapped onto a
-//!   survey (the bot's store writes them).
+//!   survey (the bot writes them).
 #![recursion_limit = "256"]
 
 pub mod admin;

@@ -3,9 +3,9 @@
 //! (messages to send, answer updates).
 //!
 //! Edge: plain data with plain strings for Matrix ids, room ids, survey and item ids, so the
-//! core depends neither on ruma nor on any storage. How these are kept on disk is the store's
+//! core depends neither on ruma nor on any storage. How these are kept on disk is the persisted
 //! business (its own versioned records, converted from and to these types): a field added
-//! here is not a schema change until the store decides to persist it.
+//! here is not a schema change until the bot's persistence decides to persist it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,7 +29,7 @@ pub enum AnswerValue {
 }
 
 /// Whether responses of a round carry a per-survey pseudonym.
-// Serialized only where a survey names its mode (the survey file, the JSON export); the store
+// Serialized only where a survey names its mode (the survey file, the JSON export); the bot's persistence
 // keeps its own record of it.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
@@ -170,7 +170,7 @@ pub struct ConversationState {
     pub answers: BTreeMap<String, AnswerValue>,
     /// Poll event id → the poll it is.
     pub polls: BTreeMap<String, PollRef>,
-    /// Event ids already counted (idempotency); maintained by the store.
+    /// Event ids already counted (idempotency); maintained by the bot's persistence.
     pub counted: BTreeSet<String>,
 }
 
@@ -190,7 +190,7 @@ pub struct AnswerRecord {
     pub pseudonym: Option<String>,
 }
 
-/// What the store knows about a round.
+/// What the bot's persistence knows about a round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoundInfo {
     /// The survey.
@@ -236,11 +236,11 @@ pub struct RoundSchedule {
 pub struct Outbound {
     /// The Matrix transaction id to use, when the caller derives it from the event that
     /// caused the message (so handling a replayed event twice is deduplicated by the
-    /// homeserver). The store's outbox records the id in use.
+    /// homeserver). The persisted outbox records the id in use.
     pub txn_id: Option<String>,
     /// The room to send to.
     pub room_id: String,
-    /// The event content as JSON (opaque to the store).
+    /// The event content as JSON (opaque to the bot's persistence).
     pub content: String,
     /// Opaque caller data returned with the pending message (e.g. which item a poll asks).
     pub context: Option<String>,

@@ -2,7 +2,7 @@
 //! typed enum; the help is generated from the same table.
 //!
 //! Pure: this module only recognises words. What a command does (opt out, erase, …) is
-//! decided in `route` and carried out by the Matrix layer and the store. A message is a
+//! decided in `route` and carried out by the Matrix layer and the bot's persistence. A message is a
 //! command only if the *whole* message (trimmed, case- and whitespace-insensitive, trailing
 //! `.`/`!` ignored) is one of the words below, so answers like "Nachrichten löschen geht
 //! nicht" are never mistaken for one. A free-text answer that is exactly `stopp` is taken

@@ -1,7 +1,7 @@
 //! The state machine of one participant's round: pure `(state, input) -> (state, effects)`.
 //!
-//! The state is the store's [`ConversationState`]; this module gives its fields their
-//! meaning (the store treats them as opaque apart from `counted`):
+//! The state is the persisted [`ConversationState`]; this module gives its fields their
+//! meaning (persistence treats them as opaque apart from `counted`):
 //! - `answers`: item id → answer so far, always consistent with `show_if` (answers of
 //!   questions that a changed vote made unnecessary are dropped at once, so what a round
 //!   close moves as a partial response never contains an answer to a question that was not
@@ -10,7 +10,7 @@
 //! - `current`: how many questions were sent *before* the one waiting for an answer, i.e.
 //!   the waiting question is shown as "Frage `current + 1`/…". It only ever grows, so the
 //!   progress the participant sees never goes backwards. (A fresh state from
-//!   `Store::start_round` has 0, matching the first question of [`start`].)
+//!   the bot's `start_round` has 0, matching the first question of [`start`].)
 //!
 //! # Which question is waiting
 //! Not stored: it is always the first question, in survey order, that is not answered and
@@ -36,7 +36,7 @@
 //! read "9/10" when the answer to it hides the 10th: the thanks follows directly.
 //!
 //! # Answers as stored
-//! [`to_value`]/[`from_value`] map `survey::Answer` ↔ `store::AnswerValue`:
+//! [`to_value`]/[`from_value`] map `survey::Answer` ↔ `model::AnswerValue`:
 //! `Choice(id)` ↔ `Choice(id)`, `Multi(ids)` ↔ `Multi(ids)`, `Scale(u8)` ↔ `Number(i64)`,
 //! `Text(s)` ↔ `Text(s)`, `Skipped` ↔ `Skipped`. A stored `Number` outside 0–255 has no
 //! `Answer` (it cannot come from this module) and counts as "no answer" for `show_if`.
@@ -58,7 +58,7 @@ use super::texts;
 /// Marker kept in `ConversationState::counted` once a question was asked again after an
 /// undecryptable message (so it is asked again only once). Event ids start with `$`, so a
 /// marker can never be mistaken for a counted event. See the report: a dedicated field
-/// needs a store migration.
+/// needs a migration of what the bot persisted.
 const REASK_MARKER: &str = "pulsebot:reask:";
 
 /// The round a step runs in: the questionnaire and the participant's language.
@@ -179,7 +179,7 @@ pub struct Step {
 }
 
 impl Step {
-    /// The store's view of the effects, with messages addressed to `room_id`.
+    /// The effects as the bot persists them, with messages addressed to `room_id`.
     pub fn update(&self, room_id: &str) -> AnswerUpdate {
         AnswerUpdate {
             outbound: to_outbounds(&self.outgoing, room_id),
@@ -188,7 +188,7 @@ impl Step {
     }
 }
 
-/// `survey::Answer` → the store's value (see the module docs for the table).
+/// `survey::Answer` → the persisted value (see the module docs for the table).
 pub fn to_value(answer: &Answer) -> AnswerValue {
     match answer {
         Answer::Skipped => AnswerValue::Skipped,
@@ -199,7 +199,7 @@ pub fn to_value(answer: &Answer) -> AnswerValue {
     }
 }
 
-/// The store's value → `survey::Answer`; `None` for a number outside 0–255.
+/// The persisted value → `survey::Answer`; `None` for a number outside 0–255.
 pub fn from_value(value: &AnswerValue) -> Option<Answer> {
     Some(match value {
         AnswerValue::Skipped => Answer::Skipped,
@@ -354,7 +354,7 @@ fn poll_ends(state: &ConversationState, lang: Lang) -> Vec<Outgoing> {
         .collect()
 }
 
-/// Opens the round for a participant: the state (what `Store::start_round` creates) and the
+/// Opens the round for a participant: the state (what the bot's `start_round` creates) and the
 /// messages to queue with it: intro ("Neue Kurzumfrage: N Fragen, ca. M Minuten") and the
 /// first question.
 pub fn start(round: &Round<'_>) -> (ConversationState, Vec<Outgoing>) {
@@ -398,7 +398,7 @@ fn unknown_option(q: &Question) -> AnswerError {
 }
 
 /// One step of the round: applies `input` to `state`. Pure and deterministic, so it may run
-/// more than once inside a store transaction. Invalid input returns the state unchanged and
+/// more than once inside the bot's transaction. Invalid input returns the state unchanged and
 /// a hint in the participant's language.
 pub fn step(state: &ConversationState, round: &Round<'_>, input: &Input) -> Step {
     let survey = round.survey;
@@ -563,12 +563,12 @@ fn accept(
     }
 }
 
-/// [`step`] in the shape `Store::record_answer` wants: updates `state` in place and returns
-/// the store's effects with messages addressed to `room_id`.
+/// [`step`] in the shape the bot's `record_answer` wants: updates `state` in place and returns
+/// the persisted effects with messages addressed to `room_id`.
 ///
 /// ```ignore
 /// let round = conversation::Round::new(&survey, entry.lang);
-/// store.record_answer(user, &survey.id, n, &event_id, |state| {
+/// db.record_answer(user, &survey.id, n, &event_id, |state| {
 ///     conversation::apply(state, &round, &input, &dm_room)
 /// })?;
 /// ```
@@ -585,7 +585,7 @@ pub fn apply(
 }
 
 /// Records the event id of a sent poll so responses to it can be mapped to its question.
-/// Call it (via `Store::update_conversation`) with the message read back from the outbox
+/// Call it (via the bot's `update_conversation`) with the message read back from the outbox
 /// and the event id the homeserver returned. Returns false for anything that is not a
 /// question poll (text, consent poll, poll end), which needs no registration.
 pub fn register_sent(state: &mut ConversationState, poll_event_id: &str, sent: &Outgoing) -> bool {
@@ -641,7 +641,7 @@ pub fn remind(state: &ConversationState, round: &Round<'_>) -> Vec<Outgoing> {
 
 /// Messages for a participant whose round is closed before they finished: the round's
 /// polls ended, and a thank-you if they had answered anything (their answers are kept as a
-/// partial response by `Store::close_round`). Read the state before closing the round.
+/// partial response by the bot's `close_round`). Read the state before closing the round.
 pub fn close(state: &ConversationState, round: &Round<'_>) -> Vec<Outgoing> {
     let mut out = poll_ends(state, round.lang);
     if !state.answers.is_empty() {

@@ -2,8 +2,8 @@
 //! homeserver or a disk.
 //!
 //! Edges: the Matrix layer decrypts and classifies events into an [`Input`], asks
-//! [`decide`] what to do, carries the resulting [`Action`] out with the store, and for
-//! answers in a running round calls [`apply`] inside `Store::record_answer` (one
+//! [`decide`] what to do, carries the resulting [`Action`] out with the bot's persistence, and for
+//! answers in a running round calls [`apply`] inside the bot's `record_answer` (one
 //! transaction: state, counted event id, queued messages, optional finish). What to send
 //! is always [`Outgoing`] data, stored as JSON in the outbox and turned into ruma content
 //! only by the Matrix layer. Nothing here does I/O, reads the clock or logs; no Matrix id,
@@ -24,16 +24,16 @@
 //! match conversation::decide(&p, &input, &notice) {
 //!     Action::Round => {
 //!         let round = Round::new(&survey, p.lang);
-//!         match store.record_answer(user, &survey.id, n, &event_id, |s| {
+//!         match db.record_answer(user, &survey.id, n, &event_id, |s| {
 //!             conversation::apply(s, &round, &input, &dm_room)
 //!         })? {
 //!             RecordOutcome::RoundClosed | RecordOutcome::RoundFinished =>
-//!                 store.queue(&to_outbounds(&closed_reply(p.lang), &dm_room))?,
+//!                 db.queue(&to_outbounds(&closed_reply(p.lang), &dm_room))?,
 //!             _ => {}
 //!         }
 //!     }
 //!     Action::OptOut { confirmation } =>
-//!         store.opt_out(user, now, &to_outbounds(&confirmation, &dm_room))?,
+//!         db.opt_out(user, now, &to_outbounds(&confirmation, &dm_room))?,
 //!     // ...
 //! }
 //! ```

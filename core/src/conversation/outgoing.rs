@@ -1,6 +1,6 @@
 //! The messages the conversation wants sent, as plain serde data.
 //!
-//! The store keeps an outgoing message as an opaque JSON string in [`Outbound::content`]
+//! The bot's persistence keeps an outgoing message as an opaque JSON string in [`Outbound::content`]
 //! until the Matrix layer has sent it; this module defines that JSON and converts both ways.
 //! No Matrix or ruma types here on purpose: the Matrix layer turns an [`Outgoing`] into ruma
 //! content (`RoomMessageEventContent::text_plain`, `NewUnstablePollStartEventContent`,
@@ -209,7 +209,7 @@ impl Outgoing {
         Ok(serde_json::from_str(json)?)
     }
 
-    /// The store's outbox record for sending this into `room_id`.
+    /// The persisted outbox record for sending this into `room_id`.
     pub fn to_outbound(&self, room_id: &str) -> Outbound {
         Outbound {
             txn_id: None,

@@ -2,7 +2,7 @@
 //! and consent, and whether the event belongs to the running round.
 //!
 //! Pure: [`decide`] looks at the participant's ledger view and the input and returns an
-//! [`Action`] — data the Matrix layer carries out with the store (`set_consent`,
+//! [`Action`] — data the Matrix layer carries out with the bot's persistence (`set_consent`,
 //! `opt_out`, `erase_participant`, `opt_in_again`, `update_participant`, `my_data`,
 //! `record_answer`). Nothing here reads or writes anything.
 //!
@@ -101,7 +101,7 @@ pub enum Action {
     /// Someone not yet asked wrote: if they are in the audience, send these (notice and
     /// consent poll) and set consent `Asked`.
     FirstContact(Vec<Outgoing>),
-    /// Set consent (`Store::set_consent`) and queue `reply`; with `Yes`, start any open
+    /// Set consent (the bot's `set_consent`) and queue `reply`; with `Yes`, start any open
     /// round for them afterwards.
     SetConsent {
         /// The new state (`Yes` or `No`).
@@ -109,23 +109,23 @@ pub enum Action {
         /// The confirmation.
         reply: Vec<Outgoing>,
     },
-    /// `start`: `Store::opt_in_again`, queue `reply`, then start any open round for them.
+    /// `start`: the bot's `opt_in_again`, queue `reply`, then start any open round for them.
     OptIn {
         /// The confirmation.
         reply: Vec<Outgoing>,
     },
-    /// `stopp` (or a "no" vote after "yes"): `Store::opt_out` with this confirmation,
+    /// `stopp` (or a "no" vote after "yes"): the bot's `opt_out` with this confirmation,
     /// which is the last message they get.
     OptOut {
         /// The confirmation, queued in the same transaction.
         confirmation: Vec<Outgoing>,
     },
-    /// `löschen`: `Store::erase_participant` with this confirmation.
+    /// `löschen`: the bot's `erase_participant` with this confirmation.
     Erase {
         /// The confirmation, queued in the same transaction.
         confirmation: Vec<Outgoing>,
     },
-    /// `sprache …`: set the ledger language (`Store::update_participant`) and queue
+    /// `sprache …`: set the ledger language (the bot's `update_participant`) and queue
     /// `reply` (already in the new language).
     SetLanguage {
         /// The new language.
@@ -133,9 +133,9 @@ pub enum Action {
         /// The confirmation.
         reply: Vec<Outgoing>,
     },
-    /// `meine daten`: fetch `Store::my_data` and send [`my_data_reply`].
+    /// `meine daten`: fetch the bot's `my_data` and send [`my_data_reply`].
     ShowMyData,
-    /// An input for the running round: call `Store::record_answer` with
+    /// An input for the running round: call the bot's `record_answer` with
     /// `conversation::apply`.
     Round,
 }
@@ -182,7 +182,7 @@ pub fn consent_poll(lang: Lang) -> Outgoing {
     }
 }
 
-/// The reply to `meine daten`: a heading and the store's rendering.
+/// The reply to `meine daten`: a heading and the persisted rendering.
 pub fn my_data_reply(rendered: &str, lang: Lang) -> Vec<Outgoing> {
     vec![Outgoing::text(
         Context::Reply,

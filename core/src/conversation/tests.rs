@@ -1,7 +1,7 @@
 //! Scenario tests of the conversation: whole rounds through the pure state machine with
 //! the shipped surveys and small inline ones, consent and commands, and property tests of
-//! the answer path. (The test that drives the real store's `record_answer` with this closure
-//! shape lives with the store: `store/tests/conversation.rs`.)
+//! the answer path. (The test that drives the bot's real `record_answer` with this closure
+//! shape lives with the bot: `src/store/tests/conversation.rs`.)
 
 use std::path::Path;
 
@@ -589,7 +589,7 @@ fn unknown_poll_and_late_input_say_the_survey_closed() {
     );
     assert!(!knows_poll(&sim.state, "$old-round-poll"));
     assert!(knows_poll(&sim.state, &sim.poll_of("usage")));
-    // The store answers RoundClosed / RoundFinished without calling the step: the reply.
+    // The bot's persistence answers RoundClosed / RoundFinished without calling the step: the reply.
     let r = closed_reply(Lang::En);
     assert_eq!(r.len(), 1);
     assert!(r[0].body().starts_with("This survey has closed."));

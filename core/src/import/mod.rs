@@ -2,9 +2,9 @@
 //! with question codes as headers, mapped onto a survey's items by a mapping file
 //! (`docs/import.md`).
 //!
-//! Pure: text in, validated [`AnswerRecord`]s out; no disk, no store. The caller reads the two
-//! files, calls [`parse`], and only if every row is valid writes all records in one store
-//! transaction (`Store::import_round`), so nothing is ever half imported. Every problem is
+//! Pure: text in, validated [`AnswerRecord`]s out; no disk, no persistence. The caller reads the two
+//! files, calls [`parse`], and only if every row is valid writes all records in one
+//! transaction (the bot's `import_round`), so nothing is ever half imported. Every problem is
 //! reported with the CSV line and column (or the mapping entry), and all of them at once, so
 //! a file can be fixed in one go. Answers never appear in errors beyond the offending cell's
 //! code, and nothing here logs.
@@ -155,10 +155,10 @@ pub enum ImportError {
     Empty,
 }
 
-/// The validated content of an import, ready for `Store::import_round`.
+/// The validated content of an import, ready for the bot's `import_round`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
-    /// One record per response row (`round` 0: the store assigns the number).
+    /// One record per response row (`round` 0: the bot's persistence assigns the number).
     pub records: Vec<AnswerRecord>,
     /// Rows skipped because none of their mapped cells had an answer.
     pub empty_rows: usize,

@@ -1,8 +1,8 @@
 //! A round's stored responses in, its published figures out.
 //!
-//! Input is what the store hands over ([`AnswerRecord`]s without identities, the round's
+//! Input is what the bot's persistence hands over ([`AnswerRecord`]s without identities, the round's
 //! [`RoundInfo`] times, and completion counts from the ledger); output is a
-//! [`RoundReport`] with every figure gated. The store's answer values are mapped onto the
+//! [`RoundReport`] with every figure gated. The persisted answer values are mapped onto the
 //! survey's [`Answer`] type here, so scoring in `survey::scoring` is reused unchanged;
 //! answers that no longer fit the survey (an unknown option id after an edit) count as
 //! missing rather than failing the export.
@@ -75,7 +75,7 @@ pub struct RoundInput {
 }
 
 impl RoundInput {
-    /// From the store's round record, the ledger counts and the round's responses.
+    /// From the persisted round record, the ledger counts and the round's responses.
     pub fn new(
         info: &RoundInfo,
         participation: Participation,

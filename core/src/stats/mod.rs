@@ -3,7 +3,7 @@
 //!
 //! Pure: no disk, no network, no clock, no logging of answers. The caller (CLI `export`,
 //! the admin `!pulse report` command, the post-round summary) reads the round records,
-//! responses and ledger counts from `store`, calls [`build_report`], and hands the report to
+//! responses and ledger counts from the bot, calls [`build_report`], and hands the report to
 //! `export`. The report only exists after suppression, so every consumer gets the same
 //! protection (see [`suppress`] for the rules).
 //!

@@ -1,6 +1,6 @@
 //! Turning what a participant typed into a validated answer.
 //!
-//! Pure: `parse_answer(question, text)` either yields an [`Answer`] (what the store keeps) or
+//! Pure: `parse_answer(question, text)` either yields an [`Answer`] (what the bot's persistence keeps) or
 //! an [`AnswerError`] whose [`AnswerError::message`] the bot sends back in the participant's
 //! language. Poll votes arrive as option ids and bypass the typing rules; they are checked
 //! with [`answer_from_poll`]. Accepted spellings for a choice: the option number (`4`,
