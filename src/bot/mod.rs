@@ -10,11 +10,13 @@
 //! # Layout
 //! - this file: start-up, rooms the config names, invites, admin commands, routing.
 //! - `port`: what the bot asks of the homeserver (send, DMs, members, upload, ...).
+//! - `directory`: the room directory: configured rooms, DMs, joins under way.
 //! - `participant`: events in participants' direct chats → the conversation → the store.
 //! - `rounds`: audience, opening/reminding/closing rounds, the scheduler tick, status counts.
 //! - `outbox`: the sender that delivers queued messages at most once.
 //! - `fake` (tests only): the in-memory port, and the fast tier's tests in `tests`.
 
+mod directory;
 #[cfg(test)]
 mod fake;
 mod outbox;
@@ -25,7 +27,7 @@ mod rounds;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,9 +36,7 @@ use anyhow::Context;
 use matrix_sdk::Room;
 use matrix_sdk::deserialized_responses::TimelineEvent;
 use matrix_sdk::ruma::events::room::member::MembershipState;
-use matrix_sdk::ruma::{
-    EventId, OwnedRoomId, OwnedRoomOrAliasId, OwnedUserId, RoomId, RoomOrAliasId, UserId,
-};
+use matrix_sdk::ruma::{EventId, OwnedRoomId, OwnedUserId, RoomId, RoomOrAliasId, UserId};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, info_span, warn};
@@ -59,46 +59,6 @@ const DRAIN: Duration = Duration::from_secs(2);
 const JOIN_ATTEMPTS: u32 = 8;
 const MAX_JOIN_BACKOFF: Duration = Duration::from_secs(60);
 
-/// A configured room and, once known, its id.
-#[derive(Debug, Clone)]
-struct KnownRoom {
-    configured: String,
-    id: Option<OwnedRoomId>,
-}
-
-impl KnownRoom {
-    /// A configured room; its id is known at once unless it was given as an alias.
-    fn new(configured: &OwnedRoomOrAliasId) -> KnownRoom {
-        KnownRoom {
-            configured: configured.to_string(),
-            id: OwnedRoomId::try_from(configured.clone()).ok(),
-        }
-    }
-}
-
-/// The rooms the config names, resolved to ids as far as the homeserver knows them.
-#[derive(Debug, Default)]
-struct Rooms {
-    pilot: Vec<KnownRoom>,
-    admin: Option<KnownRoom>,
-}
-
-impl Rooms {
-    fn is_pilot(&self, id: &RoomId) -> bool {
-        self.pilot.iter().any(|r| r.id.as_deref() == Some(id))
-    }
-
-    fn is_admin_room(&self, id: &RoomId) -> bool {
-        self.admin
-            .as_ref()
-            .is_some_and(|r| r.id.as_deref() == Some(id))
-    }
-
-    fn all_mut(&mut self) -> impl Iterator<Item = &mut KnownRoom> {
-        self.pilot.iter_mut().chain(self.admin.as_mut())
-    }
-}
-
 struct Inner {
     config: Config,
     port: Arc<dyn port::MatrixPort>,
@@ -110,11 +70,6 @@ struct Inner {
     send_now: tokio::sync::Notify,
     /// Wakes the scheduler tick (a round opened, someone joined a pilot room).
     contact_now: tokio::sync::Notify,
-    /// Participants' DM rooms → the participant (for the sender's join check).
-    dm_users: Mutex<HashMap<OwnedRoomId, OwnedUserId>>,
-    /// DM rooms whose participant was seen joined (until a membership change says
-    /// otherwise): the sender's join check without a state-store query per message.
-    joined_dms: Mutex<HashSet<OwnedRoomId>>,
     /// Undecryptable DM events waiting for their keys.
     utd: Mutex<Vec<participant::PendingUtd>>,
     /// Rooms a sender worker is serving → whether more was queued since it last looked.
@@ -124,8 +79,8 @@ struct Inner {
     /// Set while a tick runs, so ticks never overlap.
     ticking: AtomicBool,
     options: RunOptions,
-    rooms: Mutex<Rooms>,
-    joining: Mutex<HashSet<OwnedRoomId>>,
+    /// Configured rooms, DMs and joins under way.
+    directory: directory::Directory,
     tasks: TaskTracker,
     cancel: CancellationToken,
     store: AsyncStore,
@@ -321,10 +276,8 @@ impl Bot {
         options: RunOptions,
         cancel: CancellationToken,
     ) -> Bot {
-        let rooms = Rooms {
-            pilot: config.bot.pilot_rooms.iter().map(KnownRoom::new).collect(),
-            admin: config.bot.admin_room.as_ref().map(KnownRoom::new),
-        };
+        let directory =
+            directory::Directory::new(&config.bot.pilot_rooms, config.bot.admin_room.as_ref());
         Bot {
             inner: Arc::new(Inner {
                 config,
@@ -334,15 +287,12 @@ impl Bot {
                 answer_started: Mutex::new(HashMap::new()),
                 send_now: tokio::sync::Notify::new(),
                 contact_now: tokio::sync::Notify::new(),
-                dm_users: Mutex::new(HashMap::new()),
-                joined_dms: Mutex::new(HashSet::new()),
                 utd: Mutex::new(Vec::new()),
                 ticking: AtomicBool::new(false),
                 sending: Mutex::new(HashMap::new()),
                 send_slots: tokio::sync::Semaphore::new(outbox::PARALLEL_ROOMS),
                 options,
-                rooms: Mutex::new(rooms),
-                joining: Mutex::new(HashSet::new()),
+                directory,
                 store,
                 surveys: surveys.into_iter().map(Arc::new).collect(),
                 tasks: TaskTracker::new(),
@@ -356,27 +306,21 @@ impl Bot {
         self.inner.port.as_ref()
     }
 
+    /// The room directory.
+    fn directory(&self) -> &directory::Directory {
+        &self.inner.directory
+    }
+
     /// The participant whose DM `room` is.
     fn dm_user(&self, room: &RoomId) -> Option<OwnedUserId> {
-        let map = self
-            .inner
-            .dm_users
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        map.get(room).cloned()
+        self.directory().dm_user(room)
     }
 
     /// Whether `user` has joined their DM `room`. A join seen once is remembered until a
     /// membership change in the room says otherwise, so a running round does not query the
     /// SDK's state store (SQLite) before every question.
     async fn dm_joined(&self, room: &RoomId, user: &UserId) -> bool {
-        let known = self
-            .inner
-            .joined_dms
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(room);
-        if known {
+        if self.directory().dm_seen_joined(room) {
             return true;
         }
         let joined = self.port().membership(room, user).await == Some(MembershipState::Join);
@@ -388,25 +332,11 @@ impl Bot {
 
     /// Records a membership change of a DM's participant (or the bot leaving the room).
     fn set_dm_joined(&self, room: &RoomId, joined: bool) {
-        let mut set = self
-            .inner
-            .joined_dms
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if joined {
-            set.insert(room.to_owned());
-        } else {
-            set.remove(room);
-        }
+        self.directory().set_dm_joined(room, joined);
     }
 
     fn remember_dm(&self, room: OwnedRoomId, user: OwnedUserId) {
-        let mut map = self
-            .inner
-            .dm_users
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        map.insert(room, user);
+        self.directory().remember_dm(room, user);
     }
 
     /// Fills the DM map from the ledger.
@@ -474,17 +404,7 @@ impl Bot {
 
     /// Resolves configured aliases to room ids; unresolved ones are tried again later.
     async fn resolve_aliases(&self) {
-        let pending: Vec<String> = {
-            let rooms = self.rooms();
-            rooms
-                .pilot
-                .iter()
-                .chain(rooms.admin.as_ref())
-                .filter(|r| r.id.is_none())
-                .map(|r| r.configured.clone())
-                .collect()
-        };
-        for configured in pending {
+        for configured in self.directory().unresolved() {
             let Ok(alias) = <&RoomOrAliasId>::try_from(configured.as_str()) else {
                 continue;
             };
@@ -492,45 +412,20 @@ impl Bot {
                 continue;
             };
             match self.port().resolve_alias(&alias).await {
-                Ok(room_id) => {
-                    let mut rooms = self.rooms();
-                    for r in rooms.all_mut().filter(|r| r.configured == configured) {
-                        r.id = Some(room_id.clone());
-                    }
-                }
+                Ok(room_id) => self.directory().resolved(&configured, &room_id),
                 Err(e) => warn!(alias = %configured, error = %e, "room alias not resolved yet"),
             }
         }
     }
 
-    fn rooms(&self) -> std::sync::MutexGuard<'_, Rooms> {
-        // A poisoned lock only means another task panicked mid-update of plain ids; the data
-        // is still consistent enough to read.
-        self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     fn is_configured_room(&self, id: &RoomId) -> bool {
         let alias = self.port().canonical_alias(id);
-        let rooms = self.rooms();
-        if rooms.is_pilot(id) || rooms.is_admin_room(id) {
-            return true;
-        }
-        // An invite's stripped state may carry the alias before the alias resolves for us.
-        alias.is_some_and(|alias| {
-            rooms
-                .pilot
-                .iter()
-                .chain(rooms.admin.as_ref())
-                .any(|r| r.configured == alias.as_str())
-        })
+        self.directory().is_configured(id, alias.as_deref())
     }
 
     fn spawn_join(&self, id: OwnedRoomId) {
-        {
-            let mut joining = self.inner.joining.lock().unwrap_or_else(|p| p.into_inner());
-            if !joining.insert(id.clone()) {
-                return;
-            }
+        if !self.directory().start_joining(&id) {
+            return;
         }
         let bot = self.clone();
         let cancel = self.inner.cancel.clone();
@@ -555,11 +450,7 @@ impl Bot {
                         Err(e) => warn!(error = %e, "join failed; giving up until the next invite"),
                     }
                 }
-                bot.inner
-                    .joining
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&room);
+                bot.directory().done_joining(&room);
                 bot.resolve_aliases().await;
             }
             .instrument(info_span!("join", room = %id)),
@@ -614,8 +505,8 @@ impl Bot {
                 .await?;
             return Ok(());
         }
-        let in_admin_room = self.rooms().is_admin_room(room);
-        let in_dm = !self.rooms().is_pilot(room) && self.port().joined_members_count(room) <= 2;
+        let in_admin_room = self.directory().is_admin_room(room);
+        let in_dm = !self.directory().is_pilot(room) && self.port().joined_members_count(room) <= 2;
         if !in_admin_room && !in_dm {
             self.port()
                 .reply_text(room, to("wrong-room"), admin::wrong_room(lang))
@@ -672,7 +563,7 @@ impl Bot {
     }
 
     async fn status(&self) -> admin::Status {
-        let pilot: Vec<KnownRoom> = self.rooms().pilot.clone();
+        let pilot = self.directory().pilot_rooms();
         let own = self.port().own_user();
         let mut pilot_rooms = Vec::new();
         for r in pilot {
@@ -760,16 +651,14 @@ impl Bot {
         ev: Inbound,
         raw: Option<&matrix_sdk::ruma::serde::Raw<matrix_sdk::ruma::events::AnySyncTimelineEvent>>,
     ) -> anyhow::Result<()> {
-        let configured = {
-            let rooms = self.rooms();
-            rooms.is_pilot(room) || rooms.is_admin_room(room)
-        };
+        let pilot = self.directory().is_pilot(room);
+        let configured = pilot || self.directory().is_admin_room(room);
         if configured {
             if let Inbound::Membership {
                 membership: MembershipState::Join,
                 ..
             } = &ev
-                && self.rooms().is_pilot(room)
+                && pilot
             {
                 // A new pilot member is contacted if a round is open.
                 self.inner.contact_now.notify_one();

@@ -63,18 +63,7 @@ impl Bot {
 
     /// The ids of the survey's pilot rooms, as far as they are resolved.
     fn pilot_room_ids(&self, survey: &Survey) -> Vec<OwnedRoomId> {
-        let known = self.rooms();
-        known
-            .pilot
-            .iter()
-            .filter(|r| {
-                survey.audience.is_empty()
-                    || survey.audience.iter().any(|a| {
-                        *a == r.configured || r.id.as_ref().is_some_and(|id| id.as_str() == a)
-                    })
-            })
-            .filter_map(|r| r.id.clone())
-            .collect()
+        self.directory().pilot_room_ids(survey)
     }
 
     /// The survey's rounds as the scheduler sees them, read from the store (the one record).

@@ -2,8 +2,6 @@
 //! idempotent by event id, invalid input counted but changing nothing, finish unlinks.
 //! (Moved here from the core's conversation tests: the core does not know the store.)
 
-use std::path::Path;
-
 use crate::conversation::{
     Input, Outgoing, Round, apply, register_sent, start, to_outbounds, waiting,
 };
@@ -12,11 +10,12 @@ use crate::model::{AnswerValue, ConsentState, Mode};
 use crate::store::{Passphrase, RecordOutcome, Store, StoreOptions};
 use crate::survey::{self, Survey, SurveyDefaults};
 
-fn load(name: &str) -> Survey {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("surveys")
-        .join(name);
-    survey::load_file(&path, &SurveyDefaults::default()).expect("a shipped survey loads")
+/// The shipped `pulse` survey, included by path so that the store benchmark's copy of these
+/// tests (tools/store-bench) finds it too.
+fn pulse() -> Survey {
+    let text = include_str!("../../../surveys/pulse.toml");
+    survey::parse_str("surveys/pulse.toml", text, &SurveyDefaults::default())
+        .expect("the shipped survey parses")
 }
 
 fn text(s: &str) -> Input {
@@ -38,7 +37,7 @@ fn apply_inside_record_answer() {
     .expect("open store");
     let now: jiff::Timestamp = "2025-03-03T09:00:00Z".parse().expect("timestamp");
     let (user, room) = ("@teilnehmer:stadt.example", "!dm:stadt.example");
-    let survey = load("pulse.toml");
+    let survey = pulse();
     store
         .open_round(&survey.id, 1, Mode::Anonymous, now)
         .expect("open round");

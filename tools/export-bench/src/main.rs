@@ -23,10 +23,8 @@
 pub use pulsebot_core::{clock, conversation, export, lang, model, stats, survey};
 #[path = "../../../src/store/mod.rs"]
 mod store;
-mod services {
-    #[path = "../../../../src/services/export.rs"]
-    pub mod export;
-}
+#[path = "../../../src/services/export.rs"]
+mod export_service;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,7 +32,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use export::Format;
-use services::export::{ExportRequest, Rounds, export_file};
+use export_service::{ExportRequest, Rounds, export_file};
 use model::{AnswerRecord, AnswerValue, Mode};
 use store::{Passphrase, Store};
 

@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use model::{AnswerRecord, AnswerUpdate, AnswerValue, Mode};
+use store::records::Persisted;
 use store::{AnswerValueRef, Passphrase, Store, StoreOptions};
 
 /// Item answers per workload.
@@ -248,7 +249,7 @@ fn workload(pass: &Passphrase, shape: &Shape, threads: usize) -> Result<(), stor
     };
     let s = Store::open_with(tmp.path(), pass, opts, true)?;
     s.open_round("bm", 1, Mode::Anonymous, jiff::Timestamp::now())?;
-    let plain = postcard::to_allocvec(&response(&shape.items, 0))
+    let plain = postcard::to_allocvec(&response(&shape.items, 0).to_record())
         .map(|v| v.len())
         .unwrap_or(0);
 
@@ -453,7 +454,7 @@ pub fn parts() {
     use store::cipher::Crypt;
     let c = Crypt::new_random().expect("key");
     let pilot = &shapes()[0].items;
-    let plain = postcard::to_allocvec(&response(pilot, 1)).expect("encode");
+    let plain = postcard::to_allocvec(&response(pilot, 1).to_record()).expect("encode");
     let n = 200_000;
     println!(
         "plaintext             {} B (a pilot-baseline response)",
@@ -497,7 +498,7 @@ pub fn parts() {
     );
     let t = Instant::now();
     for _ in 0..n {
-        std::hint::black_box(postcard::from_bytes::<AnswerRecord>(&plain).expect("parse"));
+        std::hint::black_box(postcard::from_bytes::<<AnswerRecord as Persisted>::Record>(&plain).expect("parse"));
     }
     println!(
         "plaintext parse only  {:.2} µs/value (owned AnswerRecord)",
