@@ -27,7 +27,6 @@ mod rounds;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -64,18 +63,12 @@ struct Inner {
     port: Arc<dyn port::MatrixPort>,
     started: Instant,
     metrics: Arc<crate::metrics::Metrics>,
-    /// When the answer that will cause a DM's next question reached the bot.
-    answer_started: Mutex<HashMap<OwnedRoomId, Instant>>,
-    /// Wakes the sender.
-    send_now: tokio::sync::Notify,
     /// Wakes the scheduler tick (a round opened, someone joined a pilot room).
     contact_now: tokio::sync::Notify,
     /// Undecryptable DM events waiting for their keys.
     utd: Mutex<Vec<participant::PendingUtd>>,
-    /// Rooms a sender worker is serving → whether more was queued since it last looked.
-    sending: Mutex<HashMap<String, bool>>,
-    /// Caps how many rooms are sent to at once.
-    send_slots: tokio::sync::Semaphore,
+    /// The sender's workers, slots and wake-up.
+    sender: outbox::Sender,
     /// Set while a tick runs, so ticks never overlap.
     ticking: AtomicBool,
     options: RunOptions,
@@ -284,13 +277,10 @@ impl Bot {
                 port,
                 started: Instant::now(),
                 metrics: options.metrics.clone(),
-                answer_started: Mutex::new(HashMap::new()),
-                send_now: tokio::sync::Notify::new(),
                 contact_now: tokio::sync::Notify::new(),
                 utd: Mutex::new(Vec::new()),
                 ticking: AtomicBool::new(false),
-                sending: Mutex::new(HashMap::new()),
-                send_slots: tokio::sync::Semaphore::new(outbox::PARALLEL_ROOMS),
+                sender: outbox::Sender::new(),
                 options,
                 directory,
                 store,

@@ -6,11 +6,13 @@
 //! same id, and the homeserver returns the first event instead of posting again. Nothing
 //! goes into a DM before the participant has joined it. Rooms are served concurrently.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
+use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, RoomId};
+use tokio::sync::{Notify, Semaphore};
 use tracing::{debug, warn};
 
 use super::Bot;
@@ -21,7 +23,7 @@ use crate::store::OutboxMessage;
 /// Rooms served at the same time. Each holds at most one request to the homeserver; the
 /// limit only bounds a burst (after a restart, at a round's close), since in a running
 /// round every participant waits for exactly one next message.
-pub(super) const PARALLEL_ROOMS: usize = 256;
+const PARALLEL_ROOMS: usize = 256;
 /// How often sent entries are dropped from the outbox.
 const PRUNE_EVERY: Duration = Duration::from_secs(10);
 /// Pause before looking again when nothing woke the sender (invites not yet accepted, a
@@ -37,6 +39,83 @@ enum Drained {
     Waiting,
     /// A send or the outbox read failed.
     Failed,
+}
+
+/// The sender's own state: which rooms a worker serves, how many may send at once, the
+/// wake-up, and when the answer that causes a DM's next question arrived (for the metric).
+pub(super) struct Sender {
+    /// Rooms a worker is serving → whether more was queued since it last looked.
+    serving: Mutex<HashMap<String, bool>>,
+    /// Caps how many rooms are sent to at once.
+    slots: Semaphore,
+    /// Wakes the sender loop.
+    wake: Notify,
+    /// When the answer that will cause a DM's next question reached the bot.
+    answer_started: Mutex<HashMap<OwnedRoomId, Instant>>,
+}
+
+/// A poisoned lock only means another task panicked mid-update of plain maps; the data is
+/// still consistent enough to use.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Sender {
+    /// A sender with no room served and [`PARALLEL_ROOMS`] slots.
+    pub(super) fn new() -> Sender {
+        Sender {
+            serving: Mutex::new(HashMap::new()),
+            slots: Semaphore::new(PARALLEL_ROOMS),
+            wake: Notify::new(),
+            answer_started: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Wakes the sender loop: something was queued for a room no worker serves yet.
+    pub(super) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Notes when the answer that will cause `room`'s next question arrived (`None` forgets).
+    pub(super) fn answer_started(&self, room: &RoomId, at: Option<Instant>) {
+        let mut map = lock(&self.answer_started);
+        match at {
+            Some(t) => map.insert(room.to_owned(), t),
+            None => map.remove(room),
+        };
+    }
+
+    /// Marks the room as served; false if a worker serves it already, which is then told
+    /// to look once more before it stops (the message may have been queued after its
+    /// last read).
+    fn claim_room(&self, room_id: &str) -> bool {
+        let mut busy = lock(&self.serving);
+        match busy.get_mut(room_id) {
+            Some(look_again) => {
+                *look_again = true;
+                false
+            }
+            None => {
+                busy.insert(room_id.to_owned(), false);
+                true
+            }
+        }
+    }
+
+    /// Ends a worker's pass: true (the claim kept) if it may go on and was asked to look
+    /// again, else the claim is released.
+    fn finish_pass(&self, room_id: &str, may_go_on: bool) -> bool {
+        let mut busy = lock(&self.serving);
+        if may_go_on
+            && let Some(look_again) = busy.get_mut(room_id)
+            && *look_again
+        {
+            *look_again = false;
+            return true;
+        }
+        busy.remove(room_id);
+        false
+    }
 }
 
 impl Bot {
@@ -68,7 +147,7 @@ impl Bot {
             }
             tokio::select! {
                 _ = self.inner.cancel.cancelled() => return,
-                _ = self.inner.send_now.notified() => {}
+                _ = self.inner.sender.wake.notified() => {}
                 _ = tokio::time::sleep(IDLE) => {}
             }
         }
@@ -79,52 +158,21 @@ impl Bot {
     /// in order. Called by the sender loop and, right after an answer is stored, by the
     /// handler itself, so the next question does not wait for the loop.
     pub(super) fn spawn_room_worker(&self, room_id: String) {
-        if !self.claim_room(&room_id) {
+        if !self.inner.sender.claim_room(&room_id) {
             return;
         }
         let bot = self.clone();
         self.inner.tasks.spawn(async move {
-            let _permit = bot.inner.send_slots.acquire().await;
+            let _permit = bot.inner.sender.slots.acquire().await;
             loop {
                 let emptied = bot.drain_room(&room_id).await == Drained::Empty;
                 // Waiting and failed rooms are taken up again by the sender loop's next pass.
-                if !bot.finish_pass(&room_id, emptied && !bot.inner.cancel.is_cancelled()) {
+                let go_on = emptied && !bot.inner.cancel.is_cancelled();
+                if !bot.inner.sender.finish_pass(&room_id, go_on) {
                     break;
                 }
             }
         });
-    }
-
-    /// Marks the room as served; false if a worker serves it already, which is then told
-    /// to look once more before it stops (the message may have been queued after its
-    /// last read).
-    fn claim_room(&self, room_id: &str) -> bool {
-        let mut busy = self.inner.sending.lock().unwrap_or_else(|p| p.into_inner());
-        match busy.get_mut(room_id) {
-            Some(look_again) => {
-                *look_again = true;
-                false
-            }
-            None => {
-                busy.insert(room_id.to_owned(), false);
-                true
-            }
-        }
-    }
-
-    /// Ends a worker's pass: true (the claim kept) if it may go on and was asked to look
-    /// again, else the claim is released.
-    fn finish_pass(&self, room_id: &str, may_go_on: bool) -> bool {
-        let mut busy = self.inner.sending.lock().unwrap_or_else(|p| p.into_inner());
-        if may_go_on
-            && let Some(look_again) = busy.get_mut(room_id)
-            && *look_again
-        {
-            *look_again = false;
-            return true;
-        }
-        busy.remove(room_id);
-        false
     }
 
     /// Sends what is queued for the room until nothing is left or it cannot go on.
@@ -203,12 +251,7 @@ impl Bot {
                 }
             };
             if matches!(out.context(), Context::Question(_)) {
-                let started = self
-                    .inner
-                    .answer_started
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&id);
+                let started = lock(&self.inner.sender.answer_started).remove(&id);
                 if let Some(t0) = started {
                     self.inner.metrics.record_handling(t0.elapsed());
                 }
@@ -273,5 +316,35 @@ impl Bot {
             return Ok(());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_worker_per_room_which_looks_again_when_asked() {
+        let s = Sender::new();
+        assert!(s.claim_room("!a:x"), "the first claim wins");
+        assert!(!s.claim_room("!a:x"), "a second worker is not started...");
+        assert!(
+            s.finish_pass("!a:x", true),
+            "...but the first one looks again"
+        );
+        assert!(
+            !s.finish_pass("!a:x", true),
+            "nothing new: the claim is released"
+        );
+        assert!(s.claim_room("!a:x"));
+        assert!(!s.claim_room("!a:x"));
+        assert!(
+            !s.finish_pass("!a:x", false),
+            "a waiting room is released even if asked"
+        );
+        assert!(
+            s.claim_room("!b:x") && s.claim_room("!a:x"),
+            "rooms do not wait for each other"
+        );
     }
 }

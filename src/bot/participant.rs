@@ -102,7 +102,7 @@ impl Bot {
                     self.set_dm_joined(room, joined);
                     if joined {
                         // The participant joined their DM: queued messages may go now.
-                        self.inner.send_now.notify_one();
+                        self.inner.sender.wake();
                     }
                 }
                 return Ok(());
@@ -231,16 +231,8 @@ impl Bot {
                 // Noted before the answer is stored: the sender may pick the next question
                 // up the moment the transaction commits.
                 let started = |insert: bool| {
-                    let mut map = self
-                        .inner
-                        .answer_started
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner());
-                    if insert {
-                        map.insert(room.to_owned(), received);
-                    } else {
-                        map.remove(room);
-                    }
+                    let at = insert.then_some(received);
+                    self.inner.sender.answer_started(room, at);
                 };
                 started(true);
                 let goes_on = self

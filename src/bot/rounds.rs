@@ -183,7 +183,7 @@ impl Bot {
             empty = report.empty_removed,
             "round closed"
         );
-        self.inner.send_now.notify_one();
+        self.inner.sender.wake();
         let (store, sv, now) = (
             self.inner.store.blocking_store().clone(),
             survey.clone(),
@@ -283,7 +283,7 @@ impl Bot {
                 sent += 1;
             }
         }
-        self.inner.send_now.notify_one();
+        self.inner.sender.wake();
         Ok(sent)
     }
 
@@ -325,7 +325,7 @@ impl Bot {
                 self.remember_dm(room.clone(), user.to_owned());
                 if first {
                     info!(room = %room, "first contact queued");
-                    self.inner.send_now.notify_one();
+                    self.inner.sender.wake();
                 }
                 Ok(())
             }
@@ -358,7 +358,7 @@ impl Bot {
                 self.remember_dm(room, user.to_owned());
                 if started.is_some() {
                     info!(survey = %survey.id, round, room = %room_id, "round started for a participant");
-                    self.inner.send_now.notify_one();
+                    self.inner.sender.wake();
                 }
                 Ok(())
             }
