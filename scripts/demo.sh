@@ -4,5 +4,5 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash scripts/synapse.sh install
-cargo build --locked --bin pulsebot-sim
+cargo build --locked -p pulsebot-sim --bin pulsebot-sim
 exec "${CARGO_TARGET_DIR:-$ROOT/target}/debug/pulsebot-sim" demo --dir "$ROOT/.demo" "$@"
