@@ -223,17 +223,6 @@ impl MatrixPort for FakePort {
         out
     }
 
-    fn joined_members_count(&self, room: &RoomId) -> u64 {
-        let st = self.state();
-        st.rooms.get(room).map_or(0, |r| {
-            r.members
-                .values()
-                .filter(|m| **m == MembershipState::Join)
-                .count() as u64
-                + u64::from(r.bot_joined)
-        })
-    }
-
     async fn ensure_dm(&self, user: &UserId, known: Option<&RoomId>) -> Result<OwnedRoomId> {
         let mut st = self.state();
         if let Some(id) = known

@@ -392,6 +392,23 @@ impl Bot {
         self.inner.config.bot.admins.iter().any(|a| a == user)
     }
 
+    /// Whether `room` is a 1:1 chat of `user` with the bot, read from the room's member list
+    /// as the homeserver has it. (The sync's summary counts were used before; the bot's sync
+    /// does not fill them, so every room looked like a 1:1 chat and an admin's `!pulse status`
+    /// was answered in a team room.)
+    async fn is_one_to_one(&self, room: &RoomId, user: &UserId) -> bool {
+        match self.port().joined_members(room).await {
+            Ok(members) => {
+                let own = self.port().own_user();
+                members.len() == 2 && members.iter().any(|m| m == user) && members.contains(&own)
+            }
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "members unknown; not treated as a 1:1 chat");
+                false
+            }
+        }
+    }
+
     /// Resolves configured aliases to room ids; unresolved ones are tried again later.
     async fn resolve_aliases(&self) {
         for configured in self.directory().unresolved() {
@@ -496,7 +513,7 @@ impl Bot {
             return Ok(());
         }
         let in_admin_room = self.directory().is_admin_room(room);
-        let in_dm = !self.directory().is_pilot(room) && self.port().joined_members_count(room) <= 2;
+        let in_dm = !self.directory().is_pilot(room) && self.is_one_to_one(room, sender).await;
         if !in_admin_room && !in_dm {
             self.port()
                 .reply_text(room, to("wrong-room"), admin::wrong_room(lang))

@@ -131,7 +131,7 @@ impl Bot {
         };
         let own_dm = entry.dm_room.as_deref() == Some(room_id.as_str());
         // After "delete" the entry keeps no room; such a participant may still say `start`.
-        if !(own_dm || entry.erased && self.port().joined_members_count(room) <= 2) {
+        if !(own_dm || entry.erased && self.is_one_to_one(room, sender).await) {
             debug!("message from a participant outside their DM; ignored");
             return Ok(());
         }

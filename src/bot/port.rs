@@ -90,10 +90,6 @@ pub trait MatrixPort: Send + Sync + 'static {
     /// The joined members of a room, from the state the bot holds (no request).
     async fn known_joined_members(&self, room: &RoomId) -> Vec<OwnedUserId>;
 
-    /// How many members the room's summary counts as joined (may be empty without
-    /// lazy-loading; see the hostile-rooms issue).
-    fn joined_members_count(&self, room: &RoomId) -> u64;
-
     /// A usable encrypted direct chat with `user`: `known` if it still is one, else an
     /// existing one, else a new one.
     async fn ensure_dm(&self, user: &UserId, known: Option<&RoomId>) -> Result<OwnedRoomId>;

@@ -561,3 +561,31 @@ async fn a_round_started_after_an_import_takes_the_next_number() {
         .expect("round 2 exists");
     assert!(info.closed_at.is_none() && info.schedule.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_are_answered_in_the_admin_room_and_a_1_to_1_chat_only() {
+    let h = Harness::new(FLOW, &[], at("2030-01-07T09:00:00Z")).await;
+    let (admin, colleague) = (user(ADMIN), user("@colleague:fake"));
+    let status = |e: &SentEvent| matches!(&e.what, Sent::Text(t) if t.contains("pulsebot"));
+    let wrong_room = |e: &SentEvent| matches!(&e.what, Sent::Text(t) if t.contains("Admin-Raum"));
+    // A team room the admin invited the bot into: no status there, only the pointer.
+    let team = room("!team:fake");
+    h.port.add_room(&team, &[&admin, &colleague]);
+    h.say(&team, &admin, "!pulse status").await;
+    h.port
+        .wait_for(&team, 0, "the wrong-room reply", wrong_room)
+        .await;
+    assert!(
+        !h.port.sent(&team).iter().any(status),
+        "status in a team room"
+    );
+    // The admin's 1:1 chat with the bot and the admin room get the status.
+    let direct = room("!direct:fake");
+    h.port.add_room(&direct, &[&admin]);
+    h.say(&direct, &admin, "!pulse status").await;
+    h.port.wait_for(&direct, 0, "the status", status).await;
+    h.admin("!pulse status").await;
+    h.port
+        .wait_for(&room(ADMIN_ROOM), 0, "the status", status)
+        .await;
+}

@@ -86,12 +86,6 @@ impl MatrixPort for ClientPort {
             .unwrap_or_default()
     }
 
-    fn joined_members_count(&self, room: &RoomId) -> u64 {
-        self.client
-            .get_room(room)
-            .map_or(0, |r| r.joined_members_count())
-    }
-
     async fn ensure_dm(&self, user: &UserId, known: Option<&RoomId>) -> Result<OwnedRoomId> {
         Ok(rooms::ensure_dm(&self.client, user, known)
             .await?

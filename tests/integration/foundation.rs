@@ -271,6 +271,24 @@ async fn strangers_can_neither_invite_the_bot_nor_command_it() {
         reply.body
     );
     assert!(process.log().contains("admin command refused"));
+
+    // The admin's own command in that team room: not a 1:1 chat (read from the member list,
+    // not the sync's summary counts, which are empty here), so no status, only the pointer to
+    // the admin room.
+    let ev = admin
+        .send_text(room.room_id(), "!pulse status")
+        .await
+        .expect("sent");
+    let reply = admin
+        .wait_for_reply(&ev, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("no reply to the admin: {e}\n{}", process.log()));
+    assert!(reply.body.contains("Admin-Raum"), "{}", reply.body);
+    assert!(
+        !reply.body.contains("pulsebot 0."),
+        "status in a team room: {}",
+        reply.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
