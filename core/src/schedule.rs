@@ -8,10 +8,11 @@
 //!   disk, so it is tested with arbitrary instants, and after a restart the same history and
 //!   the same instant give the same answer.
 //!
-//! Edges: this module does not send anything or store anything. The caller (the scheduler
-//! task) persists [`History`] — folding each carried-out action in with [`History::apply`] —
-//! *before* acting on it, which is what makes the whole thing idempotent: an action that was
-//! recorded is never due again.
+//! Edges: this module does not send anything or keep anything. The caller (the bot's
+//! scheduler) records what an action changes about a round together with carrying it out
+//! (the open with its due and close times in one transaction, reminders before they go out)
+//! and reads the [`History`] back from its rounds with [`History::from_rounds`], which is what
+//! makes the whole thing idempotent: an action that was recorded is never due again.
 //!
 //! Time semantics, chosen so that DST changes never move a round:
 //! - Start times are *civil* times in the schedule's time zone ("Tuesday 10:00
@@ -36,6 +37,7 @@ use jiff::{Span, Timestamp, Zoned};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::model::RoundInfo;
 use crate::survey::diagnostics::Sink;
 use crate::survey::parse::{check_keys, get_int, str_of, table_of};
 use crate::survey::tree::{Entry, Kind, Node, Table};
@@ -343,7 +345,7 @@ impl Schedule {
     }
 }
 
-/// One round as the scheduler recorded it. Persisted by the caller.
+/// One round as the scheduler sees it (built from the bot's record of its rounds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundRecord {
     /// 1-based, consecutive per survey.
@@ -407,45 +409,36 @@ pub enum StartError {
 }
 
 impl History {
+    /// The history of survey `survey_id` as the rounds record it (the bot's one record of
+    /// them). An imported round counts as closed; an open round without a schedule (opened by
+    /// an older version) never closes by itself: an admin closes it.
+    pub fn from_rounds(survey_id: &str, rounds: &[RoundInfo]) -> History {
+        let mut rounds: Vec<RoundRecord> = rounds
+            .iter()
+            .filter(|i| i.survey_id == survey_id)
+            .map(|i| RoundRecord {
+                number: i.round,
+                slot: i.schedule.map_or(i.opened_at, |s| s.slot),
+                opened_at: i.opened_at,
+                closes_at: match (i.schedule, i.closed_at) {
+                    (Some(s), _) => s.closes_at,
+                    (None, Some(closed)) => closed,
+                    (None, None) => Timestamp::MAX,
+                },
+                closed_at: i.closed_at,
+                reminders_done: i.schedule.map_or(0, |s| s.reminders_done),
+            })
+            .collect();
+        rounds.sort_by_key(|r| r.number);
+        History { rounds }
+    }
+
     fn open_round(&self) -> Option<&RoundRecord> {
         self.rounds.iter().rev().find(|r| r.closed_at.is_none())
     }
 
     fn next_number(&self) -> u32 {
         self.rounds.iter().map(|r| r.number).max().unwrap_or(0) + 1
-    }
-
-    /// Records that `action` was carried out at `now`. Call (and persist) before acting, so a
-    /// crash in between never repeats it. Applying an action twice changes nothing.
-    pub fn apply(&mut self, action: &Action, now: Timestamp) {
-        match action {
-            Action::Open {
-                round,
-                slot,
-                closes_at,
-            } => {
-                if self.rounds.iter().all(|r| r.number != *round) {
-                    self.rounds.push(RoundRecord {
-                        number: *round,
-                        slot: *slot,
-                        opened_at: now,
-                        closes_at: *closes_at,
-                        closed_at: None,
-                        reminders_done: 0,
-                    });
-                }
-            }
-            Action::Remind { round, reminder } => {
-                if let Some(r) = self.rounds.iter_mut().find(|r| r.number == *round) {
-                    r.reminders_done = r.reminders_done.max(reminder.saturating_add(1));
-                }
-            }
-            Action::Close { round } => {
-                if let Some(r) = self.rounds.iter_mut().find(|r| r.number == *round) {
-                    r.closed_at.get_or_insert(now);
-                }
-            }
-        }
     }
 }
 
@@ -473,8 +466,8 @@ pub fn start_manually(
 
 /// What is due at `now`: closes first, then an open, then at most one reminder.
 ///
-/// Pure and deterministic; with `history` updated by [`History::apply`] for each returned
-/// action, calling again at the same `now` returns nothing. Guarantees (property-tested):
+/// Pure and deterministic; with `history` updated by what each returned action records,
+/// calling again at the same `now` returns nothing. Guarantees (property-tested):
 /// a scheduled slot opens at most once; opens and reminders only at allowed instants;
 /// reminders only while the round is open.
 pub fn due(schedule: &Schedule, history: &History, now: Timestamp) -> Vec<Action> {

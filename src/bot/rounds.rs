@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use jiff::Timestamp;
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, UserId};
 use tracing::{info, warn};
 
@@ -21,7 +20,7 @@ use super::Bot;
 use crate::admin::RoundCounts;
 use crate::conversation::{self, Round};
 use crate::model::{ConsentState, RoundSchedule, RoundStatus};
-use crate::schedule::{self, Action, History, RoundRecord};
+use crate::schedule::{self, Action, History};
 use crate::survey::Survey;
 
 /// How many reminders an admin may send by hand in one round, on top of none scheduled.
@@ -67,28 +66,9 @@ impl Bot {
     }
 
     /// The survey's rounds as the scheduler sees them, read from the store (the one record).
-    /// An imported round counts as closed; an open round without a schedule (opened by an
-    /// older version) never closes by itself: an admin closes it.
     async fn history(&self, survey_id: &str) -> anyhow::Result<History> {
         let rounds = self.inner.store.run(|s| s.rounds()).await?;
-        let mut rounds: Vec<RoundRecord> = rounds
-            .into_iter()
-            .filter(|i| i.survey_id == survey_id)
-            .map(|i| RoundRecord {
-                number: i.round,
-                slot: i.schedule.map_or(i.opened_at, |s| s.slot),
-                opened_at: i.opened_at,
-                closes_at: match (i.schedule, i.closed_at) {
-                    (Some(s), _) => s.closes_at,
-                    (None, Some(closed)) => closed,
-                    (None, None) => Timestamp::MAX,
-                },
-                closed_at: i.closed_at,
-                reminders_done: i.schedule.map_or(0, |s| s.reminders_done),
-            })
-            .collect();
-        rounds.sort_by_key(|r| r.number);
-        Ok(History { rounds })
+        Ok(History::from_rounds(survey_id, &rounds))
     }
 
     /// Carries out a scheduler action; what it changes about the round is written to the

@@ -214,19 +214,15 @@ fn v4_to_v5(db: &sled::Db, crypt: &Crypt) -> Result<(), StoreError> {
         let mut rec = match crypt.open::<RoundRec>(ROUNDS.name, &v) {
             Ok(rec) => rec,
             Err(_) => {
-                let old: RoundInfoV4 = crypt.open(ROUNDS.name, &v)?;
-                RoundRec {
-                    survey_id: old.survey_id,
-                    round: old.round,
-                    mode: old.mode,
-                    opened_at: old.opened_at,
-                    closed_at: old.closed_at,
-                    raw_deleted_at: old.raw_deleted_at,
-                    responses: old.responses,
-                    audience: old.audience,
-                    label: old.label,
-                    schedule: None,
-                }
+                // Schema 5 appends one `Option` (postcard is positional and writes `None` as
+                // one zero byte): a schema-4 value plus that byte is the round in the new
+                // layout.
+                let mut plain = crypt.open_bytes(ROUNDS.name, &v)?;
+                plain.push(0);
+                postcard::from_bytes::<RoundRec>(&plain).map_err(|e| StoreError::Corrupt {
+                    table: ROUNDS.name,
+                    reason: format!("schema-4 round does not parse: {e}"),
+                })?
             }
         };
         if rec.schedule.is_none() && rec.label.is_none() {

@@ -4,6 +4,41 @@ use super::*;
 use jiff::civil::date;
 use proptest::prelude::*;
 
+impl History {
+    /// What the bot's store records when `action` is carried out at `now` (the bot reads its
+    /// history back with [`History::from_rounds`]); applying an action twice changes nothing.
+    fn apply(&mut self, action: &Action, now: Timestamp) {
+        match action {
+            Action::Open {
+                round,
+                slot,
+                closes_at,
+            } => {
+                if self.rounds.iter().all(|r| r.number != *round) {
+                    self.rounds.push(RoundRecord {
+                        number: *round,
+                        slot: *slot,
+                        opened_at: now,
+                        closes_at: *closes_at,
+                        closed_at: None,
+                        reminders_done: 0,
+                    });
+                }
+            }
+            Action::Remind { round, reminder } => {
+                if let Some(r) = self.rounds.iter_mut().find(|r| r.number == *round) {
+                    r.reminders_done = r.reminders_done.max(reminder.saturating_add(1));
+                }
+            }
+            Action::Close { round } => {
+                if let Some(r) = self.rounds.iter_mut().find(|r| r.number == *round) {
+                    r.closed_at.get_or_insert(now);
+                }
+            }
+        }
+    }
+}
+
 fn berlin() -> TimeZone {
     TimeZone::get("Europe/Berlin").expect("bundled tzdb has Europe/Berlin")
 }
@@ -474,4 +509,63 @@ proptest! {
             c += Span::new().minutes(15);
         }
     }
+}
+
+#[test]
+fn history_from_the_rounds_counts_imports_and_keeps_unscheduled_rounds_open() {
+    use crate::model::{Mode, RoundSchedule};
+    use jiff::SignedDuration;
+    let t = at(2025, 3, 3, 10, 0);
+    let info = |round: u32, closed: Option<Timestamp>, label: Option<&str>, schedule| RoundInfo {
+        survey_id: if round == 9 {
+            "other".into()
+        } else {
+            "s".into()
+        },
+        round,
+        mode: Mode::Anonymous,
+        opened_at: t,
+        closed_at: closed,
+        raw_deleted_at: None,
+        responses: 0,
+        audience: None,
+        label: label.map(str::to_owned),
+        schedule,
+    };
+    let sched = RoundSchedule {
+        slot: t,
+        closes_at: t + SignedDuration::from_hours(48),
+        reminders_done: 1,
+    };
+    let rounds = [
+        info(3, None, None, Some(sched)),
+        info(1, Some(t), Some("webex-2024"), None),
+        info(2, None, None, None),
+        info(9, None, None, Some(sched)),
+    ];
+    let h = History::from_rounds("s", &rounds);
+    let numbers: Vec<u32> = h.rounds.iter().map(|r| r.number).collect();
+    assert_eq!(
+        numbers,
+        [1, 2, 3],
+        "this survey's rounds, in order, the import included"
+    );
+    assert_eq!(h.next_number(), 4);
+    assert_eq!(
+        h.rounds[0].closes_at, t,
+        "an import is closed when it was made"
+    );
+    assert_eq!(
+        h.rounds[1].closes_at,
+        Timestamp::MAX,
+        "no schedule: never closes by itself"
+    );
+    assert_eq!(
+        (
+            h.rounds[2].slot,
+            h.rounds[2].closes_at,
+            h.rounds[2].reminders_done
+        ),
+        (t, sched.closes_at, 1)
+    );
 }

@@ -209,12 +209,7 @@ fn schema_2_rounds_migrate_to_3() {
         s.tree(ROUNDS)
             .insert(tables::round_key(s.crypt(), "bm", 1), raw)
             .expect("insert");
-        s.inner
-            .db
-            .open_tree(tables::META.name)
-            .expect("meta")
-            .insert(tables::META_SCHEMA, &2u32.to_be_bytes())
-            .expect("insert");
+        set_schema(&s, 2);
         s.flush().expect("flush");
     }
     let s = Store::open(&path, &pass()).expect("reopen migrates");
@@ -276,12 +271,7 @@ fn schema_4_schedule_history_moves_into_the_rounds() {
         );
         s.set_bot_state("schedule/bm", history.as_bytes())
             .expect("history");
-        s.inner
-            .db
-            .open_tree(tables::META.name)
-            .expect("meta")
-            .insert(tables::META_SCHEMA, &4u32.to_be_bytes())
-            .expect("version");
+        set_schema(&s, 4);
         s.flush().expect("flush");
     }
     let s = Store::open(&path, &pass()).expect("migrates");
@@ -311,4 +301,14 @@ fn schema_4_schedule_history_moves_into_the_rounds() {
     assert_eq!(two.schedule.map(|s| s.reminders_done), Some(2));
     let report = s.check().expect("check");
     assert!(report.is_ok(), "{report}");
+}
+
+/// Sets the stored schema version back to `version` (the next open migrates from there).
+fn set_schema(s: &Store, version: u32) {
+    s.inner
+        .db
+        .open_tree(tables::META.name)
+        .expect("meta")
+        .insert(tables::META_SCHEMA, &version.to_be_bytes())
+        .expect("write the version");
 }
