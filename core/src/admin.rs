@@ -217,6 +217,14 @@ pub fn wrong_room(lang: Lang) -> &'static str {
     )
 }
 
+/// The reply to `!pulse report` in a room that is not end-to-end encrypted.
+pub fn unencrypted_room(lang: Lang) -> &'static str {
+    lang.pick(
+        "Berichte lade ich nur in Ende-zu-Ende-verschlüsselte Räume hoch. Bitte im Admin-Raum oder in einem verschlüsselten Direktchat mit mir fragen.",
+        "I upload reports into end-to-end encrypted rooms only. Please ask in the admin room or in an encrypted direct chat with me.",
+    )
+}
+
 /// One pilot room as the status shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomStatus {

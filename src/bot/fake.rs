@@ -40,6 +40,8 @@ pub(super) struct SentEvent {
 struct FakeRoom {
     members: HashMap<OwnedUserId, MembershipState>,
     bot_joined: bool,
+    /// False only for rooms made with [`FakePort::add_plain_room`].
+    plain: bool,
     timeline: Vec<SentEvent>,
     /// Transaction id → the event it made (a resend returns the first event).
     txns: HashMap<String, OwnedEventId>,
@@ -80,6 +82,14 @@ impl FakePort {
         room.bot_joined = true;
         for m in members {
             room.members.insert((*m).to_owned(), MembershipState::Join);
+        }
+    }
+
+    /// A room the bot has joined that is not end-to-end encrypted, with `members` joined.
+    pub(super) fn add_plain_room(&self, id: &RoomId, members: &[&UserId]) {
+        self.add_room(id, members);
+        if let Some(r) = self.state().rooms.get_mut(id) {
+            r.plain = true;
         }
     }
 
@@ -191,6 +201,10 @@ impl MatrixPort for FakePort {
     async fn upload(&self, room: &RoomId, file: Upload) -> Result<()> {
         self.post(room, None, Sent::File(file.name))?;
         Ok(())
+    }
+
+    async fn is_encrypted(&self, room: &RoomId) -> bool {
+        self.state().rooms.get(room).is_some_and(|r| !r.plain)
     }
 
     fn is_joined(&self, room: &RoomId) -> bool {

@@ -78,6 +78,9 @@ pub trait MatrixPort: Send + Sync + 'static {
     /// Uploads a file into the room (encrypted where the room is).
     async fn upload(&self, room: &RoomId, file: Upload) -> Result<()>;
 
+    /// Whether the room is end-to-end encrypted (asked of the homeserver if not known yet).
+    async fn is_encrypted(&self, room: &RoomId) -> bool;
+
     /// Whether the bot has joined the room.
     fn is_joined(&self, room: &RoomId) -> bool;
 

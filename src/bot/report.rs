@@ -3,7 +3,7 @@
 //! thread so the sync loop never waits for them.
 
 use matrix_sdk::ruma::{OwnedUserId, RoomId};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::Bot;
 use crate::export::Format;
@@ -20,6 +20,11 @@ impl Bot {
         format: Option<&str>,
     ) -> anyhow::Result<Option<String>> {
         let lang = self.lang();
+        // Aggregates only, but still nothing for a room whose history the homeserver can read.
+        if !self.port().is_encrypted(room).await {
+            warn!("report refused: the room is not end-to-end encrypted");
+            return Ok(Some(crate::admin::unencrypted_room(lang).to_owned()));
+        }
         let ids: Vec<String> = self.inner.surveys.iter().map(|s| s.id.clone()).collect();
         let Some(survey) = self.survey(survey_id) else {
             return Ok(Some(crate::admin::unknown_survey(survey_id, &ids, lang)));

@@ -589,3 +589,42 @@ async fn admin_commands_are_answered_in_the_admin_room_and_a_1_to_1_chat_only() 
         .wait_for(&room(ADMIN_ROOM), 0, "the status", status)
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_are_uploaded_into_encrypted_rooms_only() {
+    let alice = user("@alice:fake");
+    let h = Harness::new(FLOW, &[alice.as_str()], at("2030-01-07T09:00:00Z")).await;
+    let admin = user(ADMIN);
+    h.admin("!pulse start flow").await;
+    let (dm, from) = consent(&h, &alice).await;
+    h.asked(&dm, from, "usage").await;
+    // A 1:1 chat with the admin, but not encrypted: a pointer, no file.
+    let plain = room("!plain:fake");
+    h.port.add_plain_room(&plain, &[&admin]);
+    h.say(&plain, &admin, "!pulse report flow").await;
+    h.port
+        .wait_for(
+            &plain,
+            0,
+            "the refusal",
+            |e| matches!(&e.what, Sent::Text(t) if t.contains("verschlüsselte Räume")),
+        )
+        .await;
+    assert!(
+        !h.port
+            .sent(&plain)
+            .iter()
+            .any(|e| matches!(e.what, Sent::File(_))),
+        "a report in an unencrypted room"
+    );
+    // The (encrypted) admin room gets the file.
+    h.admin("!pulse report flow").await;
+    h.port
+        .wait_for(
+            &room(ADMIN_ROOM),
+            0,
+            "the report file",
+            |e| matches!(&e.what, Sent::File(name) if name.ends_with(".html")),
+        )
+        .await;
+}

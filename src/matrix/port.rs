@@ -62,6 +62,16 @@ impl MatrixPort for ClientPort {
         send::send_file(&self.room(room)?, &file.name, file.mime, file.bytes).await
     }
 
+    async fn is_encrypted(&self, room: &RoomId) -> bool {
+        let Some(room) = self.client.get_room(room) else {
+            return false;
+        };
+        // Unknown counts as not encrypted: nothing is uploaded on a guess.
+        room.latest_encryption_state()
+            .await
+            .is_ok_and(|s| s.is_encrypted())
+    }
+
     fn is_joined(&self, room: &RoomId) -> bool {
         self.client
             .get_room(room)

@@ -326,6 +326,33 @@ async fn a_full_round_counts_what_participants_sent() {
         "no free text in the summary"
     );
 
+    // Not into a room without end-to-end encryption, even a 1:1 chat with the admin.
+    let mut request = create_room::v3::Request::new();
+    request.invite = vec![bot.user_id.clone()];
+    request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
+    let plain = admin.client.create_room(request).await.expect("plain room");
+    admin
+        .wait_for_join(plain.room_id(), &bot.user_id, WAIT)
+        .await
+        .expect("bot joins the plain room");
+    let ev = admin
+        .send_text(plain.room_id(), "!pulse report flow md")
+        .await
+        .expect("send");
+    let refusal = admin.wait_for_reply(&ev, WAIT).await.expect("a refusal");
+    assert!(
+        refusal.body.contains("verschlüsselte Räume"),
+        "{}",
+        refusal.body
+    );
+    assert!(
+        admin
+            .inbox()
+            .iter()
+            .all(|m| m.room_id != plain.room_id() || m.file.is_none()),
+        "a report in an unencrypted room"
+    );
+
     // The report as an encrypted file in the admin's room, and the export audited.
     let cmd = admin
         .send_text(control.room_id(), "!pulse report flow md")
