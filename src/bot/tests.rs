@@ -150,6 +150,11 @@ impl Harness {
         self.port.wait_for(dm, after, item, is_context(&ctx)).await
     }
 
+    /// Waits for what `pred` accepts among the bot's messages in the admin room.
+    async fn in_admin_room(&self, what: &str, pred: impl Fn(&SentEvent) -> bool) -> SentEvent {
+        self.port.wait_for(&room(ADMIN_ROOM), 0, what, pred).await.1
+    }
+
     /// The admin's command in the admin room.
     async fn admin(&self, command: &str) {
         self.say(&room(ADMIN_ROOM), &user(ADMIN), command).await;
@@ -398,14 +403,11 @@ async fn close_keeps_partial_responses_and_refuses_late_answers() {
     h.vote(&dm_a, &alice, &usage, &["rarely"]).await;
     let (i, notify) = h.asked(&dm_a, i + 1, "notify").await;
     h.admin("!pulse close flow").await;
-    h.port
-        .wait_for(
-            &room(ADMIN_ROOM),
-            0,
-            "the close reply",
-            |e| matches!(&e.what, Sent::Text(t) if t.contains("geschlossen")),
-        )
-        .await;
+    h.in_admin_room(
+        "the close reply",
+        |e| matches!(&e.what, Sent::Text(t) if t.contains("geschlossen")),
+    )
+    .await;
     // Alice answered one question: a partial response; Bob none: nothing.
     let stored = answers_of(&h, "flow", 1).await;
     assert_eq!(stored.len(), 1);
@@ -543,14 +545,11 @@ async fn a_round_started_after_an_import_takes_the_next_number() {
     // The scheduler reads its rounds from the store, imported ones included: the bot's
     // round is round 2, not a second round 1.
     h.admin("!pulse start flow").await;
-    h.port
-        .wait_for(
-            &room(ADMIN_ROOM),
-            0,
-            "the start reply",
-            |e| matches!(&e.what, Sent::Text(t) if t.starts_with("Runde 2 von `flow` ist offen")),
-        )
-        .await;
+    h.in_admin_room(
+        "the start reply",
+        |e| matches!(&e.what, Sent::Text(t) if t.starts_with("Runde 2 von `flow` ist offen")),
+    )
+    .await;
     let (dm, from) = consent(&h, &alice).await;
     h.asked(&dm, from, "usage").await;
     let info = h
@@ -585,9 +584,7 @@ async fn admin_commands_are_answered_in_the_admin_room_and_a_1_to_1_chat_only() 
     h.say(&direct, &admin, "!pulse status").await;
     h.port.wait_for(&direct, 0, "the status", status).await;
     h.admin("!pulse status").await;
-    h.port
-        .wait_for(&room(ADMIN_ROOM), 0, "the status", status)
-        .await;
+    h.in_admin_room("the status", status).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -619,12 +616,9 @@ async fn reports_are_uploaded_into_encrypted_rooms_only() {
     );
     // The (encrypted) admin room gets the file.
     h.admin("!pulse report flow").await;
-    h.port
-        .wait_for(
-            &room(ADMIN_ROOM),
-            0,
-            "the report file",
-            |e| matches!(&e.what, Sent::File(name) if name.ends_with(".html")),
-        )
-        .await;
+    h.in_admin_room(
+        "the report file",
+        |e| matches!(&e.what, Sent::File(name) if name.ends_with(".html")),
+    )
+    .await;
 }
