@@ -266,7 +266,6 @@ fn import_command(
     file: &Path,
     mapping: &Path,
 ) -> anyhow::Result<()> {
-    use crate::model::Mode;
     use crate::store::{Passphrase, Store, StoreError};
     let config = load(flag)?;
     let survey = find_survey(
@@ -290,14 +289,8 @@ fn import_command(
         }
         Err(e) => return Err(e.into()),
     };
-    let info = store.import_round(
-        &survey.id,
-        label,
-        Mode::Anonymous,
-        &parsed.records,
-        jiff::Timestamp::now(),
-        "cli",
-    )?;
+    let now = crate::clock::SystemClock.now();
+    let info = crate::services::import::import_round(&store, &survey, label, &parsed, now, "cli")?;
     println!(
         "imported {} responses ({} complete) into survey `{}` as round {} `{label}`",
         parsed.records.len(),

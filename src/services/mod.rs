@@ -7,8 +7,10 @@
 //! # Layout
 //! - [`access`]: the store opened here, or the running bot asked over the control socket.
 //! - [`export`]: a report of the store's rounds in any format, audited.
+//! - [`import`]: an earlier survey's answers written as a new, closed round, audited.
 //! - [`rekey`]: a new passphrase for the session and the store, both or neither.
 
 pub mod access;
 pub mod export;
+pub mod import;
 pub mod rekey;
