@@ -38,7 +38,7 @@ use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::{EventId, OwnedRoomId, OwnedUserId, RoomId, RoomOrAliasId, UserId};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::admin::{self, AdminCommand};
 use crate::config::Config;
@@ -403,7 +403,9 @@ impl Bot {
                 members.len() == 2 && members.iter().any(|m| m == user) && members.contains(&own)
             }
             Err(e) => {
-                warn!(error = %format!("{e:#}"), "members unknown; not treated as a 1:1 chat");
+                // The error names the room, which may be a participant's DM: debug only.
+                debug!(error = %format!("{e:#}"), "member list unavailable");
+                warn!("members unknown; not treated as a 1:1 chat");
                 false
             }
         }
