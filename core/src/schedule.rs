@@ -346,7 +346,7 @@ impl Schedule {
 }
 
 /// One round as the scheduler sees it (built from the bot's record of its rounds).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoundRecord {
     /// 1-based, consecutive per survey.
     pub number: u32,
@@ -363,7 +363,7 @@ pub struct RoundRecord {
 }
 
 /// The rounds of one survey so far, oldest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct History {
     /// Every round ever opened, by number.
     pub rounds: Vec<RoundRecord>,

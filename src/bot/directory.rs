@@ -5,10 +5,11 @@
 //! and records the answers here), so its rules are tested without one.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use matrix_sdk::ruma::{OwnedRoomId, OwnedRoomOrAliasId, OwnedUserId, RoomId};
 
+use super::lock;
 use crate::survey::Survey;
 
 /// A configured room and, once known, its id.
@@ -54,12 +55,6 @@ pub(super) struct Directory {
     /// DM rooms whose participant was seen joined (until a membership change says
     /// otherwise): the sender's join check without a state-store query per message.
     joined_dms: Mutex<HashSet<OwnedRoomId>>,
-}
-
-/// A poisoned lock only means another task panicked mid-update of plain ids and sets; the
-/// data is still consistent enough to use.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Directory {

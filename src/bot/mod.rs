@@ -28,7 +28,7 @@ mod rounds;
 mod tests;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -48,6 +48,12 @@ use crate::matrix::session::{self, DataDirLock};
 use crate::matrix::sync::{self, SyncHandler, SyncOptions, SyncPosition};
 use crate::store::{AsyncStore, Passphrase};
 use crate::survey::{self, Survey};
+
+/// A poisoned lock only means another task panicked mid-update of plain maps; the data is
+/// still consistent enough to use.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// The name under which the sync position is kept in the store's bot state.
 const SYNC_POSITION: &str = "sync_position";
@@ -704,7 +710,7 @@ impl Bot {
                 };
                 let timeout =
                     Duration::from_secs(self.inner.config.sync.undecryptable_timeout_secs);
-                let mut pending = self.inner.utd.lock().unwrap_or_else(|p| p.into_inner());
+                let mut pending = lock(&self.inner.utd);
                 if !pending.iter().any(|p| p.event_id == event_id) {
                     pending.push(participant::PendingUtd {
                         room_id: room.to_owned(),

@@ -7,15 +7,15 @@
 //! goes into a DM before the participant has joined it. Rooms are served concurrently.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, RoomId};
 use tokio::sync::{Notify, Semaphore};
 use tracing::{debug, warn};
 
-use super::Bot;
+use super::{Bot, lock};
 use crate::conversation::{self, Context, Outgoing};
 use crate::model::RoundStatus;
 use crate::store::OutboxMessage;
@@ -54,12 +54,6 @@ pub(super) struct Sender {
     answer_started: Mutex<HashMap<OwnedRoomId, Instant>>,
 }
 
-/// A poisoned lock only means another task panicked mid-update of plain maps; the data is
-/// still consistent enough to use.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Sender {
     /// A sender with no room served and [`PARALLEL_ROOMS`] slots.
     pub(super) fn new() -> Sender {
@@ -83,6 +77,11 @@ impl Sender {
             Some(t) => map.insert(room.to_owned(), t),
             None => map.remove(room),
         };
+    }
+
+    /// When the answer that caused `room`'s next question arrived, forgotten once read.
+    fn take_answer_started(&self, room: &RoomId) -> Option<Instant> {
+        lock(&self.answer_started).remove(room)
     }
 
     /// Marks the room as served; false if a worker serves it already, which is then told
@@ -251,7 +250,7 @@ impl Bot {
                 }
             };
             if matches!(out.context(), Context::Question(_)) {
-                let started = lock(&self.inner.sender.answer_started).remove(&id);
+                let started = self.inner.sender.take_answer_started(&id);
                 if let Some(t0) = started {
                     self.inner.metrics.record_handling(t0.elapsed());
                 }

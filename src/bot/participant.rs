@@ -14,8 +14,8 @@ use matrix_sdk::ruma::serde::Raw;
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use tracing::{debug, info, warn};
 
-use super::Bot;
 use super::port::Redecrypted;
+use super::{Bot, lock};
 use crate::conversation::{self, Action, Input, Participant, Round};
 use crate::matrix::events::Inbound;
 use crate::matrix::send::caused_txn;
@@ -374,7 +374,7 @@ impl Bot {
     /// undecryptable past the timeout are handled as "ask again".
     pub(super) async fn retry_undecryptable(&self) {
         let due: Vec<PendingUtd> = {
-            let mut pending = self.inner.utd.lock().unwrap_or_else(|p| p.into_inner());
+            let mut pending = lock(&self.inner.utd);
             std::mem::take(&mut *pending)
         };
         let mut keep = Vec::new();
@@ -406,7 +406,7 @@ impl Bot {
                 keep.push(p);
             }
         }
-        let mut pending = self.inner.utd.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = lock(&self.inner.utd);
         pending.extend(keep);
     }
 
