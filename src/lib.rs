@@ -32,5 +32,6 @@ pub mod services;
 pub mod store;
 
 pub use pulsebot_core::{
-    admin, clock, conversation, export, import, lang, model, schedule, stats, survey,
+    admin, clock, conversation, counted, export, import, lang, model, schedule, stats, survey,
+    throttle,
 };

@@ -26,6 +26,15 @@ pub struct Metrics {
     pub sent: AtomicU64,
     /// Failed send attempts (each is retried).
     pub send_failures: AtomicU64,
+    /// Messages given up on: refused by the homeserver (forbidden, too large, not in the
+    /// room), rate-limited too often, or queued for a room the bot lost.
+    pub messages_dropped: AtomicU64,
+    /// Replies not sent because the participant (or room) had used up their reply rate.
+    pub replies_throttled: AtomicU64,
+    /// Inbound events skipped because a bounded queue was full.
+    pub events_dropped: AtomicU64,
+    /// Admin commands that failed or ran out of time (their reply may be missing).
+    pub command_failures: AtomicU64,
     /// Rounds open at the last count.
     pub rounds_open: AtomicU64,
     /// Undecryptable events seen.
@@ -52,6 +61,10 @@ impl Default for Metrics {
             answers: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             send_failures: AtomicU64::new(0),
+            messages_dropped: AtomicU64::new(0),
+            replies_throttled: AtomicU64::new(0),
+            events_dropped: AtomicU64::new(0),
+            command_failures: AtomicU64::new(0),
             rounds_open: AtomicU64::new(0),
             undecryptable: AtomicU64::new(0),
             outbox_pending: AtomicU64::new(0),
@@ -227,9 +240,33 @@ impl Metrics {
         );
         counter(
             "pulsebot_send_failures_total",
-            "Failed send attempts; each message is retried with the same transaction id.",
+            "Failed send attempts (a message is retried with the same transaction id unless the refusal is final).",
             "counter",
             load(&self.send_failures),
+        );
+        counter(
+            "pulsebot_messages_dropped_total",
+            "Messages given up on: refused by the homeserver, rate-limited too often, or for a room the bot lost.",
+            "counter",
+            load(&self.messages_dropped),
+        );
+        counter(
+            "pulsebot_replies_throttled_total",
+            "Replies (hints, my data, survey closed) not sent because the participant used up their reply rate.",
+            "counter",
+            load(&self.replies_throttled),
+        );
+        counter(
+            "pulsebot_events_dropped_total",
+            "Inbound events skipped because a bounded queue was full.",
+            "counter",
+            load(&self.events_dropped),
+        );
+        counter(
+            "pulsebot_command_failures_total",
+            "Admin commands that failed or ran out of time.",
+            "counter",
+            load(&self.command_failures),
         );
         counter(
             "pulsebot_syncs_total",

@@ -9,6 +9,7 @@
 //! # Layout
 //! - [`model`]: answers, consent, rounds and their status, mode, conversation state, ledger
 //!   entries, answer records, and the effects the core asks for (messages, answer updates).
+//! - [`counted`]: the bounded log of counted event ids that makes each answer count once.
 //! - [`lang`]: the two languages participants are addressed in.
 //! - [`clock`]: where the time comes from (system or a clock tests move).
 //! - [`survey`]: questionnaires: model, parser (schedules too), instruments, rendering, scoring.
@@ -18,6 +19,7 @@
 //! - [`admin`]: `!pulse` admin commands, parsed and rendered.
 //! - [`stats`]: statistics over rounds, with the minimum group size applied.
 //! - [`export`]: the published report rendered as JSON, CSV (also German Excel), Markdown, HTML.
+//! - [`throttle`]: how many replies one participant may cause (a token bucket per key).
 //! - [`import`]: answers of an earlier survey (a LimeSurvey CSV export) parsed and mapped onto a
 //!   survey (the bot writes them).
 #![recursion_limit = "256"]
@@ -25,6 +27,7 @@
 pub mod admin;
 pub mod clock;
 pub mod conversation;
+pub mod counted;
 pub mod export;
 pub mod import;
 pub mod lang;
@@ -32,3 +35,4 @@ pub mod model;
 pub mod schedule;
 pub mod stats;
 pub mod survey;
+pub mod throttle;

@@ -7,10 +7,11 @@
 //! business (its own versioned records, converted from and to these types): a field added
 //! here is not a schema change until the bot's persistence decides to persist it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+pub use crate::counted::Counted;
 use crate::lang::Lang;
 
 /// One answer to one item, as the participant gave it.
@@ -170,8 +171,9 @@ pub struct ConversationState {
     pub answers: BTreeMap<String, AnswerValue>,
     /// Poll event id → the poll it is.
     pub polls: BTreeMap<String, PollRef>,
-    /// Event ids already counted (idempotency); maintained by the bot's persistence.
-    pub counted: BTreeSet<String>,
+    /// Event ids already counted (idempotency), bounded, with the question each answered;
+    /// maintained by the bot's persistence.
+    pub counted: Counted,
 }
 
 /// A completed (or, at round close, partial) response in the answer store. It holds no
@@ -255,4 +257,7 @@ pub struct AnswerUpdate {
     /// The participant answered the last question: move the answers to the answer store
     /// and unlink them, in the same transaction.
     pub finish: bool,
+    /// The question the event answered (or changed), remembered with its counted id so an
+    /// edit or redaction of the event can find it.
+    pub answered: Option<String>,
 }

@@ -15,7 +15,7 @@ use matrix_sdk::ruma::serde::Raw;
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId};
 use tokio::sync::Notify;
 
-use super::port::{MatrixPort, Once, Redecrypted, ReplyTo, Upload};
+use super::port::{MatrixPort, Once, Redecrypted, Refusal, Refused, ReplyTo, Upload};
 use crate::conversation::Outgoing;
 
 /// What the bot put into a room.
@@ -42,6 +42,9 @@ struct FakeRoom {
     bot_joined: bool,
     /// False only for rooms made with [`FakePort::add_plain_room`].
     plain: bool,
+    /// Set by [`FakePort::refuse`]: every send into the room is refused so, this many
+    /// times (`u32::MAX`: always).
+    refusing: Option<(Refusal, u32)>,
     timeline: Vec<SentEvent>,
     /// Transaction id → the event it made (a resend returns the first event).
     txns: HashMap<String, OwnedEventId>,
@@ -51,6 +54,8 @@ struct FakeRoom {
 struct State {
     rooms: HashMap<OwnedRoomId, FakeRoom>,
     dms: HashMap<OwnedUserId, OwnedRoomId>,
+    /// Upgraded room → its successor.
+    successors: HashMap<OwnedRoomId, OwnedRoomId>,
     next: u64,
 }
 
@@ -90,6 +95,27 @@ impl FakePort {
         self.add_room(id, members);
         if let Some(r) = self.state().rooms.get_mut(id) {
             r.plain = true;
+        }
+    }
+
+    /// The next `times` sends into `room` are refused with `how` (the bot stays in it).
+    pub(super) fn refuse(&self, room: &RoomId, how: Refusal, times: u32) {
+        if let Some(r) = self.state().rooms.get_mut(room) {
+            r.refusing = Some((how, times));
+        }
+    }
+
+    /// `old` was upgraded to `new` (the bot is not in `new` until it joins).
+    pub(super) fn upgrade(&self, old: &RoomId, new: &RoomId) {
+        self.state()
+            .successors
+            .insert(old.to_owned(), new.to_owned());
+    }
+
+    /// `user` joins `room` (as a member the bot sees in its state).
+    pub(super) fn join_as(&self, room: &RoomId, user: &UserId) {
+        if let Some(r) = self.state().rooms.get_mut(room) {
+            r.members.insert(user.to_owned(), MembershipState::Join);
         }
     }
 
@@ -155,11 +181,22 @@ impl FakePort {
         let mut st = self.state();
         st.next += 1;
         let id: OwnedEventId = format!("$fake{}", st.next).try_into()?;
+        let refused = |kind, detail: &str| {
+            anyhow::Error::new(Refused {
+                kind,
+                detail: detail.to_owned(),
+            })
+        };
         let room = st
             .rooms
             .get_mut(room)
             .filter(|r| r.bot_joined)
-            .ok_or_else(|| anyhow::anyhow!("M_FORBIDDEN: the bot is not in the room"))?;
+            .ok_or_else(|| refused(Refusal::Final, "M_FORBIDDEN: the bot is not in the room"))?;
+        if let Some((how, times)) = room.refusing {
+            room.refusing = (times > 1).then(|| (how, times.saturating_sub(1)));
+            drop(st);
+            return Err(refused(how, "refused by the fake homeserver"));
+        }
         if let Some(txn) = txn {
             if let Some(first) = room.txns.get(txn) {
                 return Ok(first.clone());
@@ -239,13 +276,24 @@ impl MatrixPort for FakePort {
 
     async fn ensure_dm(&self, user: &UserId, known: Option<&RoomId>) -> Result<OwnedRoomId> {
         let mut st = self.state();
+        // Usable: the bot is in it and nobody but the participant is (as `rooms::usable_dm`).
+        let usable = |st: &State, id: &RoomId| {
+            st.rooms.get(id).is_some_and(|r| {
+                r.bot_joined
+                    && r.members.iter().all(|(u, m)| {
+                        u == user || !matches!(m, MembershipState::Join | MembershipState::Invite)
+                    })
+            })
+        };
         if let Some(id) = known
-            && st.rooms.get(id).is_some_and(|r| r.bot_joined)
+            && usable(&st, id)
         {
             return Ok(id.to_owned());
         }
-        if let Some(id) = st.dms.get(user) {
-            return Ok(id.clone());
+        if let Some(id) = st.dms.get(user).cloned()
+            && usable(&st, &id)
+        {
+            return Ok(id);
         }
         st.next += 1;
         let id: OwnedRoomId = format!("!dm{}:fake", st.next).try_into()?;
@@ -293,6 +341,10 @@ impl MatrixPort for FakePort {
 
     fn invited_rooms(&self) -> Vec<OwnedRoomId> {
         Vec::new()
+    }
+
+    fn successor(&self, room: &RoomId) -> Option<OwnedRoomId> {
+        self.state().successors.get(room).cloned()
     }
 
     async fn redecrypt(&self, _room: &RoomId, _raw: &Raw<AnySyncTimelineEvent>) -> Redecrypted {

@@ -35,7 +35,9 @@ use anyhow::Context;
 use matrix_sdk::Room;
 use matrix_sdk::deserialized_responses::TimelineEvent;
 use matrix_sdk::ruma::events::room::member::MembershipState;
-use matrix_sdk::ruma::{EventId, OwnedRoomId, OwnedUserId, RoomId, RoomOrAliasId, UserId};
+use matrix_sdk::ruma::{
+    EventId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, RoomOrAliasId, UserId,
+};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -71,8 +73,13 @@ struct Inner {
     metrics: Arc<crate::metrics::Metrics>,
     /// Wakes the scheduler tick (a round opened, someone joined a pilot room).
     contact_now: tokio::sync::Notify,
-    /// Undecryptable DM events waiting for their keys.
+    /// Undecryptable DM events waiting for their keys (at most [`MAX_UTD`]).
     utd: Mutex<Vec<participant::PendingUtd>>,
+    /// Replies per participant (hints, `meine daten`, "closed") and per room (refusals).
+    replies: Mutex<crate::throttle::Throttle>,
+    /// Admin command events already taken up by this process, newest last (a replayed
+    /// batch runs no command twice).
+    commands_seen: Mutex<std::collections::VecDeque<OwnedEventId>>,
     /// The sender's workers, slots and wake-up.
     sender: outbox::Sender,
     /// Set while a tick runs, so ticks never overlap.
@@ -174,6 +181,7 @@ pub async fn run_with(
     let port = Arc::new(ClientPort::new(client.clone())?);
     let bot = Bot::new(config, port, store, surveys, options, cancel.clone());
     bot.resolve_aliases().await;
+    bot.follow_known_upgrades();
     // Invites that arrived before a crash were already consumed by a saved sync position.
     for room in bot.port().invited_rooms() {
         bot.invited_room(&room).await;
@@ -262,6 +270,14 @@ impl SyncPosition for StorePosition {
 const TICK: Duration = Duration::from_secs(30);
 /// How often undecryptable events are tried again.
 const UTD_RETRY: Duration = Duration::from_secs(3);
+/// Undecryptable events kept for a retry, at most, in all rooms and in one room: a room
+/// that sends junk the bot cannot decrypt fills its own share, not the bot's memory.
+const MAX_UTD: usize = 2000;
+const MAX_UTD_PER_ROOM: usize = 20;
+/// An admin command (with its reply or upload) runs off the sync path within this time.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+/// Admin command events remembered against replays.
+const COMMANDS_SEEN: usize = 1024;
 
 impl Bot {
     /// A bot over `port` and `store`, not yet running: [`Bot::spawn_background`] starts the
@@ -285,6 +301,8 @@ impl Bot {
                 metrics: options.metrics.clone(),
                 contact_now: tokio::sync::Notify::new(),
                 utd: Mutex::new(Vec::new()),
+                replies: Mutex::new(crate::throttle::Throttle::default()),
+                commands_seen: Mutex::new(std::collections::VecDeque::new()),
                 ticking: AtomicBool::new(false),
                 sender: outbox::Sender::new(),
                 options,
@@ -489,12 +507,118 @@ impl Bot {
                 event_id,
                 sender,
                 body,
-            } => match admin::parse(&body) {
-                Some(cmd) => self.admin_command(room, &event_id, &sender, cmd).await,
-                None => Ok(()),
-            },
-            Inbound::PollResponse { .. } | Inbound::Membership { .. } => Ok(()),
+            }
+            | Inbound::Aside {
+                event_id,
+                sender,
+                body,
+            } => {
+                if let Some(cmd) = admin::parse(&body) {
+                    self.spawn_admin_command(room, event_id, sender, cmd);
+                }
+                Ok(())
+            }
+            Inbound::Tombstone { replacement, .. } => {
+                self.follow_upgrade(room, &replacement);
+                Ok(())
+            }
+            Inbound::PollResponse { .. }
+            | Inbound::Membership { .. }
+            | Inbound::Edit { .. }
+            | Inbound::Redaction { .. } => Ok(()),
         }
+    }
+
+    /// Follows a configured room's upgrade to its successor (joined, and a configured room
+    /// from now on); the old room stays one too.
+    fn follow_upgrade(&self, old: &RoomId, new: &RoomId) {
+        if self.directory().follow(old, new) {
+            info!("a configured room was upgraded; following it to the new room");
+            if !self.port().is_joined(new) {
+                self.spawn_join(new.to_owned());
+            }
+        }
+    }
+
+    /// Follows upgrades of the configured rooms that happened while the bot was away (the
+    /// tombstone is in the state it holds; chains of upgrades are followed, up to ten).
+    fn follow_known_upgrades(&self) {
+        for id in self.directory().configured_ids() {
+            let mut current = id;
+            for _ in 0..10 {
+                let Some(next) = self.port().successor(&current) else {
+                    break;
+                };
+                self.follow_upgrade(&current, &next);
+                current = next;
+            }
+        }
+    }
+
+    /// Runs an admin command off the sync path: a slow upload, a refused reply or a long
+    /// round close never holds up the events behind it. Each command event runs once per
+    /// process; a failure or timeout is logged without ids and counted.
+    fn spawn_admin_command(
+        &self,
+        room: &RoomId,
+        event_id: OwnedEventId,
+        sender: OwnedUserId,
+        cmd: AdminCommand,
+    ) {
+        {
+            let mut seen = lock(&self.inner.commands_seen);
+            if seen.contains(&event_id) {
+                debug!("admin command seen before; not run again");
+                return;
+            }
+            seen.push_back(event_id.clone());
+            while seen.len() > COMMANDS_SEEN {
+                seen.pop_front();
+            }
+        }
+        let (bot, room) = (self.clone(), room.to_owned());
+        let name = cmd.name().to_owned();
+        self.inner.tasks.spawn(
+            async move {
+                let run = bot.admin_command(&room, &event_id, &sender, cmd);
+                let failed = match tokio::time::timeout(COMMAND_TIMEOUT, run).await {
+                    Ok(Ok(())) => false,
+                    Ok(Err(e)) => {
+                        // The error may name the room: debug only.
+                        debug!(error = %format!("{e:#}"), "admin command error");
+                        warn!(
+                            command = name,
+                            "admin command failed (its reply may be missing)"
+                        );
+                        true
+                    }
+                    Err(_) => {
+                        warn!(command = name, "admin command ran out of time");
+                        true
+                    }
+                };
+                if failed {
+                    bot.inner
+                        .metrics
+                        .command_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            .instrument(info_span!("command")),
+        );
+    }
+
+    /// Whether a room may get another refusal or wrong-room pointer now (a careless room
+    /// full of `!pulse` gets a few, not one per message).
+    fn room_may_get_pointer(&self, room: &RoomId) -> bool {
+        let ok = lock(&self.inner.replies).take(&format!("room {room}"), Instant::now());
+        if !ok {
+            self.inner
+                .metrics
+                .replies_throttled
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        ok
     }
 
     async fn admin_command(
@@ -515,17 +639,21 @@ impl Bot {
                 command = cmd.name(),
                 "admin command refused: sender is not an admin"
             );
-            self.port()
-                .reply_text(room, to("refuse"), admin::refusal(lang))
-                .await?;
+            if self.room_may_get_pointer(room) {
+                self.port()
+                    .reply_text(room, to("refuse"), admin::refusal(lang))
+                    .await?;
+            }
             return Ok(());
         }
         let in_admin_room = self.directory().is_admin_room(room);
         let in_dm = !self.directory().is_pilot(room) && self.is_one_to_one(room, sender).await;
         if !in_admin_room && !in_dm {
-            self.port()
-                .reply_text(room, to("wrong-room"), admin::wrong_room(lang))
-                .await?;
+            if self.room_may_get_pointer(room) {
+                self.port()
+                    .reply_text(room, to("wrong-room"), admin::wrong_room(lang))
+                    .await?;
+            }
             return Ok(());
         }
         info!(command = cmd.name(), "admin command");
@@ -643,10 +771,18 @@ impl SyncHandler for Bot {
     }
 
     async fn left(&self, room: Room) {
-        let span = info_span!("left", room = %room.room_id());
+        let span = info_span!("left");
         async {
             info!("no longer in the room; forgetting it");
             self.set_dm_joined(room.room_id(), false);
+            if self.dm_user(room.room_id()).is_some() {
+                // Removed from a DM: nothing can go there any more; the next contact
+                // opens a fresh one.
+                self.directory().abandon(room.room_id());
+                if let Err(e) = self.drop_queued(room.room_id()).await {
+                    warn!(error = %format!("{e:#}"), "could not drop the room's queue");
+                }
+            }
             if let Err(e) = self.port().forget(room.room_id()).await {
                 warn!(error = %e, "could not forget the room");
             }
@@ -685,10 +821,29 @@ impl Bot {
             body,
             event_id,
             sender,
+        }
+        | Inbound::Aside {
+            body,
+            event_id,
+            sender,
         } = &ev
             && let Some(cmd) = admin::parse(body)
         {
-            return self.admin_command(room, event_id, sender, cmd).await;
+            self.spawn_admin_command(room, event_id.clone(), sender.clone(), cmd);
+            return Ok(());
+        }
+        // Someone besides the participant joined their DM: it is no longer private.
+        if let Inbound::Membership {
+            user,
+            membership: MembershipState::Join | MembershipState::Invite,
+            ..
+        } = &ev
+            && let Some(participant) = self.dm_user(room)
+            && *user != participant
+            && *user != self.port().own_user()
+        {
+            self.spawn_leave_dm(room, participant);
+            return Ok(());
         }
         match ev {
             Inbound::Undecryptable {
@@ -701,7 +856,6 @@ impl Bot {
                     .undecryptable
                     .fetch_add(1, Ordering::Relaxed);
                 warn!(
-                    room = %room,
                     device = device_id.as_deref().unwrap_or("?"),
                     "undecryptable event in a direct chat; keys requested, retrying"
                 );
@@ -711,6 +865,15 @@ impl Bot {
                 let timeout =
                     Duration::from_secs(self.inner.config.sync.undecryptable_timeout_secs);
                 let mut pending = lock(&self.inner.utd);
+                let in_room = pending.iter().filter(|p| p.room_id == room).count();
+                if pending.len() >= MAX_UTD || in_room >= MAX_UTD_PER_ROOM {
+                    self.inner
+                        .metrics
+                        .events_dropped
+                        .fetch_add(1, Ordering::Relaxed);
+                    warn!("too many undecryptable events waiting; this one is not retried");
+                    return Ok(());
+                }
                 if !pending.iter().any(|p| p.event_id == event_id) {
                     pending.push(participant::PendingUtd {
                         room_id: room.to_owned(),

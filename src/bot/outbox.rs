@@ -5,6 +5,14 @@
 //! conversation, and only then marks it sent. A crash anywhere in between resends with the
 //! same id, and the homeserver returns the first event instead of posting again. Nothing
 //! goes into a DM before the participant has joined it. Rooms are served concurrently.
+//!
+//! Refusals (issue 14): a message the homeserver refuses for good (forbidden, too large, not
+//! in the room) is dropped and counted, and the room's next message goes on; a rate limit is
+//! waited out a few times (the server's retry-after, at most 30 s) and then the message is
+//! dropped; a transient failure (network, server error: an outage) keeps the message and
+//! pauses only that room, with a growing pause up to [`MAX_ROOM_BACKOFF`]. A room the bot gave
+//! up (someone else joined a DM, the bot was removed) has its queue dropped, and so has a DM
+//! whose participant left more than [`LEFT_GRACE`] ago.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -15,6 +23,7 @@ use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, RoomId};
 use tokio::sync::{Notify, Semaphore};
 use tracing::{debug, warn};
 
+use super::port::{Refusal, refusal};
 use super::{Bot, lock};
 use crate::conversation::{self, Context, Outgoing};
 use crate::model::RoundStatus;
@@ -29,6 +38,14 @@ const PRUNE_EVERY: Duration = Duration::from_secs(10);
 /// Pause before looking again when nothing woke the sender (invites not yet accepted, a
 /// failed send).
 const IDLE: Duration = Duration::from_secs(2);
+/// A message rate-limited this many times in a row is given up.
+const MAX_RATE_LIMITED: u32 = 5;
+/// Longest wait for one rate limit.
+const MAX_RATE_WAIT: Duration = Duration::from_secs(30);
+/// Longest pause of a room whose sends fail (network, server errors).
+const MAX_ROOM_BACKOFF: Duration = Duration::from_secs(300);
+/// What is queued for a DM its participant left is dropped after this long.
+const LEFT_GRACE: Duration = Duration::from_secs(600);
 
 /// How a room worker's pass ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +69,11 @@ pub(super) struct Sender {
     wake: Notify,
     /// When the answer that will cause a DM's next question reached the bot.
     answer_started: Mutex<HashMap<OwnedRoomId, Instant>>,
+    /// Rooms whose last send failed: how often in a row, and when to try again.
+    paused: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Rooms with a question poll between its send and its registration: a vote for a poll
+    /// the round does not know yet waits only while one is.
+    polls_in_flight: Mutex<HashMap<OwnedRoomId, u32>>,
 }
 
 impl Sender {
@@ -62,7 +84,52 @@ impl Sender {
             slots: Semaphore::new(PARALLEL_ROOMS),
             wake: Notify::new(),
             answer_started: Mutex::new(HashMap::new()),
+            paused: Mutex::new(HashMap::new()),
+            polls_in_flight: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether a question poll is being sent into `room` and not registered yet.
+    pub(super) fn poll_in_flight(&self, room: &RoomId) -> bool {
+        lock(&self.polls_in_flight)
+            .get(room)
+            .is_some_and(|n| *n > 0)
+    }
+
+    fn poll_sending(&self, room: &RoomId, sending: bool) {
+        let mut map = lock(&self.polls_in_flight);
+        let n = map.entry(room.to_owned()).or_insert(0);
+        if sending {
+            *n += 1;
+        } else {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(room);
+            }
+        }
+    }
+
+    /// Whether `room` is paused after failed sends.
+    fn is_paused(&self, room: &str, now: Instant) -> bool {
+        lock(&self.paused)
+            .get(room)
+            .is_some_and(|(_, until)| *until > now)
+    }
+
+    /// A send to `room` failed: pause it, twice as long as last time (from 2 s).
+    fn failed(&self, room: &str, now: Instant) -> Duration {
+        let mut map = lock(&self.paused);
+        let n = map.get(room).map_or(0, |(n, _)| *n).saturating_add(1);
+        let pause = IDLE
+            .saturating_mul(1 << n.min(10).saturating_sub(1))
+            .min(MAX_ROOM_BACKOFF);
+        map.insert(room.to_owned(), (n, now + pause));
+        pause
+    }
+
+    /// A send to `room` went through.
+    fn succeeded(&self, room: &str) {
+        lock(&self.paused).remove(room);
     }
 
     /// Wakes the sender loop: something was queued for a room no worker serves yet.
@@ -157,7 +224,9 @@ impl Bot {
     /// in order. Called by the sender loop and, right after an answer is stored, by the
     /// handler itself, so the next question does not wait for the loop.
     pub(super) fn spawn_room_worker(&self, room_id: String) {
-        if !self.inner.sender.claim_room(&room_id) {
+        if self.inner.sender.is_paused(&room_id, Instant::now())
+            || !self.inner.sender.claim_room(&room_id)
+        {
             return;
         }
         let bot = self.clone();
@@ -197,13 +266,15 @@ impl Bot {
             }
             match self.send_room(room_id, msgs).await {
                 Ok(0) => return Drained::Waiting,
-                Ok(_) => {}
+                Ok(_) => self.inner.sender.succeeded(room_id),
                 Err(e) => {
                     self.inner
                         .metrics
                         .send_failures
                         .fetch_add(1, Ordering::Relaxed);
-                    warn!(room = %room_id, error = %format!("{e:#}"), "send failed; retried later");
+                    let pause = self.inner.sender.failed(room_id, Instant::now());
+                    debug!(error = %format!("{e:#}"), "send error");
+                    warn!(retry_in = ?pause, "send failed; this room is retried later, the others go on");
                     return Drained::Failed;
                 }
             }
@@ -221,18 +292,35 @@ impl Bot {
             }
             return Ok(msgs.len());
         };
+        if self.directory().is_abandoned(&id) {
+            self.drop_queued(&id).await?;
+            return Ok(msgs.len());
+        }
         if !self.port().is_joined(&id) {
-            debug!(room = room_id, "room not known yet; waiting");
+            debug!("room not known yet; waiting");
             return Ok(0);
         }
         let participant = self.dm_user(&id);
         if let Some(user) = &participant
             && !self.dm_joined(&id, user).await
         {
-            debug!(
-                room = room_id,
-                "participant has not joined the DM yet; waiting"
-            );
+            use matrix_sdk::ruma::events::room::member::MembershipState as M;
+            if matches!(
+                self.port().membership(&id, user).await,
+                Some(M::Leave | M::Ban)
+            ) {
+                self.directory().note_left(&id, true);
+            }
+            if self
+                .directory()
+                .left_since(&id)
+                .is_some_and(|t| t.elapsed() > LEFT_GRACE)
+            {
+                // They left for good: the next contact opens a fresh DM.
+                self.drop_queued(&id).await?;
+                return Ok(msgs.len());
+            }
+            debug!("participant has not joined the DM yet; waiting");
             return Ok(0);
         }
         let mut sent = 0;
@@ -255,23 +343,101 @@ impl Bot {
                     self.inner.metrics.record_handling(t0.elapsed());
                 }
             }
-            let event_id = self.port().send(&id, &out, &m.txn_id).await?;
-            if let (
-                Some(user),
+            let is_question_poll = matches!(
+                &out,
                 Outgoing::Poll {
-                    context: Context::Question(item),
+                    context: Context::Question(_),
                     ..
-                },
-            ) = (&participant, &out)
-            {
-                self.register_poll(user, item, event_id.as_str(), &out)
-                    .await?;
+                }
+            );
+            if is_question_poll {
+                self.inner.sender.poll_sending(&id, true);
+            }
+            let sent_and_registered = self
+                .send_and_register(&id, participant.as_ref(), &out, &m)
+                .await;
+            if is_question_poll {
+                self.inner.sender.poll_sending(&id, false);
+            }
+            if !sent_and_registered? {
+                self.inner
+                    .metrics
+                    .messages_dropped
+                    .fetch_add(1, Ordering::Relaxed);
             }
             self.inner.store.mark_sent(&m).await?;
             self.inner.metrics.sent.fetch_add(1, Ordering::Relaxed);
             sent += 1;
         }
         Ok(sent)
+    }
+
+    /// Sends one queued message and registers a question poll; false if the homeserver
+    /// refused it for good (dropped).
+    async fn send_and_register(
+        &self,
+        id: &RoomId,
+        participant: Option<&OwnedUserId>,
+        out: &Outgoing,
+        m: &OutboxMessage,
+    ) -> anyhow::Result<bool> {
+        {
+            let event_id = match self.send_one(id, out, &m.txn_id).await? {
+                Some(event_id) => event_id,
+                // Refused for good: dropped, and the room's next message goes on.
+                None => return Ok(false),
+            };
+            if let (
+                Some(user),
+                Outgoing::Poll {
+                    context: Context::Question(item),
+                    ..
+                },
+            ) = (participant, out)
+            {
+                self.register_poll(user, item, event_id.as_str(), out)
+                    .await?;
+            }
+            Ok(true)
+        }
+    }
+
+    /// Sends one message: its event id, `None` if the homeserver refused it for good (or
+    /// rate-limited it [`MAX_RATE_LIMITED`] times in a row), an error for a failure to retry.
+    async fn send_one(
+        &self,
+        room: &RoomId,
+        out: &Outgoing,
+        txn: &str,
+    ) -> anyhow::Result<Option<matrix_sdk::ruma::OwnedEventId>> {
+        let mut limited = 0;
+        loop {
+            let e = match self.port().send(room, out, txn).await {
+                Ok(id) => return Ok(Some(id)),
+                Err(e) => e,
+            };
+            match refusal(&e) {
+                Some(Refusal::Final) => {
+                    debug!(error = %format!("{e:#}"), "refusal");
+                    warn!(kind = %out.context(), "the homeserver refused a message; dropped");
+                    return Ok(None);
+                }
+                Some(Refusal::RateLimited(after)) if limited + 1 < MAX_RATE_LIMITED => {
+                    limited += 1;
+                    let wait = after.unwrap_or(Duration::from_secs(1)).min(MAX_RATE_WAIT);
+                    debug!(?wait, "rate-limited; waiting as the homeserver asks");
+                    tokio::select! {
+                        _ = self.inner.cancel.cancelled() => return Err(e),
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+                Some(Refusal::RateLimited(_)) => {
+                    warn!(kind = %out.context(), "a message was rate-limited too often; dropped");
+                    return Ok(None);
+                }
+                None => return Err(e),
+            }
+        }
     }
 
     /// Records a sent question poll in the conversation that asks `item`.

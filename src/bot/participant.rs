@@ -6,6 +6,8 @@
 //! replayed event again is deduplicated by the homeserver. Logs name the room and what was
 //! done, never the participant or the text.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -93,13 +95,49 @@ impl Bot {
             Inbound::Undecryptable {
                 event_id, sender, ..
             } => (event_id, sender, Input::Undecryptable),
+            Inbound::Aside {
+                event_id,
+                sender,
+                body,
+            } => (event_id, sender, Input::Aside(body)),
+            Inbound::Edit {
+                event_id,
+                sender,
+                target,
+                body,
+            } => (
+                event_id,
+                sender,
+                Input::Edit {
+                    target: target.to_string(),
+                    body,
+                },
+            ),
+            Inbound::Redaction {
+                event_id,
+                sender,
+                target,
+            } => (
+                event_id,
+                sender,
+                Input::Withdraw {
+                    target: target.to_string(),
+                },
+            ),
+            // A DM upgraded by the participant is not followed: the next contact opens a
+            // fresh DM (see `rooms::usable_dm`).
+            Inbound::Tombstone { .. } => return Ok(()),
             Inbound::Membership {
                 user, membership, ..
             } => {
                 if self.dm_user(room).as_deref() == Some(user.as_ref()) {
-                    let joined =
-                        membership == matrix_sdk::ruma::events::room::member::MembershipState::Join;
+                    use matrix_sdk::ruma::events::room::member::MembershipState as M;
+                    let joined = membership == M::Join;
                     self.set_dm_joined(room, joined);
+                    // A participant who left gets a fresh DM at the next contact; what was
+                    // queued for the old one is dropped after a grace time (see the sender).
+                    self.directory()
+                        .note_left(room, matches!(membership, M::Leave | M::Ban));
                     if joined {
                         // The participant joined their DM: queued messages may go now.
                         self.inner.sender.wake();
@@ -151,6 +189,9 @@ impl Bot {
         match action {
             Action::Ignore => {}
             Action::Reply(msgs) => {
+                if !self.may_reply(&user) {
+                    return Ok(());
+                }
                 let o = out(&msgs);
                 store.run(move |s| s.queue(&o)).await?;
             }
@@ -219,6 +260,9 @@ impl Bot {
                     .await?;
             }
             Action::ShowMyData => {
+                if !self.may_reply(&user) {
+                    return Ok(());
+                }
                 let u = user.clone();
                 let data = store.run(move |s| s.my_data(&u, now)).await?;
                 let o = out(&conversation::my_data_reply(&data.render(p.lang), p.lang));
@@ -273,8 +317,10 @@ impl Bot {
             return Ok(false);
         };
         let user = entry.user_id.clone();
-        if let Input::PollVote { poll_event_id, .. } = input {
-            self.wait_for_registration(&user, survey_id, n, poll_event_id)
+        if let Input::PollVote { poll_event_id, .. } = input
+            && let Ok(room) = OwnedRoomId::try_from(room_id)
+        {
+            self.wait_for_registration(&room, &user, survey_id, n, poll_event_id)
                 .await?;
         }
         let lang = entry.lang;
@@ -285,18 +331,48 @@ impl Bot {
             event_id.to_string(),
             input.clone(),
         );
+        // A rejected input's hint is a reply like any other: only while the participant's
+        // reply rate allows (the input is still counted, so a replay changes nothing).
+        let may_hint = self.reply_allowed(&user);
+        // What became of a rejection's hint: 0 none, 1 queued, 2 withheld.
+        let hint = Arc::new(AtomicU8::new(0));
+        let hint_in = hint.clone();
         let outcome = self
             .inner
             .store
             .run(move |s| {
                 let round = Round::new(&survey, lang);
                 s.record_answer(&u, &sid, n, &ev, |state| {
-                    let mut update = conversation::apply(state, &round, &inp, &r);
+                    let step = conversation::step(state, &round, &inp);
+                    let rejected = matches!(step.outcome, conversation::Outcome::Rejected(_));
+                    let mut update = step.update(&r);
+                    *state = step.state;
+                    let verdict = match (rejected, may_hint) {
+                        (false, _) => 0,
+                        (true, true) => 1,
+                        (true, false) => {
+                            update.outbound.clear();
+                            2
+                        }
+                    };
+                    hint_in.store(verdict, AtomicOrdering::Relaxed);
                     update.outbound = with_txn(std::mem::take(&mut update.outbound), &ev);
                     update
                 })
             })
             .await?;
+        match hint.load(AtomicOrdering::Relaxed) {
+            1 => {
+                self.may_reply(&user);
+            }
+            2 => {
+                self.inner
+                    .metrics
+                    .replies_throttled
+                    .fetch_add(1, AtomicOrdering::Relaxed);
+            }
+            _ => {}
+        }
         match outcome {
             RecordOutcome::Recorded { finished, .. } => {
                 self.inner
@@ -314,6 +390,9 @@ impl Bot {
             }
             RecordOutcome::AlreadyCounted => debug!("event already counted"),
             RecordOutcome::RoundClosed | RecordOutcome::RoundFinished => {
+                if !self.may_reply(&user) {
+                    return Ok(false);
+                }
                 let o = with_txn(
                     conversation::to_outbounds(&conversation::closed_reply(lang), room_id),
                     event_id.as_str(),
@@ -326,9 +405,12 @@ impl Bot {
     }
 
     /// Waits (briefly) until the poll a vote refers to is registered, so the vote is mapped
-    /// to its question rather than rejected as an unknown poll.
+    /// to its question rather than rejected as an unknown poll. Only while a question poll
+    /// is being sent into the room: a vote for a poll that does not exist (an old round's,
+    /// another room's, made up) is handled at once, so junk votes cost no waiting.
     async fn wait_for_registration(
         &self,
+        room: &RoomId,
         user: &str,
         survey_id: &str,
         n: u32,
@@ -345,7 +427,7 @@ impl Bot {
                         .is_none_or(|st| conversation::knows_poll(&st, &p)))
                 })
                 .await?;
-            if known || Instant::now() >= deadline {
+            if known || Instant::now() >= deadline || !self.inner.sender.poll_in_flight(room) {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -408,6 +490,123 @@ impl Bot {
         }
         let mut pending = lock(&self.inner.utd);
         pending.extend(keep);
+    }
+
+    /// Someone besides the participant joined (or was invited into) their DM: the bot stops
+    /// using it at once (nothing more is sent there, what was queued is dropped) and moves
+    /// the conversation to a fresh DM, off the sync path.
+    pub(super) fn spawn_leave_dm(&self, room: &RoomId, user: OwnedUserId) {
+        self.directory().abandon(room);
+        warn!("someone else joined a participant's direct chat; moving to a fresh one");
+        let (bot, old) = (self.clone(), room.to_owned());
+        self.inner.tasks.spawn(async move {
+            if let Err(e) = bot.move_dm(&old, &user).await {
+                debug!(error = %format!("{e:#}"), "moving a direct chat failed");
+                warn!("moving a direct chat failed; the next contact opens a fresh one");
+            }
+        });
+    }
+
+    /// Carries out [`Bot::spawn_leave_dm`]: leave, fresh DM, one line of explanation and
+    /// whatever the participant was at (the consent question or the waiting question).
+    async fn move_dm(&self, old: &RoomId, user: &UserId) -> anyhow::Result<()> {
+        self.drop_queued(old).await?;
+        if let Err(e) = self.port().leave(old).await {
+            debug!(error = %format!("{e:#}"), "could not leave the old direct chat");
+        }
+        let u = user.to_string();
+        let Some(entry) = self.inner.store.run(move |s| s.participant(&u)).await? else {
+            return Ok(());
+        };
+        if entry.erased || entry.dm_room.as_deref() != Some(old.as_str()) {
+            return Ok(());
+        }
+        let new = self.port().ensure_dm(user, None).await?;
+        let (lang, new_id) = (entry.lang, new.to_string());
+        let mut msgs = vec![conversation::Outgoing::text(
+            conversation::Context::Hint,
+            conversation::texts::dm_moved(lang),
+        )];
+        match entry.consent {
+            ConsentState::Asked => {
+                msgs.extend(conversation::first_contact(&self.inner.config.notice, lang))
+            }
+            ConsentState::Yes => {
+                if let Some((survey_id, n)) = self.active_round(&entry).await?
+                    && let Some(survey) = self.survey(&survey_id)
+                {
+                    let (u, sid) = (user.to_string(), survey_id.clone());
+                    let state = self
+                        .inner
+                        .store
+                        .run(move |s| s.conversation(&u, &sid, n))
+                        .await?
+                        .unwrap_or_default();
+                    msgs.extend(conversation::resume(&state, &Round::new(&survey, lang)));
+                }
+            }
+            _ => {}
+        }
+        let cause = format!("moved/{old}");
+        let out = with_txn(conversation::to_outbounds(&msgs, &new_id), &cause);
+        let (u, r) = (user.to_string(), new_id.clone());
+        // Known as the DM before anything is queued: the sender registers polls by it.
+        self.remember_dm(new, user.to_owned());
+        self.inner
+            .store
+            .run(move |s| {
+                s.update_participant(&u, |e| e.dm_room = Some(r.clone()))?;
+                s.queue(&out)
+            })
+            .await?;
+        info!("direct chat moved");
+        self.inner.sender.wake();
+        Ok(())
+    }
+
+    /// Drops what is queued for a room the bot gave up (counted as dropped).
+    pub(super) async fn drop_queued(&self, room: &RoomId) -> anyhow::Result<usize> {
+        let r = room.to_string();
+        let dropped = self
+            .inner
+            .store
+            .run(move |s| {
+                let pending = s.pending_in_room(&r)?;
+                for m in &pending {
+                    s.mark_sent(&r, m.id)?;
+                }
+                Ok(pending.len())
+            })
+            .await?;
+        self.inner
+            .metrics
+            .messages_dropped
+            .fetch_add(dropped as u64, AtomicOrdering::Relaxed);
+        if dropped > 0 {
+            info!(
+                dropped,
+                "queued messages for a room the bot gave up were dropped"
+            );
+        }
+        Ok(dropped)
+    }
+
+    /// Whether `user` may get a reply now (does not use one up).
+    fn reply_allowed(&self, user: &str) -> bool {
+        lock(&self.inner.replies).allows(user, Instant::now())
+    }
+
+    /// Uses up one reply of `user`; false (and counted) when their reply rate is used up.
+    fn may_reply(&self, user: &str) -> bool {
+        let ok = lock(&self.inner.replies).take(user, Instant::now());
+        if !ok {
+            self.inner
+                .metrics
+                .replies_throttled
+                .fetch_add(1, AtomicOrdering::Relaxed);
+            debug!("reply skipped: the participant's reply rate is used up");
+        }
+        ok
     }
 
     /// The current time, from the configured clock.

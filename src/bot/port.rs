@@ -51,6 +51,32 @@ pub struct Upload {
     pub bytes: Vec<u8>,
 }
 
+/// How the homeserver refused a message, when the sender must treat it differently from
+/// a failure it retries (a network error, a server error: an outage loses nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Final: forbidden (muted, removed), too large, not in the room, a bad request.
+    /// Sending the same message again cannot help.
+    Final,
+    /// Rate-limited (after the client's own short retries); try again after this long.
+    RateLimited(Option<std::time::Duration>),
+}
+
+/// A send the homeserver refused (see [`Refusal`]). Its text names no room or user.
+#[derive(Debug, thiserror::Error)]
+#[error("the homeserver refused the message ({kind:?}): {detail}")]
+pub struct Refused {
+    /// How.
+    pub kind: Refusal,
+    /// The homeserver's error code and text.
+    pub detail: String,
+}
+
+/// How an error from a send was refused, if it was.
+pub fn refusal(e: &anyhow::Error) -> Option<Refusal> {
+    e.downcast_ref::<Refused>().map(|r| r.kind)
+}
+
 /// What a second decryption attempt of an undecryptable event gave.
 #[derive(Debug)]
 pub enum Redecrypted {
@@ -100,7 +126,7 @@ pub trait MatrixPort: Send + Sync + 'static {
     /// Resolves a room alias.
     async fn resolve_alias(&self, alias: &RoomAliasId) -> Result<OwnedRoomId>;
 
-    /// Joins a room the bot was invited to.
+    /// Joins a room (one the bot was invited to, or a pilot room's successor).
     async fn join(&self, room: &RoomId) -> Result<()>;
 
     /// Leaves (or declines) a room.
@@ -117,6 +143,9 @@ pub trait MatrixPort: Send + Sync + 'static {
 
     /// Rooms the bot is invited to.
     fn invited_rooms(&self) -> Vec<OwnedRoomId>;
+
+    /// The room that replaced `room` (its tombstone), from the state the bot holds.
+    fn successor(&self, room: &RoomId) -> Option<OwnedRoomId>;
 
     /// Tries once more to decrypt an event that was undecryptable.
     async fn redecrypt(&self, room: &RoomId, raw: &Raw<AnySyncTimelineEvent>) -> Redecrypted;

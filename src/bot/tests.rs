@@ -17,6 +17,7 @@ use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use tokio_util::sync::CancellationToken;
 
 use super::fake::{FakePort, Sent, SentEvent};
+use super::port::MatrixPort;
 use super::{Bot, RunOptions};
 use crate::clock::ManualClock;
 use crate::config::{Config, SecretOverrides};
@@ -621,4 +622,321 @@ async fn reports_are_uploaded_into_encrypted_rooms_only() {
         |e| matches!(&e.what, Sent::File(name) if name.ends_with(".html")),
     )
     .await;
+}
+
+// --- Hostile rooms and careless participants (issue 14) ---------------------------------
+
+impl Harness {
+    /// Any inbound event, routed as the sync loop would.
+    async fn event(&self, room: &RoomId, ev: Inbound) {
+        self.bot().route(room, ev, None).await.expect("handled");
+    }
+
+    fn metric(&self, f: impl Fn(&crate::metrics::Metrics) -> &AtomicU64) -> u64 {
+        f(&self.bot().inner.metrics).load(Ordering::Relaxed)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_send_is_dropped_and_no_other_participant_waits_for_it() {
+    use super::port::Refusal;
+    let (h, [(alice, dm_a, from_a), (bob, dm_b, from_b)]) = two_in_a_flow_round().await;
+    let (_, usage_a) = h.asked(&dm_a, from_a, "usage").await;
+    let (_, usage_b) = h.asked(&dm_b, from_b, "usage").await;
+    // Alice's DM refuses everything from now on (the bot was muted there).
+    h.port.refuse(&dm_a, Refusal::Final, u32::MAX);
+    h.vote(&dm_a, &alice, &usage_a, &["daily"]).await;
+    // Bob is not held up by it.
+    let (i, _) = h
+        .port
+        .wait_for(&dm_b, from_b, "usage", is_context(&question("usage")))
+        .await;
+    h.vote(&dm_b, &bob, &usage_b, &["daily"]).await;
+    h.asked(&dm_b, i + 1, "features").await;
+    // Alice's question was given up, counted, and not retried.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.metric(|m| &m.messages_dropped) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the refusal was never given up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pending = h.store().pending().await.expect("outbox");
+    assert!(
+        pending.iter().all(|m| m.message.room_id != dm_a.as_str()),
+        "nothing waits for the refusing room"
+    );
+    // A rate limit is waited out and the message goes through.
+    h.port.refuse(
+        &dm_b,
+        Refusal::RateLimited(Some(Duration::from_millis(100))),
+        2,
+    );
+    let (i, features) = h.asked(&dm_b, 0, "features").await;
+    h.vote(&dm_b, &bob, &features, &["chat"]).await;
+    h.asked(&dm_b, i + 1, "notify").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dm_someone_else_joins_is_left_and_the_round_goes_on_in_a_fresh_one() {
+    let alice = user("@alice:fake");
+    let h = Harness::new(FLOW, &[alice.as_str()], at("2030-01-07T09:00:00Z")).await;
+    h.admin("!pulse start flow").await;
+    let (dm, from) = consent(&h, &alice).await;
+    let (_, usage) = h.asked(&dm, from, "usage").await;
+    h.vote(&dm, &alice, &usage, &["daily"]).await;
+    let (_, _) = h.asked(&dm, from, "features").await;
+    // A colleague joins the DM.
+    let eve = user("@eve:fake");
+    h.port.join_as(&dm, &eve);
+    h.event(
+        &dm,
+        Inbound::Membership {
+            event_id: event_id(),
+            user: eve.clone(),
+            membership: matrix_sdk::ruma::events::room::member::MembershipState::Join,
+        },
+    )
+    .await;
+    // A fresh DM: one line of explanation, then the waiting question again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let fresh = loop {
+        if let Some(d) = h.port.dm_of(&alice).filter(|d| *d != dm) {
+            break d;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no fresh DM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (_, hint) = h
+        .port
+        .wait_for(&fresh, 0, "the explanation", is_context(&Context::Hint))
+        .await;
+    assert!(
+        matches!(&hint.what, Sent::Message(m) if m.body() == crate::conversation::texts::dm_moved(crate::lang::Lang::De))
+    );
+    let (_, features) = h.asked(&fresh, 0, "features").await;
+    let before = h.port.sent(&dm).len();
+    // Nothing more goes into the old room: `meine daten` there is ignored, the round goes
+    // on in the fresh one.
+    h.say(&dm, &alice, "meine daten").await;
+    h.vote(&fresh, &alice, &features, &["chat"]).await;
+    h.asked(&fresh, 0, "notify").await;
+    assert_eq!(
+        h.port.sent(&dm).len(),
+        before,
+        "the old DM gets nothing more"
+    );
+    assert!(!h.port.is_joined(&dm), "the bot left the old DM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_redactions_and_replies_in_a_round() {
+    let alice = user("@alice:fake");
+    let h = Harness::new(FLOW, &[alice.as_str()], at("2030-01-07T09:00:00Z")).await;
+    h.admin("!pulse start flow").await;
+    let (dm, from) = consent(&h, &alice).await;
+    let (i, _) = h.asked(&dm, from, "usage").await;
+    // A typed answer, then its edit: the answer changes, the waiting question stays.
+    let typed = event_id();
+    h.event(
+        &dm,
+        Inbound::Text {
+            event_id: typed.clone(),
+            sender: alice.clone(),
+            body: "1".into(),
+        },
+    )
+    .await;
+    let (i, features) = h.asked(&dm, i + 1, "features").await;
+    // A quote-reply is no answer: a hint, nothing counted.
+    h.event(
+        &dm,
+        Inbound::Aside {
+            event_id: event_id(),
+            sender: alice.clone(),
+            body: "1".into(),
+        },
+    )
+    .await;
+    let (i, _) = h
+        .port
+        .wait_for(&dm, i + 1, "the reply hint", is_context(&Context::Reply))
+        .await;
+    // The edit turns "daily" into "weekly" (features stays asked); a command in an edit is
+    // no command.
+    h.event(
+        &dm,
+        Inbound::Edit {
+            event_id: event_id(),
+            sender: alice.clone(),
+            target: typed.clone(),
+            body: "2".into(),
+        },
+    )
+    .await;
+    h.event(
+        &dm,
+        Inbound::Edit {
+            event_id: event_id(),
+            sender: alice.clone(),
+            target: typed.clone(),
+            body: "stopp".into(),
+        },
+    )
+    .await;
+    h.vote(&dm, &alice, &features, &["chat"]).await;
+    let (i, notify) = h.asked(&dm, i + 1, "notify").await;
+    // Redacting the vote on `features` withdraws it: asked again.
+    let vote = h.vote(&dm, &alice, &notify, &["3"]).await;
+    let (i, _) = h.asked(&dm, i + 1, "overall").await;
+    h.event(
+        &dm,
+        Inbound::Redaction {
+            event_id: event_id(),
+            sender: alice.clone(),
+            target: vote,
+        },
+    )
+    .await;
+    let (_, notify2) = h.asked(&dm, i + 1, "notify").await;
+    h.vote(&dm, &alice, &notify2, &["4"]).await;
+    let u = alice.to_string();
+    let state = h
+        .store()
+        .run(move |s| s.conversation(&u, "flow", 1))
+        .await
+        .expect("read")
+        .expect("running");
+    assert_eq!(
+        state.answers.get("usage"),
+        Some(&AnswerValue::Choice("weekly".into()))
+    );
+    assert_eq!(
+        state.answers.get("notify"),
+        Some(&AnswerValue::Choice("4".into()))
+    );
+    let entry = h
+        .store()
+        .run({
+            let u = alice.to_string();
+            move |s| s.participant(&u)
+        })
+        .await
+        .expect("read")
+        .expect("entry");
+    assert_eq!(
+        entry.consent,
+        ConsentState::Yes,
+        "`stopp` in an edit is no command"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_junk_flood_costs_bounded_replies_and_state_and_nobody_waits() {
+    let (h, [(alice, dm_a, from_a), (bob, dm_b, from_b)]) = two_in_a_flow_round().await;
+    let (_, usage_b) = h.asked(&dm_b, from_b, "usage").await;
+    h.asked(&dm_a, from_a, "usage").await;
+    let sent_before = h.port.sent(&dm_a).len();
+    // Alice sends 500 junk messages and votes on polls that do not exist.
+    let flood = {
+        let (bot, dm_a, alice) = (h.bot().clone(), dm_a.clone(), alice.clone());
+        tokio::spawn(async move {
+            for k in 0..500 {
+                let ev = if k % 2 == 0 {
+                    Inbound::Text {
+                        event_id: event_id(),
+                        sender: alice.clone(),
+                        body: format!("junk {k}"),
+                    }
+                } else {
+                    Inbound::PollResponse {
+                        event_id: event_id(),
+                        sender: alice.clone(),
+                        poll_id: "$no-such-poll".try_into().expect("id"),
+                        answers: vec!["x".into()],
+                    }
+                };
+                bot.route(&dm_a, ev, None).await.expect("handled");
+            }
+        })
+    };
+    // Meanwhile Bob answers and gets his next question.
+    let t0 = std::time::Instant::now();
+    h.vote(&dm_b, &bob, &usage_b, &["daily"]).await;
+    h.asked(&dm_b, 0, "features").await;
+    let delay = t0.elapsed();
+    flood.await.expect("flood");
+    println!("bob's next question during alice's 500-message flood: {delay:?}");
+    // Alice got a handful of hints, not 500.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let replies = h.port.sent(&dm_a).len() - sent_before;
+    assert!(
+        replies <= crate::throttle::REPLY_BURST as usize + 2,
+        "{replies} replies to a flood"
+    );
+    assert!(h.metric(|m| &m.replies_throttled) > 0);
+    // Her state is bounded: the counted log holds at most its cap.
+    let u = alice.to_string();
+    let state = h
+        .store()
+        .run(move |s| s.conversation(&u, "flow", 1))
+        .await
+        .expect("read")
+        .expect("running");
+    assert!(state.counted.len() <= crate::counted::MAX_COUNTED);
+    assert!(state.answers.is_empty(), "junk answered nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_pilot_room_is_followed() {
+    let alice = user("@alice:fake");
+    let h = Harness::new(FLOW, &[alice.as_str()], at("2030-01-07T09:00:00Z")).await;
+    let new = room("!pilot2:fake");
+    h.port.upgrade(&room(PILOT), &new);
+    h.event(
+        &room(PILOT),
+        Inbound::Tombstone {
+            event_id: event_id(),
+            replacement: new.clone(),
+        },
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !h.port.is_joined(&new) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new room was not joined"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(h.bot().directory().is_pilot(&new) && h.bot().directory().is_pilot(&room(PILOT)));
+    // A new member of the new room is asked like any pilot member.
+    let bea = user("@bea:fake");
+    h.port.add_room(&new, &[&bea]);
+    h.admin("!pulse start flow").await;
+    h.port.wait_for_dm(&bea).await;
+    h.port.wait_for_dm(&alice).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_in_a_room_that_refuses_replies_stalls_nothing() {
+    use super::port::Refusal;
+    let alice = user("@alice:fake");
+    let h = Harness::new(FLOW, &[alice.as_str()], at("2030-01-07T09:00:00Z")).await;
+    // The bot is muted in the pilot room; people type commands there.
+    h.port.refuse(&room(PILOT), Refusal::Final, u32::MAX);
+    for _ in 0..20 {
+        h.say(&room(PILOT), &alice, "!pulse status").await;
+        h.say(&room(PILOT), &user(ADMIN), "!pulse status").await;
+    }
+    // Every event was handled at once (no error for the sync loop to retry), and the admin
+    // room still works.
+    h.admin("!pulse help").await;
+    h.in_admin_room(
+        "help",
+        |e| matches!(&e.what, Sent::Text(t) if t.contains("!pulse")),
+    )
+    .await;
+    assert!(h.port.sent(&room(PILOT)).is_empty());
 }

@@ -11,7 +11,7 @@ use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomAliasId, Room
 use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
 
 use super::{events, rooms, send};
-use crate::bot::port::{MatrixPort, Once, Redecrypted, ReplyTo, Upload};
+use crate::bot::port::{MatrixPort, Once, Redecrypted, Refusal, Refused, ReplyTo, Upload};
 use crate::conversation::Outgoing;
 
 /// The port over a logged-in client.
@@ -31,10 +31,15 @@ impl ClientPort {
         Ok(ClientPort { client, own })
     }
 
+    /// The room, or a final refusal if the client does not know it (never joined, or left
+    /// and forgotten): nothing can be sent there.
     fn room(&self, id: &RoomId) -> Result<Room> {
-        self.client
-            .get_room(id)
-            .ok_or_else(|| anyhow::anyhow!("room not known to the client"))
+        self.client.get_room(id).ok_or_else(|| {
+            anyhow::Error::new(Refused {
+                kind: Refusal::Final,
+                detail: "room not known to the client".into(),
+            })
+        })
     }
 }
 
@@ -108,7 +113,14 @@ impl MatrixPort for ClientPort {
     }
 
     async fn join(&self, room: &RoomId) -> Result<()> {
-        Ok(self.room(room)?.join().await?)
+        match self.client.get_room(room) {
+            Some(r) => r.join().await?,
+            // A successor of an upgraded room is not known until joined.
+            None => {
+                self.client.join_room_by_id(room).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn leave(&self, room: &RoomId) -> Result<()> {
@@ -137,6 +149,10 @@ impl MatrixPort for ClientPort {
             .iter()
             .map(|r| r.room_id().to_owned())
             .collect()
+    }
+
+    fn successor(&self, room: &RoomId) -> Option<OwnedRoomId> {
+        Some(self.client.get_room(room)?.successor_room()?.room_id)
     }
 
     async fn redecrypt(&self, room: &RoomId, raw: &Raw<AnySyncTimelineEvent>) -> Redecrypted {

@@ -25,17 +25,27 @@ pub async fn membership(room: &Room, user: &UserId) -> Option<MembershipState> {
         .map(|m| m.membership().clone())
 }
 
-/// Whether `room_id` is still usable as `user`'s direct chat: the bot is in it and the user
-/// is joined or still invited (a DM they left is not reused).
+/// Whether `room_id` is still usable as `user`'s direct chat: the bot is in it, the user is
+/// joined or still invited (a DM they left is not reused), and nobody else is joined or
+/// invited (a DM someone else joined is never used again: issue 14).
 pub async fn usable_dm(client: &Client, room_id: &RoomId, user: &UserId) -> Option<Room> {
     let room = client.get_room(room_id)?;
     if room.state() != RoomState::Joined {
         return None;
     }
     match membership(&room, user).await {
-        Some(MembershipState::Join | MembershipState::Invite) => Some(room),
-        _ => None,
+        Some(MembershipState::Join | MembershipState::Invite) => {}
+        _ => return None,
     }
+    let own = client.user_id()?;
+    let members = room
+        .members_no_sync(RoomMemberships::JOIN | RoomMemberships::INVITE)
+        .await
+        .ok()?;
+    members
+        .iter()
+        .all(|m| m.user_id() == user || m.user_id() == own)
+        .then_some(room)
 }
 
 /// The participant's direct chat: `known` (from the ledger) if still usable, else a DM the

@@ -4,8 +4,14 @@
 //! answers), so sending it again after a crash or a failed sync batch reuses the id and the
 //! homeserver returns the first event instead of posting a second one.
 
+use std::time::{Duration, SystemTime};
+
 use anyhow::Context;
 use matrix_sdk::Room;
+use matrix_sdk::config::RequestConfig;
+use matrix_sdk::ruma::api::error::{ErrorKind, RetryAfter};
+
+use crate::bot::port::{Refusal, Refused};
 use matrix_sdk::ruma::events::room::message::{
     AddMentions, ForwardThread, ReplyMetadata, RoomMessageEventContent,
 };
@@ -16,6 +22,40 @@ use sha2::{Digest, Sha256};
 pub fn txn_id(purpose: &str, cause: &str) -> OwnedTransactionId {
     let digest = Sha256::digest(format!("{purpose}\0{cause}").as_bytes());
     OwnedTransactionId::from(format!("pb{}", hex::encode(&digest[..16])))
+}
+
+/// Request settings for sends: the client retries a rate limit or a server error a few
+/// times (honouring the server's retry-after, at most 30 s apart) and then hands the
+/// failure to the caller, instead of the client's default of retrying for 15 minutes.
+fn send_config() -> RequestConfig {
+    RequestConfig::new()
+        .retry_limit(3)
+        .max_retry_time(Duration::from_secs(30))
+}
+
+/// A failed send as the sender needs it: a final refusal (any 4xx but 429), a rate limit
+/// with its retry-after, or a transient failure (network, 5xx) to retry. Names no room.
+pub fn send_error(e: matrix_sdk::Error) -> anyhow::Error {
+    if let Some(ErrorKind::LimitExceeded(d)) = e.client_api_error_kind() {
+        let after = match d.retry_after {
+            Some(RetryAfter::Delay(d)) => Some(d),
+            Some(RetryAfter::DateTime(t)) => t.duration_since(SystemTime::now()).ok(),
+            None => None,
+        };
+        return anyhow::Error::new(Refused {
+            kind: Refusal::RateLimited(after),
+            detail: e.to_string(),
+        });
+    }
+    if let Some(api) = e.as_client_api_error()
+        && api.status_code.is_client_error()
+    {
+        return anyhow::Error::new(Refused {
+            kind: Refusal::Final,
+            detail: e.to_string(),
+        });
+    }
+    anyhow::Error::new(e).context("send failed")
 }
 
 /// Sends a plain-text reply to `event_id` by `sender`, at most once per (purpose, event).
@@ -35,8 +75,9 @@ pub async fn reply_text(
     let response = room
         .send(content)
         .with_transaction_id(txn)
+        .with_request_config(send_config())
         .await
-        .with_context(|| format!("cannot send into {}", room.room_id()))?;
+        .map_err(send_error)?;
     Ok(response.response.event_id)
 }
 
@@ -52,8 +93,9 @@ pub async fn send_queued(
     let response = room
         .send(content)
         .with_transaction_id(OwnedTransactionId::from(txn))
+        .with_request_config(send_config())
         .await
-        .with_context(|| format!("cannot send into {}", room.room_id()))?;
+        .map_err(send_error)?;
     Ok(response.response.event_id)
 }
 
@@ -66,8 +108,9 @@ pub async fn send_text_once(
 ) -> anyhow::Result<()> {
     room.send(RoomMessageEventContent::text_plain(text))
         .with_transaction_id(txn_id(purpose, cause))
+        .with_request_config(send_config())
         .await
-        .with_context(|| format!("cannot send into {}", room.room_id()))?;
+        .map_err(send_error)?;
     Ok(())
 }
 
@@ -81,7 +124,8 @@ pub async fn send_file(room: &Room, name: &str, mime: &str, bytes: Vec<u8>) -> a
         matrix_sdk::attachment::AttachmentConfig::new(),
     )
     .await
-    .with_context(|| format!("cannot upload into {}", room.room_id()))?;
+    .map_err(send_error)
+    .context("upload failed")?;
     Ok(())
 }
 

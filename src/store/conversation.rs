@@ -374,7 +374,9 @@ impl Store {
                 update.outbound.iter().all(|m| m.txn_id.is_some()),
                 std::sync::atomic::Ordering::Relaxed,
             );
-            conv.state.counted.insert(event_id.to_owned());
+            conv.state
+                .counted
+                .insert(event_id, update.answered.as_deref());
             entry.round_mut(survey_id, round).status = RoundStatus::Started;
             let queued = update
                 .outbound

@@ -6,7 +6,7 @@
 //! (`migrate.rs`). The model may change freely as long as the conversions here still map it;
 //! that is the point of keeping the two apart.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -194,7 +194,9 @@ pub(crate) struct ConversationStateRec {
     current: u32,
     answers: BTreeMap<String, AnswerValueRec>,
     polls: BTreeMap<String, PollRec>,
-    counted: BTreeSet<String>,
+    /// Oldest first (see `pulsebot_core::counted`); schema 5 wrote a sorted set of bare ids,
+    /// which postcard encodes the same way.
+    counted: Vec<String>,
 }
 
 impl Persisted for ConversationState {
@@ -214,7 +216,7 @@ impl Persisted for ConversationState {
                     (k.clone(), rec)
                 })
                 .collect(),
-            counted: self.counted.clone(),
+            counted: self.counted.raw().map(str::to_owned).collect(),
         }
     }
     fn from_record(r: ConversationStateRec) -> Self {
@@ -232,7 +234,7 @@ impl Persisted for ConversationState {
                     (k, poll)
                 })
                 .collect(),
-            counted: r.counted,
+            counted: crate::model::Counted::from_raw(r.counted),
         }
     }
 }

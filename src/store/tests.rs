@@ -71,6 +71,7 @@ fn answer_step(
         AnswerUpdate {
             outbound: vec![msg(&room, &format!("next after {item}"))],
             finish,
+            answered: None,
         }
     }
 }

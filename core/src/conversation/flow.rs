@@ -102,6 +102,21 @@ pub enum Input {
     },
     /// A message that stayed undecryptable past the timeout.
     Undecryptable,
+    /// An edit (`m.replace`) of an earlier message: its new text. It changes the answer the
+    /// earlier message gave, never answers the waiting question, and is never a command.
+    Edit {
+        /// The edited event.
+        target: String,
+        /// The new text.
+        body: String,
+    },
+    /// An earlier message or vote was redacted: its answer is withdrawn.
+    Withdraw {
+        /// The redacted event.
+        target: String,
+    },
+    /// A quote-reply or a thread message: never an answer (a command in it still counts).
+    Aside(String),
 }
 
 impl std::fmt::Debug for Input {
@@ -117,6 +132,13 @@ impl std::fmt::Debug for Input {
                 answer_ids.len()
             ),
             Input::Undecryptable => f.write_str("Undecryptable"),
+            Input::Edit { target, body } => write!(
+                f,
+                "Edit {{ target: {target:?}, body: <{} chars> }}",
+                body.chars().count()
+            ),
+            Input::Withdraw { target } => write!(f, "Withdraw {{ target: {target:?} }}"),
+            Input::Aside(body) => write!(f, "Aside(<{} chars>)", body.chars().count()),
         }
     }
 }
@@ -138,6 +160,9 @@ pub enum Rejection {
     /// Every question is answered already.
     #[error("round already complete")]
     Complete,
+    /// A quote-reply or thread message, which is never an answer.
+    #[error("not an answer (a reply or thread message)")]
+    NotAnAnswer,
 }
 
 /// What a step did, for metrics and tests (carries item ids, never answers).
@@ -160,7 +185,14 @@ pub enum Outcome {
         /// Its item id.
         item: String,
     },
-    /// Nothing to do (a second undecryptable message for the same question).
+    /// An answer was withdrawn (its event redacted); the question is waiting again if it
+    /// came before the one that was waiting.
+    Withdrawn {
+        /// Its item id.
+        item: String,
+    },
+    /// Nothing to do (a second undecryptable message for the same question, an edit or
+    /// redaction of something that was no answer).
     Ignored,
 }
 
@@ -184,6 +216,10 @@ impl Step {
         AnswerUpdate {
             outbound: to_outbounds(&self.outgoing, room_id),
             finish: self.finish,
+            answered: match &self.outcome {
+                Outcome::Answered { item } | Outcome::Changed { item } => Some(item.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -415,7 +451,7 @@ pub fn step(state: &ConversationState, round: &Round<'_>, input: &Input) -> Step
                 return unchanged(state, Outcome::Ignored);
             }
             let mut next = state.clone();
-            next.counted.insert(marker);
+            next.counted.insert(&marker, None);
             let mut outgoing = vec![Outgoing::text(Context::Hint, texts::reask(lang))];
             // Same question, same number: nothing new was sent.
             outgoing.extend(ask(
@@ -445,6 +481,77 @@ pub fn step(state: &ConversationState, round: &Round<'_>, input: &Input) -> Step
                     let text = e.message(lang);
                     rejected(state, Rejection::Invalid(e), Context::Hint, text)
                 }
+            }
+        }
+        Input::Aside(_) => rejected(
+            state,
+            Rejection::NotAnAnswer,
+            Context::Hint,
+            texts::not_an_answer(lang).to_owned(),
+        ),
+        Input::Edit { target, body } => {
+            let Some(q) = state
+                .counted
+                .answered_item(target)
+                .and_then(|item| qs.iter().find(|q| q.id == item))
+            else {
+                return unchanged(state, Outcome::Ignored);
+            };
+            let qi = qs.iter().position(|x| x.id == q.id);
+            if before.is_none() {
+                return unchanged(state, Outcome::Ignored);
+            }
+            if qi.and_then(|i| visibility(survey, &state.answers).get(i).copied())
+                == Some(Vis::Hidden)
+            {
+                return rejected(
+                    state,
+                    Rejection::NotShown,
+                    Context::Hint,
+                    texts::question_not_needed(lang).to_owned(),
+                );
+            }
+            match parse_answer(q, body) {
+                Ok(answer) => accept(state, round, before, q, answer),
+                Err(e) => {
+                    let text = e.message(lang);
+                    rejected(state, Rejection::Invalid(e), Context::Hint, text)
+                }
+            }
+        }
+        Input::Withdraw { target } => {
+            let Some(item) = state.counted.answered_item(target).map(str::to_owned) else {
+                return unchanged(state, Outcome::Ignored);
+            };
+            let mut next = state.clone();
+            next.counted.forget_answer(&item);
+            if next.answers.remove(&item).is_none() {
+                return Step {
+                    state: next,
+                    outgoing: Vec::new(),
+                    finish: false,
+                    outcome: Outcome::Ignored,
+                };
+            }
+            prune(survey, &mut next.answers);
+            let after = waiting_index(survey, &next.answers);
+            let mut outgoing = Vec::new();
+            if after != before
+                && let Some((j, nq)) = after.and_then(|j| qs.get(j).map(|nq| (j, nq)))
+            {
+                next.current = next.current.saturating_add(1);
+                outgoing.push(Outgoing::text(Context::Hint, texts::answer_withdrawn(lang)));
+                outgoing.extend(ask(
+                    nq,
+                    progress_at(survey, &next.answers, j, next.current),
+                    lang,
+                ));
+            }
+            Step {
+                state: next,
+                outgoing,
+                finish: false,
+                outcome: Outcome::Withdrawn { item },
             }
         }
         Input::PollVote {
@@ -637,6 +744,22 @@ pub fn remind(state: &ConversationState, round: &Round<'_>) -> Vec<Outgoing> {
         round.lang,
     ));
     out
+}
+
+/// The waiting question again, as it stands (same number; a new poll that needs
+/// registering like any other), e.g. in a fresh DM. Empty when nothing is waiting.
+pub fn resume(state: &ConversationState, round: &Round<'_>) -> Vec<Outgoing> {
+    let Some(i) = waiting_index(round.survey, &state.answers) else {
+        return Vec::new();
+    };
+    let Some(q) = round.survey.questions().get(i) else {
+        return Vec::new();
+    };
+    ask(
+        q,
+        progress_at(round.survey, &state.answers, i, state.current),
+        round.lang,
+    )
 }
 
 /// Messages for a participant whose round is closed before they finished: the round's

@@ -52,7 +52,7 @@ mod tests;
 pub use command::{COMMANDS, Command, CommandKind, CommandSpec, help};
 pub use flow::{
     Input, Outcome, Rejection, Round, Step, apply, close, from_value, knows_poll, progress,
-    register_sent, remind, start, step, to_value, waiting,
+    register_sent, remind, resume, start, step, to_value, waiting,
 };
 pub use outgoing::{Context, Outgoing, OutgoingError, PollAnswer, PollStart, to_outbounds};
 pub use route::{

@@ -301,14 +301,40 @@ fn consent_action(choice: ConsentChoice, p: &Participant) -> Action {
     }
 }
 
+/// Longer messages (in bytes) are neither parsed as commands nor as answers: a hint instead.
+/// Above any valid answer: a free-text answer is at most 5,000 characters (the survey
+/// parser's limit), i.e. at most 20,000 bytes of UTF-8.
+pub const MAX_MESSAGE_BYTES: usize = 24 * 1024;
+
 /// Decides what to do with one inbound DM event. Pure; see the module docs for the rules.
 pub fn decide(p: &Participant, input: &Input, notice: &Notice) -> Action {
     let lang = p.lang;
-    if let Input::Text(body) = input {
+    if let Input::Text(body) | Input::Aside(body) | Input::Edit { body, .. } = input
+        && body.len() > MAX_MESSAGE_BYTES
+    {
+        // Read no further: neither a command nor an answer is this long.
+        return Action::Reply(reply(texts::message_too_long(lang)));
+    }
+    if let Input::Text(body) | Input::Aside(body) = input {
         let cmd = Command::parse(body);
         if cmd != Command::NotACommand {
             return command_action(cmd, p, notice);
         }
+    }
+    // Not answers, and a command in an edit is no command: only a running round reads them.
+    match input {
+        Input::Aside(_) if p.consent == ConsentState::Yes && p.in_round => {
+            return Action::Reply(reply(texts::not_an_answer(lang)));
+        }
+        Input::Aside(_) => return Action::Ignore,
+        Input::Edit { .. } | Input::Withdraw { .. } => {
+            return if p.consent == ConsentState::Yes && p.in_round {
+                Action::Round
+            } else {
+                Action::Ignore
+            };
+        }
+        _ => {}
     }
     if let Input::PollVote { answer_ids, .. } = input
         && let Some(vote) = consent_vote(answer_ids)
@@ -324,7 +350,7 @@ pub fn decide(p: &Participant, input: &Input, notice: &Notice) -> Action {
     match p.consent {
         ConsentState::Unknown => match input {
             Input::Text(_) => Action::FirstContact(first_contact(notice, lang)),
-            Input::PollVote { .. } | Input::Undecryptable => Action::Ignore,
+            _ => Action::Ignore,
         },
         ConsentState::Asked => match input {
             Input::Text(body) => match parse_consent(body) {
@@ -333,14 +359,14 @@ pub fn decide(p: &Participant, input: &Input, notice: &Notice) -> Action {
             },
             // Possibly their consent vote: ask them to answer again.
             Input::Undecryptable => Action::Reply(reply(texts::consent_hint(lang))),
-            Input::PollVote { .. } => Action::Ignore,
+            _ => Action::Ignore,
         },
         ConsentState::No => Action::Ignore,
         ConsentState::Yes if p.in_round => Action::Round,
         ConsentState::Yes => match input {
             Input::Text(_) => Action::Reply(reply(texts::no_survey_running(lang))),
             Input::PollVote { .. } => Action::Reply(closed_reply(lang)),
-            Input::Undecryptable => Action::Ignore,
+            _ => Action::Ignore,
         },
     }
 }

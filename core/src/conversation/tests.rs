@@ -1022,3 +1022,199 @@ proptest! {
         }
     }
 }
+
+// --- Edits, redactions, replies (issue 14) ----------------------------------------------
+
+impl Sim<'_> {
+    /// `send` as the bot's persistence does it: the event id is counted with the question
+    /// it answered.
+    fn send_counted(&mut self, event_id: &str, input: Input) -> Step {
+        let s = self.send(input);
+        let answered = s.update("!dm:x").answered;
+        self.state.counted.insert(event_id, answered.as_deref());
+        s
+    }
+}
+
+#[test]
+fn an_edit_changes_the_answer_it_edits_never_the_waiting_question() {
+    let survey = mini();
+    let mut sim = Sim::new(&survey, Lang::De);
+    assert_eq!(sim.asked(), "usage");
+    sim.send_counted("$t1", text("1"));
+    assert_eq!(
+        sim.answer("usage"),
+        Some(&AnswerValue::Choice("daily".into()))
+    );
+    assert_eq!(sim.asked(), "features");
+    // The edit turns "daily" into "rarely": `features` is no longer asked, `rare_reason` is.
+    let s = sim.send_counted(
+        "$e1",
+        Input::Edit {
+            target: "$t1".into(),
+            body: "3".into(),
+        },
+    );
+    assert_eq!(
+        s.outcome,
+        Outcome::Changed {
+            item: "usage".into()
+        }
+    );
+    assert_eq!(
+        sim.answer("usage"),
+        Some(&AnswerValue::Choice("rarely".into()))
+    );
+    assert_eq!(sim.asked(), "rare_reason");
+    assert_eq!(sim.answer("features"), None);
+    // The edit now speaks for `usage`; the edited event no longer does.
+    assert_eq!(sim.state.counted.answered_item("$e1"), Some("usage"));
+    assert_eq!(sim.state.counted.answered_item("$t1"), None);
+    // An invalid edit gets a hint and changes nothing.
+    let before = sim.state.clone();
+    let s = sim.send(Input::Edit {
+        target: "$e1".into(),
+        body: "sieben".into(),
+    });
+    assert!(matches!(
+        s.outcome,
+        Outcome::Rejected(Rejection::Invalid(_))
+    ));
+    assert_eq!(sim.state, before);
+}
+
+#[test]
+fn edits_and_redactions_of_non_answers_change_nothing() {
+    let survey = mini();
+    let mut sim = Sim::new(&survey, Lang::De);
+    sim.send_counted("$junk", text("hallo"));
+    let before = sim.state.clone();
+    for input in [
+        Input::Edit {
+            target: "$junk".into(),
+            body: "1".into(),
+        },
+        Input::Edit {
+            target: "$never-seen".into(),
+            body: "1".into(),
+        },
+        Input::Withdraw {
+            target: "$junk".into(),
+        },
+        Input::Withdraw {
+            target: "$never-seen".into(),
+        },
+    ] {
+        let s = sim.send(input);
+        assert_eq!(s.outcome, Outcome::Ignored);
+        assert!(s.outgoing.is_empty(), "no message for {s:?}");
+        assert_eq!(
+            sim.state, before,
+            "the waiting question is not answered by an edit"
+        );
+    }
+}
+
+#[test]
+fn a_redacted_answer_is_withdrawn_and_its_question_comes_again() {
+    let survey = mini();
+    let mut sim = Sim::new(&survey, Lang::De);
+    let usage = sim.poll_of("usage");
+    sim.send_counted(
+        "$v1",
+        Input::PollVote {
+            poll_event_id: usage,
+            answer_ids: vec!["daily".into()],
+        },
+    );
+    assert_eq!(sim.asked(), "features");
+    let progress_before = sim.progress_seen();
+    let s = sim.send_counted(
+        "$r1",
+        Input::Withdraw {
+            target: "$v1".into(),
+        },
+    );
+    assert_eq!(
+        s.outcome,
+        Outcome::Withdrawn {
+            item: "usage".into()
+        }
+    );
+    assert_eq!(sim.answer("usage"), None);
+    assert_eq!(
+        sim.asked(),
+        "usage",
+        "the withdrawn question is waiting again"
+    );
+    assert_eq!(s.outgoing[0].body(), texts::answer_withdrawn(Lang::De));
+    let mut seen = progress_before;
+    seen.extend(sim.progress_seen().into_iter().skip(seen.len()));
+    assert_progress_sane(&seen);
+    // A second redaction of the same event changes nothing.
+    let s = sim.send(Input::Withdraw {
+        target: "$v1".into(),
+    });
+    assert_eq!(s.outcome, Outcome::Ignored);
+    // And the question can be answered again.
+    let s = sim.vote("usage", &["weekly"]);
+    assert_eq!(
+        s.outcome,
+        Outcome::Answered {
+            item: "usage".into()
+        }
+    );
+}
+
+#[test]
+fn replies_and_threads_are_not_answers_but_commands_in_them_are_commands() {
+    let in_round = p(ConsentState::Yes, true);
+    let aside = |s: &str| Input::Aside(s.to_owned());
+    match decide(&in_round, &aside("4"), &notice()) {
+        Action::Reply(m) => assert_eq!(m[0].body(), texts::not_an_answer(Lang::De)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        decide(&p(ConsentState::Yes, false), &aside("4"), &notice()),
+        Action::Ignore
+    );
+    assert!(matches!(
+        decide(&in_round, &aside("stopp"), &notice()),
+        Action::OptOut { .. }
+    ));
+    // A command in an edit is no command.
+    let edit = Input::Edit {
+        target: "$x".into(),
+        body: "stopp".into(),
+    };
+    assert_eq!(decide(&in_round, &edit, &notice()), Action::Round);
+    assert_eq!(
+        decide(&p(ConsentState::Yes, false), &edit, &notice()),
+        Action::Ignore
+    );
+    assert_eq!(
+        decide(&p(ConsentState::Asked, false), &edit, &notice()),
+        Action::Ignore
+    );
+}
+
+#[test]
+fn oversized_messages_get_a_hint_and_are_not_read() {
+    let huge = "stopp ".repeat(route::MAX_MESSAGE_BYTES / 6 + 1);
+    for p in [
+        p(ConsentState::Yes, true),
+        p(ConsentState::Unknown, false),
+        p(ConsentState::Asked, false),
+    ] {
+        match decide(&p, &text(&huge), &notice()) {
+            Action::Reply(m) => assert_eq!(m[0].body(), texts::message_too_long(Lang::De)),
+            other => panic!("{other:?}"),
+        }
+    }
+    // The longest valid free-text answer is still read.
+    let longest = "ä".repeat(5000);
+    assert_eq!(
+        decide(&p(ConsentState::Yes, true), &text(&longest), &notice()),
+        Action::Round
+    );
+}

@@ -180,6 +180,38 @@ pub fn reask(lang: Lang) -> &'static str {
     )
 }
 
+/// Reply to a quote-reply or a thread message during a round: those are not answers.
+pub fn not_an_answer(lang: Lang) -> &'static str {
+    lang.pick(
+        "Antworten als Zitat oder im Thread werden nicht gezählt. Bitte schreiben Sie Ihre Antwort als normale Nachricht oder wählen Sie sie in der Umfrage aus.",
+        "Quoted replies and thread messages are not counted. Please send your answer as a normal message or choose it in the poll.",
+    )
+}
+
+/// Reply to a message too long to read as an answer or a command.
+pub fn message_too_long(lang: Lang) -> &'static str {
+    lang.pick(
+        "Diese Nachricht ist zu lang und wurde nicht gelesen. Bitte antworten Sie kürzer.",
+        "This message is too long and was not read. Please answer more briefly.",
+    )
+}
+
+/// Said when the participant deleted (redacted) an answer and the question comes again.
+pub fn answer_withdrawn(lang: Lang) -> &'static str {
+    lang.pick(
+        "Sie haben eine Antwort gelöscht. Sie zählt nicht mehr; die Frage kommt noch einmal.",
+        "You deleted an answer. It no longer counts; the question comes again.",
+    )
+}
+
+/// First line in a fresh DM after someone else joined the old one.
+pub fn dm_moved(lang: Lang) -> &'static str {
+    lang.pick(
+        "Jemand anderes ist unserem bisherigen Chat beigetreten. Damit Ihre Antworten vertraulich bleiben, geht es hier weiter; den alten Chat nutze ich nicht mehr.",
+        "Someone else joined our previous chat. To keep your answers confidential, we continue here; I no longer use the old chat.",
+    )
+}
+
 /// A reminder line before the waiting question is shown again.
 pub fn reminder(lang: Lang) -> &'static str {
     lang.pick(

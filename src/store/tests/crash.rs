@@ -75,6 +75,7 @@ fn step(k: usize, pad: Option<String>) -> impl Fn(&mut ConversationState) -> Ans
                 context: pad.clone(),
             }],
             finish: item == ITEMS - 1,
+            answered: None,
         }
     }
 }

@@ -93,7 +93,7 @@ fn write_v1(dir: &Path) {
     state
         .answers
         .insert("sus1".into(), AnswerValue::Choice("4".into()));
-    state.counted.insert("$draft-event".into());
+    state.counted.insert("$draft-event", None);
     state.polls.insert(
         "$poll-event".into(),
         PollRef {

@@ -166,7 +166,7 @@ fn answers_cannot_be_joined_to_participants() {
         .scan::<super::super::conversation::ConversationRecord>(tables::CONVERSATIONS, b"")
         .expect("conv")
     {
-        linked_strings.extend(conv.state.counted.iter().cloned());
+        linked_strings.extend(conv.state.counted.raw().map(str::to_owned));
     }
     for m in s.pending().expect("outbox") {
         linked_strings.insert(m.txn_id.clone());

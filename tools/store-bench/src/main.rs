@@ -418,6 +418,7 @@ fn record_answer_paths(pass: &Passphrase) -> Result<(), store::StoreError> {
                     AnswerUpdate {
                         outbound: Vec::new(),
                         finish: q == 2,
+                        answered: None,
                     }
                 })?;
                 events += 1;
