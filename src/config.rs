@@ -405,7 +405,13 @@ fn serde_problem(text: &str, e: &toml::de::Error) -> Problem {
     let key = position.and_then(|(line, _)| {
         let section = section_at(text, line);
         let field = backticked(&message).or_else(|| key_on_line(text, line));
+        // An error on a table header (`[matirx]`) concerns the table itself.
+        let on_header = text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .is_some_and(|l| l.trim_start().starts_with('['));
         match (section, field) {
+            (Some(s), _) if on_header => Some(s),
             (Some(s), Some(f)) if !message.starts_with("unknown field") || !s.is_empty() => {
                 Some(format!("{s}.{f}"))
             }
@@ -989,3 +995,7 @@ pilot_rooms = ["#pilot:localhost"]
         assert_eq!(line_col("abc", 0), (1, 1));
     }
 }
+
+#[cfg(test)]
+#[path = "config_corpus.rs"]
+mod corpus;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -27,6 +27,8 @@ use crate::survey::SurveyDefaults;
 pub const SOCKET: &str = "control.sock";
 /// A request must arrive within this time, or the connection is dropped.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request line is at most this long (real ones are a few hundred bytes).
+const MAX_REQUEST: u64 = 64 * 1024;
 
 /// What the CLI asks the running bot.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -111,14 +113,22 @@ async fn handle(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<()> {
     let (read, mut write) = stream.into_split();
-    let mut line = String::new();
+    // Bytes, not a String, and at most MAX_REQUEST of them: a request that is not UTF-8 or
+    // has no end still gets an answer, and cannot fill the memory (bad-input corpus).
+    let mut line = Vec::new();
     tokio::time::timeout(
         READ_TIMEOUT,
-        tokio::io::BufReader::new(read).read_line(&mut line),
+        tokio::io::BufReader::new(read)
+            .take(MAX_REQUEST)
+            .read_until(b'\n', &mut line),
     )
     .await
     .context("no request within 10 s")??;
-    let response = match serde_json::from_str::<Request>(&line) {
+    let response = match serde_json::from_slice::<Request>(&line) {
+        Err(_) if line.len() as u64 >= MAX_REQUEST => Response {
+            ok: false,
+            text: format!("malformed request: longer than {MAX_REQUEST} bytes"),
+        },
         Err(e) => Response {
             ok: false,
             text: format!("malformed request: {e}"),
@@ -255,3 +265,7 @@ pub fn request(data_dir: &Path, req: &Request) -> anyhow::Result<Response> {
     BufReader::new(stream).read_line(&mut reply)?;
     serde_json::from_str(&reply).context("the bot's answer is malformed")
 }
+
+#[cfg(test)]
+#[path = "control_corpus.rs"]
+mod corpus;
