@@ -171,7 +171,7 @@ pub async fn run_with(
             }
         });
     }
-    let port = Arc::new(ClientPort::new(client.clone())?);
+    let port = Arc::new(ClientPort::new(client.clone(), config.matrix.device_trust)?);
     let bot = Bot::new(config, port, store, surveys, options, cancel.clone());
     bot.resolve_aliases().await;
     // Invites that arrived before a crash were already consumed by a saved sync position.
@@ -633,6 +633,14 @@ impl SyncHandler for Bot {
             let Some(ev) = classify(event, &own) else {
                 continue;
             };
+            // Answers and commands only from trusted devices (matrix.device_trust).
+            if matches!(ev, Inbound::Text { .. } | Inbound::PollResponse { .. })
+                && !crate::matrix::trust::admit(&room, event, self.inner.config.matrix.device_trust)
+                    .await
+            {
+                self.inner.metrics.untrusted.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             self.route(room.room_id(), ev, Some(event.raw())).await?;
         }
         Ok(())
