@@ -2,8 +2,8 @@
 //!
 //! An admin who set up cross-signing on one device and then logged in on a second device
 //! without verifying it; a second admin who never set up cross-signing and has one device.
-//! Under `cross-signed` (the default) the unverified device's command is ignored and the bot's
-//! room key is withheld from it; under `any` it is served like the others.
+//! Under `cross-signed` (the default) the unverified device's command or vote is ignored and
+//! the bot's room key is withheld from it; under `any` it is served like the others.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,8 @@ use matrix_sdk::deserialized_responses::{TimelineEventKind, UnableToDecryptReaso
 use matrix_sdk::ruma::{EventId, OwnedUserId, RoomId};
 use pulsebot_sim::sim::SimUser;
 
-use crate::helpers::{BotProcess, BotSetup, WAIT, hs, room_with_bot};
+use crate::helpers::{BotProcess, BotSetup, Pilot, WAIT, hs, pilot_bot, room_with_bot};
+use crate::round::{FLOW_SURVEY, consent_poll, participant, pilot_room, question};
 
 /// Sets `matrix.device_trust` in the bot's config (the helper writes none: the default).
 fn set_device_trust(bot: &BotSetup, value: &str) {
@@ -188,4 +189,53 @@ async fn any_serves_unverified_devices_too() {
         "{}",
         process.log()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_signed_counts_no_answer_from_an_unverified_device() {
+    let Pilot { admin, alias, bot } = pilot_bot(hs(), "", "flow", FLOW_SURVEY).await;
+    let p = participant("p").await;
+    p.bootstrap_cross_signing()
+        .await
+        .expect("cross-signing set up");
+    pilot_room(&admin, &bot.user_id, &alias, &[&p]).await;
+    let process = bot.start();
+    let control = room_with_bot(&admin, &bot).await;
+    let cmd = admin
+        .send_text(control.room_id(), "!pulse start flow")
+        .await
+        .expect("send");
+    admin.wait_for_reply(&cmd, WAIT).await.expect("start reply");
+    let b = &bot.user_id;
+    let consent = consent_poll(&p, b).await;
+    let dm = consent.room_id.clone();
+    let second = p.another_device(hs()).await.expect("second login");
+    wait_until(|| second.client.get_room(&dm).is_some()).await;
+
+    // The unverified device agrees, then the verified one asks for help: once help is
+    // answered the vote was judged, and no question followed it.
+    second
+        .vote(&dm, &consent.event_id, &["consent.yes"])
+        .await
+        .expect("vote");
+    p.send_text(&dm, "hilfe").await.expect("sent");
+    p.wait_for(WAIT, |m| {
+        m.sender == *b && m.room_id == dm && m.body.contains("Das können Sie mir schreiben")
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", process.log()));
+    assert!(
+        p.inbox()
+            .iter()
+            .all(|m| !(m.sender == *b && m.body.contains("Frage 1/"))),
+        "a vote from an unverified device was counted as consent"
+    );
+    process
+        .wait_for_log("event from an untrusted device ignored")
+        .await;
+    // The verified device's vote counts.
+    p.vote(&dm, &consent.event_id, &["consent.yes"])
+        .await
+        .expect("vote");
+    question(&p, b, &dm, 1).await;
 }
