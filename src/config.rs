@@ -88,6 +88,44 @@ pub struct MatrixConfig {
     pub password: Option<Secret>,
     /// The device name shown in the participants' clients.
     pub device_name: String,
+    /// Which devices the bot takes answers and commands from and shares room keys with.
+    pub device_trust: DeviceTrust,
+}
+
+/// `matrix.device_trust`: which of a user's devices the bot trusts.
+///
+/// Matrix clients are moving to exclude devices their owner has not verified (MSC4153): a
+/// device someone logged in to without verifying it could belong to whoever has the password.
+/// `CrossSigned` follows them; `Any` is the older behaviour, for a pilot whose users do not
+/// verify their devices. What each setting does exactly is in `docs/operations.md`
+/// ("Trusted devices") and `crate::matrix::trust`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceTrust {
+    /// `"cross-signed"` (default): only devices their owner has cross-signed, or a user's
+    /// only device when the user has no cross-signing identity.
+    #[default]
+    CrossSigned,
+    /// `"any"`: every device of a user.
+    Any,
+}
+
+impl DeviceTrust {
+    /// The value as written in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceTrust::CrossSigned => "cross-signed",
+            DeviceTrust::Any => "any",
+        }
+    }
+
+    /// Reads the config value; `None` for anything else.
+    pub fn parse(s: &str) -> Option<DeviceTrust> {
+        match s {
+            "cross-signed" => Some(DeviceTrust::CrossSigned),
+            "any" => Some(DeviceTrust::Any),
+            _ => None,
+        }
+    }
 }
 
 /// `[bot]`
@@ -262,6 +300,7 @@ mod raw {
         pub user: Option<Spanned<String>>,
         pub password_file: Option<Spanned<String>>,
         pub device_name: Option<String>,
+        pub device_trust: Option<Spanned<String>>,
     }
 
     #[derive(Deserialize)]
@@ -781,11 +820,26 @@ impl Checker<'_> {
         } else {
             None
         };
+        let device_trust = match &m.device_trust {
+            None => DeviceTrust::default(),
+            Some(v) => DeviceTrust::parse(v.get_ref()).unwrap_or_else(|| {
+                self.problem(
+                    "matrix.device_trust",
+                    Some(v.span()),
+                    format!(
+                        "`{}` is not a device trust level: use \"cross-signed\" (default) or \"any\"",
+                        v.get_ref()
+                    ),
+                );
+                DeviceTrust::default()
+            }),
+        };
         Some(MatrixConfig {
             homeserver: homeserver?,
             user: user?,
             password,
             device_name: m.device_name.unwrap_or_else(|| "pulsebot".to_string()),
+            device_trust,
         })
     }
 
@@ -902,6 +956,7 @@ pilot_rooms = ["#pilot:localhost"]
         let text = std::fs::read_to_string(&path).expect("config.example.toml exists");
         let c = Config::parse(&path, &text, &secrets()).expect("example is valid");
         assert!(!c.bot.admins.is_empty());
+        assert_eq!(c.matrix.device_trust, DeviceTrust::CrossSigned);
         // The example shows the built-in notice word for word.
         assert_eq!(c.notice.de.trim_end(), DEFAULT_NOTICE_DE.trim_end());
         assert_eq!(c.notice.en.trim_end(), DEFAULT_NOTICE_EN.trim_end());
@@ -916,6 +971,27 @@ pilot_rooms = ["#pilot:localhost"]
         let e = problem(&format!("{GOOD}\n[sync]\nbatch_ms = -1\n"));
         assert!(e.contains("sync.batch_ms"), "{e}");
         assert!(e.contains("out of range"), "{e}");
+    }
+
+    #[test]
+    fn device_trust_defaults_to_cross_signed_and_is_checked() {
+        let c = parse(GOOD).expect("valid");
+        assert_eq!(c.matrix.device_trust, DeviceTrust::CrossSigned);
+        for (v, want) in [
+            ("cross-signed", DeviceTrust::CrossSigned),
+            ("any", DeviceTrust::Any),
+        ] {
+            let text = GOOD.replace("[bot]", &format!("device_trust = \"{v}\"\n\n[bot]"));
+            let c = parse(&text).expect("valid");
+            assert_eq!(c.matrix.device_trust, want);
+            assert_eq!(want.as_str(), v);
+        }
+        let e = problem(&GOOD.replace("[bot]", "device_trust = \"verified\"\n\n[bot]"));
+        assert!(
+            e.contains("key `matrix.device_trust`: `verified` is not a device trust level"),
+            "{e}"
+        );
+        assert!(e.contains(":6:"), "{e}");
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub rounds_open: AtomicU64,
     /// Undecryptable events seen.
     pub undecryptable: AtomicU64,
+    /// Messages and votes ignored because their device is not trusted (`matrix.device_trust`).
+    pub untrusted: AtomicU64,
     /// Messages waiting in the outbox at the sender's last look.
     pub outbox_pending: AtomicU64,
     /// Milliseconds since `started` of the last saved sync position (0: none yet).
@@ -67,6 +69,7 @@ impl Default for Metrics {
             command_failures: AtomicU64::new(0),
             rounds_open: AtomicU64::new(0),
             undecryptable: AtomicU64::new(0),
+            untrusted: AtomicU64::new(0),
             outbox_pending: AtomicU64::new(0),
             last_sync_ms: AtomicU64::new(0),
             handling: Samples::default(),
@@ -219,6 +222,12 @@ impl Metrics {
             "Events the bot could not decrypt when they arrived.",
             "counter",
             load(&self.undecryptable),
+        );
+        counter(
+            "pulsebot_untrusted_device_events_total",
+            "Messages and votes ignored because their device is not trusted (matrix.device_trust).",
+            "counter",
+            load(&self.untrusted),
         );
         counter(
             "pulsebot_rounds_open",

@@ -178,7 +178,7 @@ pub async fn run_with(
             }
         });
     }
-    let port = Arc::new(ClientPort::new(client.clone())?);
+    let port = Arc::new(ClientPort::new(client.clone(), config.matrix.device_trust)?);
     let bot = Bot::new(config, port, store, surveys, options, cancel.clone());
     bot.resolve_aliases().await;
     bot.follow_known_upgrades();
@@ -761,6 +761,25 @@ impl SyncHandler for Bot {
             let Some(ev) = classify(event, &own) else {
                 continue;
             };
+            // Answers and commands only from trusted devices (matrix.device_trust). Redactions
+            // are never encrypted and carry no device; the homeserver lets only their sender
+            // (or a moderator, which a DM does not have) redact, so they are not checked.
+            if matches!(
+                ev,
+                Inbound::Text { .. }
+                    | Inbound::Aside { .. }
+                    | Inbound::Edit { .. }
+                    | Inbound::PollResponse { .. }
+            ) && !crate::matrix::trust::admit(
+                &room,
+                event,
+                self.inner.config.matrix.device_trust,
+            )
+            .await
+            {
+                self.inner.metrics.untrusted.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             self.route(room.room_id(), ev, Some(event.raw())).await?;
         }
         Ok(())

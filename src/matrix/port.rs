@@ -1,7 +1,7 @@
 //! The bot's [`MatrixPort`] over a matrix-sdk [`Client`]: the one implementation that talks to
 //! a real homeserver. Each method is a thin call into `rooms` and `send`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use async_trait::async_trait;
 use matrix_sdk::deserialized_responses::TimelineEventKind;
 use matrix_sdk::ruma::events::AnySyncTimelineEvent;
@@ -10,6 +10,7 @@ use matrix_sdk::ruma::serde::Raw;
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId};
 use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
 
+use super::trust::{self, DeviceTrust};
 use super::{events, rooms, send};
 use crate::bot::port::{MatrixPort, Once, Redecrypted, Refusal, Refused, ReplyTo, Upload};
 use crate::conversation::Outgoing;
@@ -19,16 +20,17 @@ use crate::conversation::Outgoing;
 pub struct ClientPort {
     client: Client,
     own: OwnedUserId,
+    trust: DeviceTrust,
 }
 
 impl ClientPort {
-    /// The port of a logged-in client.
-    pub fn new(client: Client) -> Result<ClientPort> {
+    /// The port of a logged-in client that trusts the devices `trust` names.
+    pub fn new(client: Client, trust: DeviceTrust) -> Result<ClientPort> {
         let own = client
             .user_id()
             .ok_or_else(|| anyhow::anyhow!("the client is not logged in"))?
             .to_owned();
-        Ok(ClientPort { client, own })
+        Ok(ClientPort { client, own, trust })
     }
 
     /// The room, or a final refusal if the client does not know it (never joined, or left
@@ -41,6 +43,17 @@ impl ClientPort {
             })
         })
     }
+
+    /// The room, with untrusted devices of its members blacklisted so the room key of the
+    /// message about to be sent reaches only trusted ones (see `matrix::trust`). A failure
+    /// fails the send (it is retried) rather than sharing the key with a device unjudged.
+    async fn sending_room(&self, id: &RoomId) -> Result<Room> {
+        let room = self.room(id)?;
+        trust::withhold_keys(&room, self.trust)
+            .await
+            .context("cannot apply matrix.device_trust before sending")?;
+        Ok(room)
+    }
 }
 
 #[async_trait]
@@ -50,21 +63,33 @@ impl MatrixPort for ClientPort {
     }
 
     async fn send(&self, room: &RoomId, msg: &Outgoing, txn: &str) -> Result<OwnedEventId> {
-        send::send_queued(&self.room(room)?, msg, txn).await
+        send::send_queued(&self.sending_room(room).await?, msg, txn).await
     }
 
     async fn reply_text(&self, room: &RoomId, to: ReplyTo<'_>, text: &str) -> Result<()> {
-        let room = self.room(room)?;
+        let room = self.sending_room(room).await?;
         send::reply_text(&room, to.event, to.sender, to.purpose, text).await?;
         Ok(())
     }
 
     async fn send_text_once(&self, room: &RoomId, text: &str, once: Once<'_>) -> Result<()> {
-        send::send_text_once(&self.room(room)?, text, once.purpose, once.cause).await
+        send::send_text_once(
+            &self.sending_room(room).await?,
+            text,
+            once.purpose,
+            once.cause,
+        )
+        .await
     }
 
     async fn upload(&self, room: &RoomId, file: Upload) -> Result<()> {
-        send::send_file(&self.room(room)?, &file.name, file.mime, file.bytes).await
+        send::send_file(
+            &self.sending_room(room).await?,
+            &file.name,
+            file.mime,
+            file.bytes,
+        )
+        .await
     }
 
     async fn is_encrypted(&self, room: &RoomId) -> bool {
@@ -161,6 +186,10 @@ impl MatrixPort for ClientPort {
         };
         match room.decrypt_event(raw.cast_ref_unchecked(), None).await {
             Ok(ev) if !matches!(ev.kind, TimelineEventKind::UnableToDecrypt { .. }) => {
+                // Late keys do not make an untrusted device trusted: its event is dropped.
+                if !trust::admit(&room, &ev, self.trust).await {
+                    return Redecrypted::Decrypted(None);
+                }
                 Redecrypted::Decrypted(events::classify(&ev, &self.own))
             }
             _ => Redecrypted::StillUndecryptable,

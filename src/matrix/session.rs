@@ -15,6 +15,7 @@ use matrix_sdk::Client;
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::encryption::EncryptionSettings;
 use matrix_sdk::ruma::api::client::uiaa;
+use matrix_sdk_crypto::{CollectStrategy, DecryptionSettings, TrustRequirement};
 use matrix_sdk_store_encryption::StoreCipher;
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -258,6 +259,16 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Client, bool)> {
             auto_enable_cross_signing: false,
             ..Default::default()
         })
+        // Device trust (`matrix.device_trust`) is decided by pulsebot, not by these settings:
+        // the SDK's stricter ones (`CrossSignedOrLegacy`, `IdentityBasedStrategy`) shut out
+        // every device of a user without a cross-signing identity, whom `cross-signed` accepts
+        // when it is their only device. So the SDK decrypts everything and shares with every
+        // device not blacklisted, and `matrix::trust` drops events from untrusted devices and
+        // blacklists them before each send. Set explicitly so an SDK default cannot change it.
+        .with_decryption_settings(DecryptionSettings {
+            sender_device_trust_requirement: TrustRequirement::Untrusted,
+        })
+        .with_room_key_recipient_strategy(CollectStrategy::AllDevices)
         .build()
         .await
         .context("cannot open the Matrix store in the data directory")?;

@@ -10,3 +10,4 @@ mod report;
 mod resilience;
 mod round;
 mod scheduled;
+mod trust;

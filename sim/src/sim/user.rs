@@ -211,6 +211,36 @@ impl SimUser {
         })
     }
 
+    /// Sets up cross-signing for this user from this device, as a client does when its user
+    /// turns verification on: the device is then cross-signed; devices logged in later are
+    /// not, until verified.
+    pub async fn bootstrap_cross_signing(&self) -> anyhow::Result<()> {
+        use matrix_sdk::ruma::api::client::uiaa;
+        let enc = self.client.encryption();
+        if let Err(e) = enc.bootstrap_cross_signing(None).await {
+            // The homeserver may ask for the password (user-interactive auth).
+            let response = e
+                .as_uiaa_response()
+                .context("cross-signing bootstrap failed")?;
+            let mut password = uiaa::Password::new(
+                uiaa::UserIdentifier::Matrix(uiaa::MatrixUserIdentifier::new(
+                    self.user_id.to_string(),
+                )),
+                self.password.clone(),
+            );
+            password.session = response.session.clone();
+            enc.bootstrap_cross_signing(Some(uiaa::AuthData::Password(password)))
+                .await
+                .context("cross-signing bootstrap with password failed")?;
+        }
+        Ok(())
+    }
+
+    /// Logs this user in once more: a new device of the same account, not cross-signed.
+    pub async fn another_device(&self, hs: &Homeserver) -> anyhow::Result<SimUser> {
+        Self::login(hs, self.user_id.localpart(), &self.password).await
+    }
+
     /// Creates an end-to-end encrypted room and invites `invite`.
     pub async fn create_encrypted_room(
         &self,
