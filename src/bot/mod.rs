@@ -144,6 +144,8 @@ pub async fn run_with(
                 config.store.data_dir().display()
             )
         })?;
+    let rounds = store.run(|s| s.rounds()).await?;
+    check_open_rounds(&rounds, &surveys, &config.surveys.dir)?;
     let (client, first_start) = session::connect(&config).await?;
     let control = tokio::spawn({
         let (dir, store, cancel) = (config.store.path.clone(), store.clone(), cancel.clone());
@@ -220,6 +222,41 @@ pub struct InvalidSurveys {
     pub dir: String,
     /// Every problem, one per line.
     pub report: String,
+}
+
+/// Open rounds whose survey file is gone: the bot refuses to start (a renamed or moved
+/// file would otherwise silently stall every participant of the round).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "open round(s) whose survey file is missing from {dir}: {rounds}. Put the file back \
+     (same survey id) and start the bot; close the round then with `!pulse close <survey>` \
+     if it should end"
+)]
+pub struct OrphanRounds {
+    /// The surveys folder.
+    pub dir: String,
+    /// `survey round N`, comma-separated.
+    pub rounds: String,
+}
+
+fn check_open_rounds(
+    rounds: &[crate::model::RoundInfo],
+    surveys: &[Survey],
+    dir: &std::path::Path,
+) -> Result<(), OrphanRounds> {
+    let orphans: Vec<String> = rounds
+        .iter()
+        .filter(|r| r.closed_at.is_none() && r.label.is_none())
+        .filter(|r| !surveys.iter().any(|s| s.id == r.survey_id))
+        .map(|r| format!("`{}` round {}", r.survey_id, r.round))
+        .collect();
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    Err(OrphanRounds {
+        dir: dir.display().to_string(),
+        rounds: orphans.join(", "),
+    })
 }
 
 fn load_surveys(config: &Config) -> anyhow::Result<Vec<Survey>> {

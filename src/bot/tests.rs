@@ -940,3 +940,27 @@ async fn a_command_in_a_room_that_refuses_replies_stalls_nothing() {
     .await;
     assert!(h.port.sent(&room(PILOT)).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_refuses_to_start_while_an_open_rounds_survey_file_is_missing() {
+    let alice = user("@alice:fake");
+    let h = Harness::new(FLOW, &[alice.as_str()], at("2030-01-07T09:00:00Z")).await;
+    h.admin("!pulse start flow").await;
+    h.port.wait_for_dm(&alice).await;
+    let rounds = h.store().run(|s| s.rounds()).await.expect("rounds");
+    let dir = std::path::Path::new("surveys");
+    let err = super::check_open_rounds(&rounds, &[], dir).expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("`flow` round 1") && text.contains("!pulse close"),
+        "{text}"
+    );
+    let loaded: Vec<crate::survey::Survey> = h
+        .bot()
+        .inner
+        .surveys
+        .iter()
+        .map(|s| (**s).clone())
+        .collect();
+    assert!(super::check_open_rounds(&rounds, &loaded, dir).is_ok());
+}
