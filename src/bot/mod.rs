@@ -40,7 +40,7 @@ use matrix_sdk::ruma::{
 };
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, debug, debug_span, info, info_span, warn};
 
 use crate::admin::{self, AdminCommand};
 use crate::config::Config;
@@ -131,6 +131,19 @@ pub async fn run_with(
     cancel: CancellationToken,
     options: RunOptions,
 ) -> anyhow::Result<()> {
+    // Every line of this run carries a random tag: operators tell runs apart and follow one
+    // run's lines without the log naming a room or a person.
+    let tag = format!("{:06x}", rand::random::<u32>() & 0x00ff_ffff);
+    run_tagged(config, cancel, options)
+        .instrument(info_span!("run", tag = %tag))
+        .await
+}
+
+async fn run_tagged(
+    config: Config,
+    cancel: CancellationToken,
+    options: RunOptions,
+) -> anyhow::Result<()> {
     let surveys = load_surveys(&config)?;
     let lock = DataDirLock::acquire(&config.store.path)?;
     info!(lock = %lock.path().display(), "data directory locked");
@@ -156,6 +169,7 @@ pub async fn run_with(
                 warn!(error = %format!("{e:#}"), "control socket unavailable; store check/backup need the bot stopped");
             }
         }
+        .in_current_span()
     });
 
     if (first_start || config.matrix.password.is_some())
@@ -174,11 +188,14 @@ pub async fn run_with(
         let (metrics, cancel) = (options.metrics.clone(), cancel.clone());
         // Healthy while syncs come at least every long-poll timeout plus a margin.
         let healthy = Duration::from_secs(config.sync.timeout_secs * 2 + 30);
-        tokio::spawn(async move {
-            if let Err(e) = crate::metrics::serve(addr, metrics, healthy, cancel).await {
-                warn!(error = %format!("{e:#}"), "metrics endpoint unavailable");
+        tokio::spawn(
+            async move {
+                if let Err(e) = crate::metrics::serve(addr, metrics, healthy, cancel).await {
+                    warn!(error = %format!("{e:#}"), "metrics endpoint unavailable");
+                }
             }
-        });
+            .in_current_span(),
+        );
     }
     let port = Arc::new(ClientPort::new(client.clone(), config.matrix.device_trust)?);
     let bot = Bot::new(config, port, store, surveys, options, cancel.clone());
@@ -523,7 +540,7 @@ impl Bot {
                 bot.directory().done_joining(&room);
                 bot.resolve_aliases().await;
             }
-            .instrument(info_span!("join", room = %id)),
+            .instrument(debug_span!("join", room = %id)),
         );
     }
 
@@ -534,10 +551,11 @@ impl Bot {
                     .metrics
                     .undecryptable
                     .fetch_add(1, Ordering::Relaxed);
-                warn!(
+                debug!(
                     device = device_id.as_deref().unwrap_or("?"),
                     "undecryptable event"
                 );
+                warn!("undecryptable event in a configured room");
                 Ok(())
             }
             Inbound::Text {
@@ -911,10 +929,12 @@ impl Bot {
                     .metrics
                     .undecryptable
                     .fetch_add(1, Ordering::Relaxed);
-                warn!(
+                // The sending device names a participant's phone: debug only.
+                debug!(
                     device = device_id.as_deref().unwrap_or("?"),
-                    "undecryptable event in a direct chat; keys requested, retrying"
+                    "undecryptable"
                 );
+                warn!("undecryptable event in a direct chat; keys requested, retrying");
                 let Some(raw) = raw else {
                     return Ok(());
                 };
@@ -947,7 +967,8 @@ impl Bot {
 
     /// An invite: joined if it is a configured room or came from an admin, declined else.
     async fn invited_room(&self, room: &RoomId) {
-        let span = info_span!("invite", room = %room);
+        // Anyone may invite the bot into any room: the id only at debug level.
+        let span = debug_span!("invite", room = %room);
         async {
             let inviter = self.port().inviter(room).await;
             let by_admin = inviter.as_deref().is_some_and(|i| self.is_admin(i));

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, RoomId};
 use tokio::sync::{Notify, Semaphore};
-use tracing::{debug, warn};
+use tracing::{Instrument, debug, warn};
 
 use super::port::{Refusal, refusal};
 use super::{Bot, lock};
@@ -230,17 +230,20 @@ impl Bot {
             return;
         }
         let bot = self.clone();
-        self.inner.tasks.spawn(async move {
-            let _permit = bot.inner.sender.slots.acquire().await;
-            loop {
-                let emptied = bot.drain_room(&room_id).await == Drained::Empty;
-                // Waiting and failed rooms are taken up again by the sender loop's next pass.
-                let go_on = emptied && !bot.inner.cancel.is_cancelled();
-                if !bot.inner.sender.finish_pass(&room_id, go_on) {
-                    break;
+        self.inner.tasks.spawn(
+            async move {
+                let _permit = bot.inner.sender.slots.acquire().await;
+                loop {
+                    let emptied = bot.drain_room(&room_id).await == Drained::Empty;
+                    // Waiting and failed rooms are taken up again by the sender loop's next pass.
+                    let go_on = emptied && !bot.inner.cancel.is_cancelled();
+                    if !bot.inner.sender.finish_pass(&room_id, go_on) {
+                        break;
+                    }
                 }
             }
-        });
+            .in_current_span(),
+        );
     }
 
     /// Sends what is queued for the room until nothing is left or it cannot go on.

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use matrix_sdk::ruma::events::AnySyncTimelineEvent;
 use matrix_sdk::ruma::serde::Raw;
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use super::port::Redecrypted;
 use super::{Bot, lock};
@@ -217,7 +217,7 @@ impl Bot {
                         s.audit(now, "participant", "consent", &format!("{state:?}"))
                     })
                     .await?;
-                info!(consent = ?state, "consent answered");
+                debug!(consent = ?state, "consent answered");
                 if state == ConsentState::Yes {
                     self.start_open_rounds_for(sender).await?;
                 }
@@ -231,18 +231,18 @@ impl Bot {
                     })
                     .await?;
                 self.remember_dm(room.to_owned(), sender.clone());
-                info!("participant opted in again");
+                debug!("participant opted in again");
                 self.start_open_rounds_for(sender).await?;
             }
             Action::OptOut { confirmation } => {
                 let (o, u) = (out(&confirmation), user.clone());
                 store.run(move |s| s.opt_out(&u, now, &o)).await?;
-                info!("participant stopped");
+                debug!("participant stopped");
             }
             Action::Erase { confirmation } => {
                 let (o, u) = (out(&confirmation), user.clone());
                 store.run(move |s| s.erase_participant(&u, now, &o)).await?;
-                info!("participant's data erased on request");
+                debug!("participant's data erased on request");
             }
             Action::SetLanguage { lang, reply } => {
                 let (o, u) = (out(&reply), user.clone());
@@ -380,7 +380,9 @@ impl Bot {
                     .answers
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if finished {
-                    info!(
+                    // When one person finished is theirs: debug only; counts are in metrics
+                    // and `!pulse status`.
+                    debug!(
                         survey = survey_id,
                         round = n,
                         "participant finished the round"
@@ -464,7 +466,7 @@ impl Bot {
             let decrypted = self.port().redecrypt(&p.room_id, &p.raw).await;
             let handled = match decrypted {
                 Redecrypted::Decrypted(inbound) => {
-                    info!(room = %p.room_id, "an undecryptable event could be decrypted later");
+                    debug!(room = %p.room_id, "an undecryptable event could be decrypted later");
                     if let Some(inbound) = inbound
                         && let Err(e) = self.participant_event(&p.room_id, inbound).await
                     {
@@ -473,7 +475,7 @@ impl Bot {
                     true
                 }
                 _ if Instant::now() >= p.give_up_at => {
-                    info!(room = %p.room_id, "event stayed undecryptable; asking the participant again");
+                    debug!(room = %p.room_id, "event stayed undecryptable; asking the participant again");
                     if let Err(e) = self
                         .participant_input(&p.room_id, &p.event_id, &p.sender, Input::Undecryptable)
                         .await
@@ -499,12 +501,15 @@ impl Bot {
         self.directory().abandon(room);
         warn!("someone else joined a participant's direct chat; moving to a fresh one");
         let (bot, old) = (self.clone(), room.to_owned());
-        self.inner.tasks.spawn(async move {
-            if let Err(e) = bot.move_dm(&old, &user).await {
-                debug!(error = %format!("{e:#}"), "moving a direct chat failed");
-                warn!("moving a direct chat failed; the next contact opens a fresh one");
+        self.inner.tasks.spawn(
+            async move {
+                if let Err(e) = bot.move_dm(&old, &user).await {
+                    debug!(error = %format!("{e:#}"), "moving a direct chat failed");
+                    warn!("moving a direct chat failed; the next contact opens a fresh one");
+                }
             }
-        });
+            .in_current_span(),
+        );
     }
 
     /// Carries out [`Bot::spawn_leave_dm`]: leave, fresh DM, one line of explanation and
@@ -559,7 +564,7 @@ impl Bot {
                 s.queue(&out)
             })
             .await?;
-        info!("direct chat moved");
+        debug!("direct chat moved");
         self.inner.sender.wake();
         Ok(())
     }

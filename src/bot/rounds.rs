@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, UserId};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::Bot;
 use crate::admin::RoundCounts;
@@ -22,6 +22,16 @@ use crate::conversation::{self, Round};
 use crate::model::{ConsentState, RoundSchedule, RoundStatus};
 use crate::schedule::{self, Action, History};
 use crate::survey::Survey;
+
+/// What [`Bot::start_for`] did for one audience member.
+pub(super) enum Contacted {
+    /// Nothing (already contacted, declined, in another round).
+    No,
+    /// The notice and the consent question were queued.
+    FirstContact,
+    /// The round's first question was queued.
+    Started,
+}
 
 /// How many reminders an admin may send by hand in one round, on top of none scheduled.
 const MAX_MANUAL_REMINDERS: u32 = 5;
@@ -274,7 +284,7 @@ impl Bot {
         survey: &Arc<Survey>,
         round: u32,
         user: &UserId,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Contacted> {
         let u = user.to_string();
         let entry = self.inner.store.run(move |s| s.participant(&u)).await?;
         let consent = entry.as_ref().map_or(ConsentState::Unknown, |e| {
@@ -285,7 +295,7 @@ impl Bot {
             }
         });
         match consent {
-            ConsentState::No | ConsentState::Asked => Ok(()),
+            ConsentState::No | ConsentState::Asked => Ok(Contacted::No),
             ConsentState::Unknown => {
                 let known: Option<OwnedRoomId> = entry
                     .as_ref()
@@ -304,19 +314,22 @@ impl Bot {
                     .await?;
                 self.remember_dm(room.clone(), user.to_owned());
                 if first {
-                    info!(room = %room, "first contact queued");
+                    debug!(room = %room, "first contact queued");
                     self.inner.sender.wake();
+                    return Ok(Contacted::FirstContact);
                 }
-                Ok(())
+                Ok(Contacted::No)
             }
             ConsentState::Yes => {
-                let Some(entry) = entry else { return Ok(()) };
+                let Some(entry) = entry else {
+                    return Ok(Contacted::No);
+                };
                 if entry.round(&survey.id, round).is_some() {
-                    return Ok(());
+                    return Ok(Contacted::No);
                 }
                 // One survey at a time per participant; the next starts when this one ends.
                 if self.active_round(&entry).await?.is_some() {
-                    return Ok(());
+                    return Ok(Contacted::No);
                 }
                 let known = entry
                     .dm_room
@@ -337,10 +350,11 @@ impl Bot {
                     .await?;
                 self.remember_dm(room, user.to_owned());
                 if started.is_some() {
-                    info!(survey = %survey.id, round, room = %room_id, "round started for a participant");
+                    debug!(survey = %survey.id, round, room = %room_id, "round started for a participant");
                     self.inner.sender.wake();
+                    return Ok(Contacted::Started);
                 }
-                Ok(())
+                Ok(Contacted::No)
             }
         }
     }
@@ -366,13 +380,27 @@ impl Bot {
                 .store
                 .run(move |s| s.note_audience(&id, n, count))
                 .await?;
+            let (mut first, mut started, mut failed) = (0u64, 0u64, 0u64);
             for user in audience {
                 if self.inner.cancel.is_cancelled() {
                     return Ok(());
                 }
-                if let Err(e) = self.start_for(&survey, info.round, &user).await {
-                    warn!(survey = %survey.id, error = %format!("{e:#}"), "could not reach a participant; retried on the next tick");
+                match self.start_for(&survey, info.round, &user).await {
+                    Ok(Contacted::FirstContact) => first += 1,
+                    Ok(Contacted::Started) => started += 1,
+                    Ok(Contacted::No) => {}
+                    Err(e) => {
+                        debug!(error = %format!("{e:#}"), "could not reach a participant");
+                        failed += 1;
+                    }
                 }
+            }
+            // Counts, never who: the log says what a tick did without a per-person line.
+            if first + started > 0 {
+                info!(survey = %survey.id, round = info.round, first_contacts = first, rounds_started = started, "participants contacted");
+            }
+            if failed > 0 {
+                warn!(survey = %survey.id, failed, "some participants could not be reached; retried on the next tick");
             }
         }
         Ok(())

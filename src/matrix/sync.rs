@@ -20,7 +20,7 @@ use matrix_sdk::ruma::api::error::ErrorKind;
 use matrix_sdk::ruma::{OwnedRoomId, UInt};
 use matrix_sdk::{Client, Room};
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, debug, debug_span, info, warn};
 
 /// At most this many `/messages` pages are fetched to fill one limited timeline.
 const MAX_BACKFILL_PAGES: usize = 100;
@@ -199,7 +199,8 @@ async fn handle_response<H: SyncHandler>(
     }
     // Rooms are independent, so they are handled concurrently; within a room, in order.
     let jobs = response.rooms.joined.iter().map(|(room_id, update)| {
-        let span = info_span!("room", room = %room_id);
+        // The room id (maybe a participant's DM) only at debug level.
+        let span = debug_span!("room", room = %room_id);
         async move {
             let Some(room) = client.get_room(room_id) else {
                 return anyhow::Ok(0);

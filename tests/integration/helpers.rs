@@ -82,6 +82,12 @@ impl BotSetup {
     pub fn start(&self) -> BotProcess {
         BotProcess::start(&self.config, self.dir.path())
     }
+
+    /// Starts `pulsebot run` logging as it does in production (no `RUST_LOG`: pulsebot at
+    /// info, libraries at warn), to check what an operator's log holds.
+    pub fn start_with_default_log(&self) -> BotProcess {
+        BotProcess::start_logging(&self.config, self.dir.path(), None)
+    }
 }
 
 /// A `pulsebot run` child process; killed when dropped.
@@ -95,14 +101,23 @@ static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new
 impl BotProcess {
     /// Starts the bot with `config`, logging into a file under `dir`.
     pub fn start(config: &Path, dir: &Path) -> BotProcess {
+        BotProcess::start_logging(config, dir, Some("warn,pulsebot=debug"))
+    }
+
+    /// Starts the bot with `RUST_LOG` set to `filter` (unset for `None`: the bot's default).
+    pub fn start_logging(config: &Path, dir: &Path, filter: Option<&str>) -> BotProcess {
         let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let log = dir.join(format!("bot-{n}.log"));
         let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(bin())
+        let mut command = Command::new(bin());
+        match filter {
+            Some(f) => command.env("RUST_LOG", f),
+            None => command.env_remove("RUST_LOG"),
+        };
+        let child = command
             .arg("--config")
             .arg(config)
             .arg("run")
-            .env("RUST_LOG", "warn,pulsebot=debug")
             .env_remove("PULSEBOT_PASSWORD")
             .env_remove("PULSEBOT_STORE_PASSPHRASE")
             .stdout(Stdio::null())

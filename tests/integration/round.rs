@@ -147,7 +147,8 @@ async fn a_full_round_counts_what_participants_sent() {
     let ps = futures_util::future::join_all(names.iter().map(|n| participant(n))).await;
     let refs: Vec<&SimUser> = ps.iter().collect();
     let pilot = pilot_room(&admin, &bot.user_id, &alias, &refs).await;
-    let process = bot.start();
+    // Logged as in production: the log of a whole round is checked for ids below.
+    let process = bot.start_with_default_log();
     let control = room_with_bot(&admin, &bot).await;
     let cmd = admin
         .send_text(control.room_id(), "!pulse start flow")
@@ -422,8 +423,25 @@ async fn a_full_round_counts_what_participants_sent() {
         .expect("health answers");
     assert_eq!(health.status().as_u16(), 200);
 
+    let process_log = process.log();
     let (status, _) = process.stop().await;
     assert!(status.success(), "bot exits cleanly");
+    // A whole round's log at the default level names no participant, no DM and no
+    // participant's device; the per-process tag is on every line of the run (issue 15).
+    let log = process_log;
+    for p in &ps {
+        assert!(
+            !log.contains(p.user_id.as_str()) && !log.contains(p.user_id.localpart()),
+            "the log names a participant:\n{log}"
+        );
+        if let Some(device) = p.client.device_id() {
+            assert!(!log.contains(device.as_str()), "the log names a device:\n{log}");
+        }
+    }
+    for dm in &dms {
+        assert!(!log.contains(dm.as_str()), "the log names a DM:\n{log}");
+    }
+    assert!(log.contains("run{tag="), "no run tag:\n{log}");
     let stored = stored_responses(&bot, "flow", 1);
     let audit = Store::open_existing(
         &bot.store().join("data"),
