@@ -235,7 +235,32 @@ fn export_reads_the_store_suppresses_small_groups_and_is_audited() {
             })
             .collect();
         store.insert_answers(&records).expect("insert");
-        store.close_round("pulse", 1, now).expect("close");
+    }
+    // While the round is open, an export shows participation only: no item or instrument
+    // figure that a later export could be subtracted from (issue 15).
+    let open = pulsebot(
+        &["export", "--survey", "pulse", "--format", "json"],
+        Some(&config),
+    );
+    assert_eq!(open.status.code(), Some(0), "{}", text(&open));
+    let json: serde_json::Value = serde_json::from_slice(&open.stdout).expect("json export");
+    let round = &json["rounds"][0];
+    assert!(round["closed_at"].is_null(), "{round}");
+    for i in round["instruments"].as_array().expect("instruments") {
+        assert!(i["mean"].is_null() && i["suppressed"] == true, "{i}");
+    }
+    for item in round["items"].as_array().expect("items") {
+        assert!(item["mean"].is_null(), "{item}");
+        for c in item["counts"].as_array().into_iter().flatten() {
+            assert!(c["count"].is_null() || c["count"] == 0, "{item}");
+        }
+    }
+    {
+        let store = Store::open(&data, &Passphrase::new("a long passphrase").expect("pass"))
+            .expect("store");
+        store
+            .close_round("pulse", 1, jiff::Timestamp::now())
+            .expect("close");
     }
     let out = pulsebot(
         &["export", "--survey", "pulse", "--format", "json"],
@@ -305,7 +330,10 @@ fn export_reads_the_store_suppresses_small_groups_and_is_audited() {
         .iter()
         .filter(|e| e.action == "export")
         .count();
-    assert_eq!(exports, 3, "each export is in the audit log");
+    assert_eq!(
+        exports, 4,
+        "each export (one while open, three after close) is in the audit log"
+    );
 }
 
 #[test]

@@ -435,7 +435,10 @@ async fn a_full_round_counts_what_participants_sent() {
             "the log names a participant:\n{log}"
         );
         if let Some(device) = p.client.device_id() {
-            assert!(!log.contains(device.as_str()), "the log names a device:\n{log}");
+            assert!(
+                !log.contains(device.as_str()),
+                "the log names a device:\n{log}"
+            );
         }
     }
     for dm in &dms {

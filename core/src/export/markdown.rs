@@ -470,6 +470,16 @@ pub fn report(report: &Report, lang: Lang) -> String {
         };
         let _ = writeln!(s, "## {} {} ({period})\n", md.t("Runde", "Round"), r.round);
         completion(&mut s, &mut md, r);
+        if r.closed_at.is_none() && r.label.is_none() {
+            let _ = writeln!(
+                s,
+                "{}\n",
+                md.t(
+                    "Ergebnisse gibt es erst nach dem Ende der Runde: Zwischenstände ließen sich mit dem Endstand vergleichen und verrieten so einzelne Antworten.",
+                    "Results come only after the round has closed: interim figures could be compared with the final ones and so reveal single answers."
+                )
+            );
+        }
         instruments_table(&mut s, &mut md, &r.instruments);
         let title = md.t("Vergleich der Systeme", "Systems compared").to_owned();
         comparisons_table(&mut s, &mut md, &title, &r.comparisons);

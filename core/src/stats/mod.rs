@@ -99,6 +99,16 @@ pub fn build_report(
             });
         }
     }
+    // No answer-derived figure of an open round leaves the bot (issue 15): an export after
+    // each new finisher would otherwise reveal that person's answers by subtraction. Open
+    // rounds show participation only; their figures come once, after the close, and never
+    // change again (late answers are refused).
+    for r in rounds
+        .iter_mut()
+        .filter(|r| r.closed_at.is_none() && r.label.is_none())
+    {
+        r.responses.clear();
+    }
     let computed = per_round(survey, &mut rounds, &policy);
     let mut out: Vec<RoundReport> = Vec::with_capacity(computed.len());
     let mut trends = Vec::new();

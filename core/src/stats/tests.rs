@@ -445,3 +445,53 @@ proptest! {
         }
     }
 }
+
+/// Issue 15: an export after each new finisher must not reveal that person's answers by
+/// subtraction, so an open round publishes participation only; once closed, its figures.
+#[test]
+fn an_open_round_publishes_participation_but_no_answer_figure() {
+    let s = fixture::survey();
+    let mut open = fixture::round(1, 19, 2, 40);
+    open.closed_at = None;
+    let open = open;
+    let report = build_report(
+        &s,
+        vec![open.clone()],
+        Policy::new(5),
+        fixture::generated_at(),
+    )
+    .expect("report");
+    let r = &report.rounds[0];
+    let mut closed = open.clone();
+    closed.closed_at = Some(fixture::generated_at());
+    let closed_report =
+        build_report(&s, vec![closed], Policy::new(5), fixture::generated_at()).expect("report");
+    assert_eq!(
+        r.completion, closed_report.rounds[0].completion,
+        "participation is shown as for a closed round"
+    );
+    assert!(
+        r.instruments.iter().all(|i| i.score.is_suppressed()),
+        "no instrument score of an open round"
+    );
+    assert!(
+        r.items.iter().all(|i| i.n.value().is_none_or(|n| *n == 0)
+            && i.counts
+                .iter()
+                .all(|c| c.count.value().is_none_or(|n| *n == 0))
+            && i.numeric.as_ref().is_none_or(|m| m.is_suppressed())),
+        "no item figure of an open round"
+    );
+    let md = crate::export::markdown::report(&report, crate::lang::Lang::De);
+    assert!(
+        md.contains("Ergebnisse gibt es erst nach dem Ende der Runde"),
+        "{md}"
+    );
+    // Closed, the same round publishes its figures.
+    assert!(
+        closed_report.rounds[0]
+            .instruments
+            .iter()
+            .any(|i| !i.score.is_suppressed())
+    );
+}

@@ -512,10 +512,7 @@ fn round_section(s: &mut String, cx: &Ctx, r: &RoundReport) -> Result<(), Export
             "{} {}, {}",
             cx.t("seit", "since"),
             cx.date(r.opened_at),
-            cx.t(
-                "noch offen: vorläufige Werte",
-                "still open: provisional figures"
-            )
+            cx.t("noch offen", "still open")
         ),
     };
     let _ = writeln!(
@@ -526,6 +523,16 @@ fn round_section(s: &mut String, cx: &Ctx, r: &RoundReport) -> Result<(), Export
         esc(&period)
     );
     completion(s, cx, r)?;
+    if r.closed_at.is_none() && r.label.is_none() {
+        let _ = writeln!(
+            s,
+            "<p class=\"note\">{}</p>",
+            esc(cx.t(
+                "Ergebnisse gibt es erst nach dem Ende der Runde: Zwischenstände ließen sich mit dem Endstand vergleichen und verrieten so einzelne Antworten.",
+                "Results come only after the round has closed: interim figures could be compared with the final ones and so reveal single answers."
+            ))
+        );
+    }
     side_by_side(s, cx, r)?;
     ueq(s, cx, r)?;
     distributions(s, cx, r)?;
