@@ -68,14 +68,68 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[notice]`: the data-protection notice sent at first contact.
     pub notice: crate::conversation::Notice,
-    /// Whether `[notice]` was set (the built-in text names no responsible body).
+    /// Whether the notice names the responsible office and the contact (`[notice]
+    /// controller` and `contact`, or a text of one's own without those placeholders).
     pub notice_configured: bool,
 }
 
-/// The built-in German data-protection notice (also in `config.example.toml`).
+/// The built-in German data-protection notice, a template: `{controller}`, `{contact}`,
+/// `{min_group_size}` and `{retention_days}` are filled in from the config.
 pub const DEFAULT_NOTICE_DE: &str = include_str!("../docs/notice.de.txt");
-/// The built-in English data-protection notice.
+/// The built-in English data-protection notice (the same template).
 pub const DEFAULT_NOTICE_EN: &str = include_str!("../docs/notice.en.txt");
+/// Who is responsible, while `[notice] controller` is not set (the bot warns at every start).
+const PLACEHOLDER_CONTROLLER: [&str; 2] = [
+    "die Stelle, die diesen Pilotbetrieb durchführt (siehe Ankündigung des Pilots)",
+    "the office running this pilot (see the pilot's announcement)",
+];
+/// The made-up town of `config.example.toml`'s office and contact.
+const EXAMPLE_MARK: &str = "Musterstadt";
+/// The contact, while `[notice] contact` is not set.
+const PLACEHOLDER_CONTACT: [&str; 2] = [
+    "die oder der Datenschutzbeauftragte Ihrer Verwaltung",
+    "your administration's data protection officer",
+];
+
+/// The notice as participants read it: the configured text (or the built-in template) with
+/// the responsible office, the contact and the configured figures filled in, so the notice
+/// never states a group size or a retention period the bot does not apply. The flag is false
+/// while the office or the contact is a placeholder.
+fn notice(
+    raw: &raw::Notice,
+    min_group_size: u32,
+    retention_days: u32,
+) -> (crate::conversation::Notice, bool) {
+    let fill = |template: &str, i: usize| {
+        template
+            .replace(
+                "{controller}",
+                raw.controller
+                    .as_deref()
+                    .unwrap_or(PLACEHOLDER_CONTROLLER[i]),
+            )
+            .replace(
+                "{contact}",
+                raw.contact.as_deref().unwrap_or(PLACEHOLDER_CONTACT[i]),
+            )
+            .replace("{min_group_size}", &min_group_size.to_string())
+            .replace("{retention_days}", &retention_days.to_string())
+    };
+    let de = raw.de.as_deref().unwrap_or(DEFAULT_NOTICE_DE);
+    let en = raw.en.as_deref().unwrap_or(DEFAULT_NOTICE_EN);
+    let uses = |key: &str| de.contains(key) || en.contains(key);
+    // The example config's office is a placeholder too: copied unchanged, it is warned about.
+    let real = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.contains(EXAMPLE_MARK));
+    let configured = (real(&raw.controller) || !uses("{controller}"))
+        && (real(&raw.contact) || !uses("{contact}"));
+    (
+        crate::conversation::Notice {
+            de: fill(de, 0),
+            en: fill(en, 1),
+        },
+        configured,
+    )
+}
 
 /// `[matrix]`
 #[derive(Debug, Clone)]
@@ -289,6 +343,8 @@ mod raw {
     #[derive(Deserialize, Default)]
     #[serde(deny_unknown_fields)]
     pub struct Notice {
+        pub controller: Option<String>,
+        pub contact: Option<String>,
         pub de: Option<String>,
         pub en: Option<String>,
     }
@@ -730,19 +786,7 @@ impl Checker<'_> {
                 }
             },
         };
-        let notice_configured = raw.notice.de.is_some() || raw.notice.en.is_some();
-        let notice = crate::conversation::Notice {
-            de: raw
-                .notice
-                .de
-                .clone()
-                .unwrap_or_else(|| DEFAULT_NOTICE_DE.to_owned()),
-            en: raw
-                .notice
-                .en
-                .clone()
-                .unwrap_or_else(|| DEFAULT_NOTICE_EN.to_owned()),
-        };
+        let (notice, notice_configured) = notice(&raw.notice, min_group_size, retention_days);
         Some(Config {
             source: path.to_path_buf(),
             matrix: matrix?,
@@ -957,10 +1001,51 @@ pilot_rooms = ["#pilot:localhost"]
         let c = Config::parse(&path, &text, &secrets()).expect("example is valid");
         assert!(!c.bot.admins.is_empty());
         assert_eq!(c.matrix.device_trust, DeviceTrust::CrossSigned);
-        // The example shows the built-in notice word for word.
-        assert_eq!(c.notice.de.trim_end(), DEFAULT_NOTICE_DE.trim_end());
-        assert_eq!(c.notice.en.trim_end(), DEFAULT_NOTICE_EN.trim_end());
+        // The example fills the built-in notice with its office, contact and figures; its
+        // made-up office still counts as a placeholder (the bot warns until it is replaced).
+        assert!(!c.notice_configured);
+        assert!(
+            c.notice.de.contains("Verantwortlich: Stadt Musterstadt"),
+            "{}",
+            c.notice.de
+        );
+        for text in [&c.notice.de, &c.notice.en] {
+            assert!(!text.contains('{'), "a placeholder is left: {text}");
+            assert!(text.contains(&format!(" {} ", c.privacy.min_group_size)));
+            assert!(text.contains(&format!(" {} ", c.privacy.retention_days)));
+        }
+    }
+
+    #[test]
+    fn the_notice_states_the_configured_figures_and_office() {
+        let c = parse(&format!(
+            "{GOOD}\n[privacy]\nmin_group_size = 7\nretention_days = 90\n"
+        ))
+        .expect("valid");
+        assert!(!c.notice_configured, "no office named: the bot warns");
+        for text in [&c.notice.de, &c.notice.en] {
+            assert!(text.contains(" 7 ") && text.contains(" 90 "), "{text}");
+            assert!(!text.contains(" 5 ") && !text.contains("365"), "{text}");
+            assert!(!text.contains('{'), "{text}");
+        }
+        let c = parse(&format!(
+            "{GOOD}\n[notice]\ncontroller = \"Amt 10, Rathausplatz 1\"\ncontact = \"datenschutz@stadt.example\"\n"
+        ))
+        .expect("valid");
         assert!(c.notice_configured);
+        assert!(
+            c.notice
+                .de
+                .contains("Verantwortlich: Amt 10, Rathausplatz 1.")
+        );
+        assert!(c.notice.en.contains("Contact: datenschutz@stadt.example."));
+        // A text of one's own without the placeholders counts as configured as it is.
+        let c = parse(&format!(
+            "{GOOD}\n[notice]\nde = \"Hinweis der Stadt X\"\nen = \"Notice of City X\"\n"
+        ))
+        .expect("valid");
+        assert!(c.notice_configured);
+        assert_eq!(c.notice.de, "Hinweis der Stadt X");
     }
 
     #[test]

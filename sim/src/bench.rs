@@ -44,7 +44,7 @@ fn likert_survey(id: &str, audience: &str, n: usize) -> String {
     let mut s = format!(
         "id = \"{id}\"\ntitle = {{ de = \"Benchmark\", en = \"Benchmark\" }}\n\
          intro = {{ de = \"Benchmark.\", en = \"Benchmark.\" }}\naudience = [\"{audience}\"]\n\n\
-         [schedule]\nquiet_hours = false\nworking_days = [\"monday\", \"tuesday\", \"wednesday\", \"thursday\", \"friday\", \"saturday\", \"sunday\"]\n"
+         [schedule]\nmin_gap = \"0 days\"\nquiet_hours = false\nworking_days = [\"monday\", \"tuesday\", \"wednesday\", \"thursday\", \"friday\", \"saturday\", \"sunday\"]\n"
     );
     for i in 1..=n {
         s.push_str(&format!(

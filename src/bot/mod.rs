@@ -159,6 +159,7 @@ async fn run_tagged(
         })?;
     let rounds = store.run(|s| s.rounds()).await?;
     check_open_rounds(&rounds, &surveys, &config.surveys.dir)?;
+    audit_config_changes(&store, &config, options.clock.now()).await?;
     let (client, first_start) = session::connect(&config).await?;
     let control = tokio::spawn({
         let (dir, store, cancel) = (config.store.path.clone(), store.clone(), cancel.clone());
@@ -207,7 +208,7 @@ async fn run_tagged(
     }
     if !bot.inner.config.notice_configured {
         warn!(
-            "no [notice] in the config: participants get the built-in data-protection notice, which names no responsible office"
+            "the data-protection notice names no responsible office or contact (a placeholder, or the example's Musterstadt): set [notice] controller and contact"
         );
     }
     bot.load_dm_rooms().await?;
@@ -239,6 +240,38 @@ pub struct InvalidSurveys {
     pub dir: String,
     /// Every problem, one per line.
     pub report: String,
+}
+
+/// The bot-state key of the last minimum group size the bot ran with.
+const LAST_MIN_GROUP_SIZE: &str = "config/min_group_size";
+
+/// Writes a change of `[privacy] min_group_size` since the last start to the audit log (the
+/// staff council's agreement fixes it; a lowered value must not go unnoticed).
+async fn audit_config_changes(
+    store: &AsyncStore,
+    config: &Config,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let k = config.privacy.min_group_size;
+    let file = config.source.display().to_string();
+    store
+        .run(move |s| {
+            let last = s
+                .bot_state(LAST_MIN_GROUP_SIZE)?
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|v| v.parse::<u32>().ok());
+            if last != Some(k) {
+                let detail = match last {
+                    Some(old) => format!("min_group_size {old} -> {k} ({file})"),
+                    None => format!("min_group_size {k} ({file})"),
+                };
+                s.audit(now, "config", "config.min_group_size", &detail)?;
+                s.set_bot_state(LAST_MIN_GROUP_SIZE, k.to_string().as_bytes())?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
 }
 
 /// Open rounds whose survey file is gone: the bot refuses to start (a renamed or moved

@@ -331,6 +331,11 @@ impl Bot {
                 if self.active_round(&entry).await?.is_some() {
                     return Ok(Contacted::No);
                 }
+                // `min_gap`: nobody is asked twice within it, across surveys; who may not
+                // join this round is simply not invited to it.
+                if !self.gap_allows(survey, round, &entry).await? {
+                    return Ok(Contacted::No);
+                }
                 let known = entry
                     .dm_room
                     .as_deref()
@@ -357,6 +362,35 @@ impl Bot {
                 Ok(Contacted::No)
             }
         }
+    }
+
+    /// Whether `entry` may be invited to `round` of `survey` under the survey's `min_gap`:
+    /// the participant's latest round of another survey opened at least `min_gap` before
+    /// this round did. Rounds they declined by `stopp` count too (they were asked).
+    async fn gap_allows(
+        &self,
+        survey: &Survey,
+        round: u32,
+        entry: &crate::model::LedgerEntry,
+    ) -> anyhow::Result<bool> {
+        let rounds = self.inner.store.run(|s| s.rounds()).await?;
+        let opened = |sid: &str, n: u32| {
+            rounds
+                .iter()
+                .find(|r| r.survey_id == sid && r.round == n)
+                .map(|r| r.opened_at)
+        };
+        let Some(this) = opened(&survey.id, round) else {
+            return Ok(true);
+        };
+        let last_other = entry
+            .rounds
+            .iter()
+            .filter(|r| r.survey_id != survey.id)
+            .filter_map(|r| opened(&r.survey_id, r.round))
+            .filter(|t| *t <= this)
+            .max();
+        Ok(survey.schedule.participant_may_join(last_other, this))
     }
 
     /// Contacts the whole audience of every open round (idempotent; see the module docs).

@@ -68,12 +68,19 @@ struct Harness {
 impl Harness {
     /// A pilot room with `members`, an admin room, `survey` loaded, the bot running.
     async fn new(survey: &str, members: &[&str], now: Timestamp) -> Harness {
+        Harness::with_surveys(&[survey], members, now).await
+    }
+
+    /// [`Harness::new`] with several surveys.
+    async fn with_surveys(surveys: &[&str], members: &[&str], now: Timestamp) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("password"), "bot password").expect("write");
         std::fs::write(dir.path().join("passphrase"), "store passphrase").expect("write");
         std::fs::create_dir_all(dir.path().join("surveys")).expect("mkdir");
-        let id = survey_id(survey);
-        std::fs::write(dir.path().join(format!("surveys/{id}.toml")), survey).expect("write");
+        for survey in surveys {
+            let id = survey_id(survey);
+            std::fs::write(dir.path().join(format!("surveys/{id}.toml")), survey).expect("write");
+        }
         let port = Arc::new(FakePort::new());
         let members: Vec<OwnedUserId> = members.iter().map(|m| user(m)).collect();
         let refs: Vec<&UserId> = members.iter().map(|m| m.as_ref()).collect();
@@ -963,4 +970,94 @@ async fn the_bot_refuses_to_start_while_an_open_rounds_survey_file_is_missing() 
         .map(|s| (**s).clone())
         .collect();
     assert!(super::check_open_rounds(&rounds, &loaded, dir).is_ok());
+}
+
+/// `min_gap` (issue 15): a participant asked in one survey's round is not invited to another
+/// survey's round that opens within the gap; with a gap of zero they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_gap_keeps_a_participant_from_being_asked_twice_across_surveys() {
+    let alice = user("@alice:fake");
+    let other = FLOW.replace("id = \"flow\"", "id = \"other\"");
+    let no_gap = FLOW
+        .replace("id = \"flow\"", "id = \"nogap\"")
+        .replace("[schedule]\n", "[schedule]\nmin_gap = \"0 days\"\n");
+    let h = Harness::with_surveys(
+        &[FLOW, &other, &no_gap],
+        &[alice.as_str()],
+        at("2030-01-07T09:00:00Z"),
+    )
+    .await;
+    h.admin("!pulse start flow").await;
+    let (dm, from) = consent(&h, &alice).await;
+    h.asked(&dm, from, "usage").await;
+    h.admin("!pulse close flow").await;
+    h.port
+        .wait_for(&dm, from, "the round's end", |e| {
+            matches!(&e.what, Sent::Message(Outgoing::PollEnd { .. }))
+        })
+        .await;
+    let store = h.store().clone();
+    let round_of = |survey: &'static str| {
+        let (u, store) = (alice.to_string(), store.clone());
+        async move {
+            store
+                .run(move |s| s.participant(&u))
+                .await
+                .expect("read")
+                .expect("entry")
+                .round(survey, 1)
+                .is_some()
+        }
+    };
+    // `other` opens the same day: within the default gap of 7 days, so no invitation.
+    h.admin("!pulse start other").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!round_of("other").await, "invited within min_gap");
+    h.admin("!pulse close other").await;
+    // `nogap` has no gap: invited at once.
+    h.admin("!pulse start nogap").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !round_of("nogap").await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not invited without a gap"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue 15: a change of `min_group_size` between starts is in the audit log, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_min_group_size_is_audited_at_start() {
+    let h = Harness::new(FLOW, &[], at("2030-01-07T09:00:00Z")).await;
+    let mut config = h.bot().inner.config.clone();
+    let now = at("2030-01-07T10:00:00Z");
+    let entries = || async {
+        h.store()
+            .run(|s| s.audit_log())
+            .await
+            .expect("audit")
+            .into_iter()
+            .filter(|e| e.action == "config.min_group_size")
+            .map(|e| e.detail)
+            .collect::<Vec<_>>()
+    };
+    super::audit_config_changes(h.store(), &config, now)
+        .await
+        .expect("audit");
+    super::audit_config_changes(h.store(), &config, now)
+        .await
+        .expect("audit");
+    assert_eq!(
+        entries().await.len(),
+        1,
+        "the first start records it, a restart does not"
+    );
+    config.privacy.min_group_size = 3;
+    super::audit_config_changes(h.store(), &config, now)
+        .await
+        .expect("audit");
+    let got = entries().await;
+    assert_eq!(got.len(), 2);
+    assert!(got[1].starts_with("min_group_size 5 -> 3"), "{got:?}");
 }
