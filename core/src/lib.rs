@@ -10,6 +10,7 @@
 //! - [`model`]: answers, consent, rounds and their status, mode, conversation state, ledger
 //!   entries, answer records, and the effects the core asks for (messages, answer updates).
 //! - [`counted`]: the bounded log of counted event ids that makes each answer count once.
+//! - [`dates`]: deadlines as participants read them, in German and English.
 //! - [`lang`]: the two languages participants are addressed in.
 //! - [`clock`]: where the time comes from (system or a clock tests move).
 //! - [`survey`]: questionnaires: model, parser (schedules too), instruments, rendering, scoring.
@@ -28,6 +29,7 @@ pub mod admin;
 pub mod clock;
 pub mod conversation;
 pub mod counted;
+pub mod dates;
 pub mod export;
 pub mod import;
 pub mod lang;

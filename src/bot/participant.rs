@@ -259,6 +259,25 @@ impl Bot {
                     })
                     .await?;
             }
+            Action::Resume => {
+                let Some((survey_id, n)) = active else {
+                    return Ok(());
+                };
+                if !self.may_reply(&user) {
+                    return Ok(());
+                }
+                let Some(survey) = self.survey(&survey_id) else {
+                    return Ok(());
+                };
+                let (u, sid) = (user.clone(), survey_id.clone());
+                let state = store
+                    .run(move |s| s.conversation(&u, &sid, n))
+                    .await?
+                    .unwrap_or_default();
+                let round = self.round_view(&survey, n, p.lang).await?;
+                let o = out(&conversation::resume(&state, &round));
+                store.run(move |s| s.queue(&o)).await?;
+            }
             Action::ShowMyData => {
                 if !self.may_reply(&user) {
                     return Ok(());
@@ -547,7 +566,8 @@ impl Bot {
                         .run(move |s| s.conversation(&u, &sid, n))
                         .await?
                         .unwrap_or_default();
-                    msgs.extend(conversation::resume(&state, &Round::new(&survey, lang)));
+                    let round = self.round_view(&survey, n, lang).await?;
+                    msgs.extend(conversation::resume(&state, &round));
                 }
             }
             _ => {}

@@ -42,6 +42,25 @@ impl Bot {
         self.inner.surveys.iter().find(|s| s.id == id).cloned()
     }
 
+    /// Round `n` of `survey` as a participant in `lang` sees it: with its deadline, which
+    /// the intro and the reminders name.
+    pub(super) async fn round_view<'s>(
+        &self,
+        survey: &'s Survey,
+        n: u32,
+        lang: crate::lang::Lang,
+    ) -> anyhow::Result<Round<'s>> {
+        let id = survey.id.clone();
+        let info = self.inner.store.run(move |s| s.round_info(&id, n)).await?;
+        let round = Round::new(survey, lang);
+        Ok(
+            match info.and_then(|i| i.schedule).map(|sch| sch.closes_at) {
+                Some(closes_at) => round.closing_at(closes_at, self.now()),
+                None => round,
+            },
+        )
+    }
+
     /// The survey's audience: joined members of its pilot rooms, minus the bot, the admins
     /// and `ignore_users`. Read from the member lists the SDK keeps current from sync.
     pub(super) async fn audience(&self, survey: &Survey) -> Vec<OwnedUserId> {
@@ -248,6 +267,7 @@ impl Bot {
                 continue;
             };
             let (sv, u) = (survey.clone(), e.user_id.clone());
+            let deadline = self.round_view(survey, round, e.lang).await?.deadline;
             let lang = e.lang;
             let done = self
                 .inner
@@ -256,7 +276,9 @@ impl Bot {
                     let Some(state) = s.conversation(&u, &sv.id, round)? else {
                         return Ok(None);
                     };
-                    let msgs = conversation::remind(&state, &Round::new(&sv, lang));
+                    let mut r = Round::new(&sv, lang);
+                    r.deadline = deadline.clone();
+                    let msgs = conversation::remind(&state, &r);
                     if msgs.is_empty() {
                         return Ok(None);
                     }
@@ -342,7 +364,8 @@ impl Bot {
                     .and_then(|r| OwnedRoomId::try_from(r).ok());
                 let room = self.port().ensure_dm(user, known.as_deref()).await?;
                 let room_id = room.to_string();
-                let (_, msgs) = conversation::start(&Round::new(survey, entry.lang));
+                let (_, msgs) =
+                    conversation::start(&self.round_view(survey, round, entry.lang).await?);
                 let out = conversation::to_outbounds(&msgs, &room_id);
                 let (u, sid, r2) = (user.to_string(), survey.id.clone(), room_id.clone());
                 let started = self

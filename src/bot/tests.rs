@@ -1061,3 +1061,42 @@ async fn a_changed_min_group_size_is_audited_at_start() {
     assert_eq!(got.len(), 2);
     assert!(got[1].starts_with("min_group_size 5 -> 3"), "{got:?}");
 }
+
+/// Issue 16: the intro names the deadline; `später` pauses with a short note, `weitermachen`
+/// brings the waiting question back; reminders name the deadline and the questions left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_round_names_its_deadline_and_can_be_paused_and_resumed() {
+    let alice = user("@alice:fake");
+    let h = Harness::new(FLOW, &[alice.as_str()], at("2030-01-07T09:00:00Z")).await;
+    h.admin("!pulse start flow").await;
+    let (dm, from) = consent(&h, &alice).await;
+    let (_, intro) = h
+        .port
+        .wait_for(&dm, from, "the intro", is_context(&Context::Intro))
+        .await;
+    let Sent::Message(intro) = &intro.what else {
+        panic!("{intro:?}")
+    };
+    // `flow` is open for the default three days from Monday 7 January 2030, 10:00 Berlin.
+    assert!(
+        intro
+            .body()
+            .contains(", bis Donnerstag, 10. Januar, 10 Uhr"),
+        "{}",
+        intro.body()
+    );
+    assert!(intro.body().contains("„später“"), "{}", intro.body());
+    let (i, _) = h.asked(&dm, from, "usage").await;
+    h.say(&dm, &alice, "später").await;
+    let (i, paused) = h
+        .port
+        .wait_for(&dm, i + 1, "the pause note", is_context(&Context::Reply))
+        .await;
+    assert!(
+        matches!(&paused.what, Sent::Message(m) if m.body() == crate::conversation::texts::paused(crate::lang::Lang::De))
+    );
+    h.say(&dm, &alice, "weitermachen").await;
+    let (_, again) = h.asked(&dm, i + 1, "usage").await;
+    h.vote(&dm, &alice, &again, &["daily"]).await;
+    h.asked(&dm, i + 1, "features").await;
+}

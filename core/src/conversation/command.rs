@@ -44,6 +44,10 @@ pub enum CommandKind {
     Delete,
     /// `sprache de|en` / `language de|en`.
     Language,
+    /// `später` / `later`.
+    Pause,
+    /// `weitermachen` / `continue`.
+    Resume,
 }
 
 /// Every participant command, in the order help lists them.
@@ -71,6 +75,22 @@ pub const COMMANDS: &[CommandSpec] = &[
         args: "",
         help_de: "Sie nehmen (wieder) teil",
         help_en: "take part (again)",
+    },
+    CommandSpec {
+        kind: CommandKind::Pause,
+        words_de: &["später", "spaeter", "pause"],
+        words_en: &["later", "pause"],
+        args: "",
+        help_de: "unterbricht die laufende Umfrage; Ihre Antworten bleiben gespeichert",
+        help_en: "pauses the running survey; your answers so far are kept",
+    },
+    CommandSpec {
+        kind: CommandKind::Resume,
+        words_de: &["weitermachen", "fortsetzen"],
+        words_en: &["continue", "resume"],
+        args: "",
+        help_de: "zeigt die Frage, bei der Sie stehen geblieben sind",
+        help_en: "shows the question where you left off",
     },
     CommandSpec {
         kind: CommandKind::MyData,
@@ -115,6 +135,10 @@ pub enum Command {
     Language(Lang),
     /// `sprache` followed by nothing or by one word that is not a language.
     LanguageUnknown,
+    /// `später` / `later`: pause the running round.
+    Pause,
+    /// `weitermachen` / `continue`: the waiting question again.
+    Resume,
     /// Not a command: an answer or other text. Carries nothing, so the body is never
     /// copied into anything that might be logged.
     NotACommand,
@@ -148,6 +172,8 @@ impl Command {
                     CommandKind::Start => Command::Start,
                     CommandKind::MyData => Command::MyData,
                     CommandKind::Delete => Command::Delete,
+                    CommandKind::Pause => Command::Pause,
+                    CommandKind::Resume => Command::Resume,
                     // Handled above; listed for exhaustiveness.
                     CommandKind::Language => Command::LanguageUnknown,
                 };
@@ -166,6 +192,8 @@ impl Command {
             Command::Delete => "delete",
             Command::Language(_) => "language",
             Command::LanguageUnknown => "language_unknown",
+            Command::Pause => "pause",
+            Command::Resume => "resume",
             Command::NotACommand => "none",
         }
     }

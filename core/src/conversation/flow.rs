@@ -62,7 +62,7 @@ use super::texts;
 const REASK_MARKER: &str = "pulsebot:reask:";
 
 /// The round a step runs in: the questionnaire and the participant's language.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Round<'a> {
     /// The questionnaire of the round (must not change while the round runs).
     pub survey: &'a Survey,
@@ -72,6 +72,9 @@ pub struct Round<'a> {
     /// The conversation state, and with it the poll ids, is deleted when the participant
     /// finishes, so this is the last chance to end their polls.
     pub end_polls_on_finish: bool,
+    /// When the round closes, as the participant reads it ("Freitag, 12. Dezember, 16 Uhr"),
+    /// named in the intro and the reminders.
+    pub deadline: Option<String>,
 }
 
 impl<'a> Round<'a> {
@@ -81,7 +84,21 @@ impl<'a> Round<'a> {
             survey,
             lang,
             end_polls_on_finish: true,
+            deadline: None,
         }
+    }
+
+    /// The round closing at `closes_at` (named in the survey's timezone, the year only if it
+    /// is not the year of `now`).
+    pub fn closing_at(mut self, closes_at: jiff::Timestamp, now: jiff::Timestamp) -> Self {
+        let tz = &self.survey.schedule.timezone;
+        let this_year = now.to_zoned(tz.clone()).year();
+        self.deadline = Some(crate::dates::deadline(
+            &closes_at.to_zoned(tz.clone()),
+            this_year,
+            self.lang,
+        ));
+        self
     }
 }
 
@@ -397,7 +414,7 @@ pub fn start(round: &Round<'_>) -> (ConversationState, Vec<Outgoing>) {
     let state = ConversationState::default();
     let mut out = vec![Outgoing::text(
         Context::Intro,
-        render::intro(round.survey, round.lang),
+        render::intro(round.survey, round.lang, round.deadline.as_deref()),
     )];
     if let Some(i) = waiting_index(round.survey, &state.answers)
         && let Some(q) = round.survey.questions().get(i)
@@ -734,9 +751,11 @@ pub fn remind(state: &ConversationState, round: &Round<'_>) -> Vec<Outgoing> {
     let Some(q) = round.survey.questions().get(i) else {
         return Vec::new();
     };
+    let left = progress_at(round.survey, &state.answers, i, state.current);
+    let left = left.total.saturating_sub(left.index).saturating_add(1);
     let mut out = vec![Outgoing::text(
         Context::Reminder,
-        texts::reminder(round.lang),
+        texts::reminder(round.lang, left, round.deadline.as_deref()),
     )];
     out.extend(ask(
         q,

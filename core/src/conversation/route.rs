@@ -133,6 +133,9 @@ pub enum Action {
         /// The confirmation.
         reply: Vec<Outgoing>,
     },
+    /// `weitermachen`: send the waiting question of the running round again
+    /// ([`crate::conversation::resume`]), e.g. after a pause, when the poll is far up the chat.
+    Resume,
     /// `meine daten`: fetch the bot's `my_data` and send [`my_data_reply`].
     ShowMyData,
     /// An input for the running round: call the bot's `record_answer` with
@@ -271,6 +274,11 @@ fn command_action(cmd: Command, p: &Participant, notice: &Notice) -> Action {
             reply: reply(texts::language_set(new)),
         },
         Command::LanguageUnknown => Action::Reply(reply(texts::language_hint(lang))),
+        Command::Pause if p.consent == ConsentState::Yes && p.in_round => {
+            Action::Reply(reply(texts::paused(lang)))
+        }
+        Command::Resume if p.consent == ConsentState::Yes && p.in_round => Action::Resume,
+        Command::Pause | Command::Resume => Action::Reply(reply(texts::no_survey_running(lang))),
         // Not reached: decide() handles non-commands itself.
         Command::NotACommand => Action::Ignore,
     }

@@ -198,6 +198,8 @@ fn progress_of(body: &str) -> Option<(usize, usize)> {
         .strip_prefix("Frage ")
         .or_else(|| body.strip_prefix("Question "))?;
     let (frac, _) = rest.split_once(':')?;
+    // "14/31 · Webex": the system an instrument item is about follows the numbers.
+    let frac = frac.split(" · ").next()?;
     let (i, n) = frac.split_once('/')?;
     Some((i.parse().ok()?, n.parse().ok()?))
 }

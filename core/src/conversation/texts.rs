@@ -180,6 +180,14 @@ pub fn reask(lang: Lang) -> &'static str {
     )
 }
 
+/// Reply to `später` during a round.
+pub fn paused(lang: Lang) -> &'static str {
+    lang.pick(
+        "In Ordnung, machen Sie später weiter. Ihre bisherigen Antworten bleiben gespeichert. Schreiben Sie dann „weitermachen“, und die Frage, bei der Sie stehen geblieben sind, kommt noch einmal.",
+        "All right, continue later. Your answers so far are kept. Then send “continue” and the question where you left off comes again.",
+    )
+}
+
 /// Reply to a quote-reply or a thread message during a round: those are not answers.
 pub fn not_an_answer(lang: Lang) -> &'static str {
     lang.pick(
@@ -213,11 +221,25 @@ pub fn dm_moved(lang: Lang) -> &'static str {
 }
 
 /// A reminder line before the waiting question is shown again.
-pub fn reminder(lang: Lang) -> &'static str {
-    lang.pick(
-        "Kleine Erinnerung: Die Kurzumfrage läuft noch. Sie können einfach hier weitermachen.",
-        "A short reminder: the survey is still open. You can simply continue here.",
-    )
+pub fn reminder(lang: Lang, questions_left: usize, deadline: Option<&str>) -> String {
+    let left = match (lang, questions_left) {
+        (Lang::De, 1) => "Es fehlt noch 1 Frage.".to_owned(),
+        (Lang::De, n) => format!("Es fehlen noch {n} Fragen."),
+        (Lang::En, 1) => "1 question is left.".to_owned(),
+        (Lang::En, n) => format!("{n} questions are left."),
+    };
+    let until = match deadline {
+        Some(d) => lang.pick(" bis {d}", " until {d}").replace("{d}", d),
+        None => String::new(),
+    };
+    match lang {
+        Lang::De => format!(
+            "Kleine Erinnerung: Die Kurzumfrage läuft noch{until}. {left} Sie können einfach hier weitermachen."
+        ),
+        Lang::En => format!(
+            "A short reminder: the survey is open{until}. {left} You can simply continue here."
+        ),
+    }
 }
 
 /// Fallback text of a poll end event.
@@ -247,7 +269,7 @@ mod tests {
 
     #[test]
     fn every_text_exists_in_both_languages_and_differs() {
-        let all: [fn(Lang) -> &'static str; 26] = [
+        let all: [fn(Lang) -> &'static str; 30] = [
             notice_language_hint,
             consent_question,
             consent_yes,
@@ -270,7 +292,11 @@ mod tests {
             closed_thanks,
             question_not_needed,
             reask,
-            reminder,
+            paused,
+            not_an_answer,
+            message_too_long,
+            answer_withdrawn,
+            dm_moved,
             poll_ended,
             help_heading,
             help_footer,
@@ -282,5 +308,18 @@ mod tests {
         }
         assert!(survey_closed(Lang::De).starts_with("Diese Umfrage ist beendet."));
         assert!(survey_closed(Lang::En).starts_with("This survey has closed."));
+    }
+
+    #[test]
+    fn reminders_name_the_deadline_and_the_questions_left() {
+        let d = Some("Freitag, 12. Dezember, 16 Uhr");
+        assert_eq!(
+            reminder(Lang::De, 3, d),
+            "Kleine Erinnerung: Die Kurzumfrage läuft noch bis Freitag, 12. Dezember, 16 Uhr. Es fehlen noch 3 Fragen. Sie können einfach hier weitermachen."
+        );
+        assert_eq!(
+            reminder(Lang::En, 1, None),
+            "A short reminder: the survey is open. 1 question is left. You can simply continue here."
+        );
     }
 }

@@ -328,6 +328,7 @@ mod tests {
             optional,
             show_if: None,
             source: Source::Custom,
+            subject: None,
         }
     }
 

@@ -186,6 +186,7 @@ pub fn questions(
         kind,
         optional: false,
         show_if: None,
+        subject: Some(subject.to_owned()),
         source: Source::Instrument {
             instrument,
             // Instruments have at most 10 items, so this cannot truncate.

@@ -200,6 +200,10 @@ pub struct Question {
     pub show_if: Option<ShowIf>,
     /// Custom item or instrument item.
     pub source: Source,
+    /// The system an instrument item is about ("Webex"), shown beside every item's progress
+    /// so that item 14 does not read like item 4 about another system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl Question {

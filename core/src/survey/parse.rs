@@ -948,6 +948,7 @@ fn parse_custom(
             optional,
             show_if: None,
             source: Source::Custom,
+            subject: None,
         },
         show_if,
     ))

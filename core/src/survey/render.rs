@@ -126,14 +126,23 @@ fn how_to_answer(q: &Question, lang: Lang) -> String {
     s
 }
 
-fn progress_label(p: Progress, lang: Lang) -> String {
-    format!("{} {}/{}", lang.pick("Frage", "Question"), p.index, p.total)
+/// "Frage 14/31" and, for an instrument item, its system: "Frage 14/31 · Webex".
+fn progress_label(q: &Question, p: Progress, lang: Lang) -> String {
+    let label = format!("{} {}/{}", lang.pick("Frage", "Question"), p.index, p.total);
+    match &q.subject {
+        Some(subject) => format!("{label} · {subject}"),
+        None => label,
+    }
 }
 
 /// The numbered plain-text form of one question (without its context line):
 /// progress, text, numbered options, how to answer.
 pub fn question_text(q: &Question, progress: Progress, lang: Lang) -> String {
-    let mut out = format!("{}: {}\n", progress_label(progress, lang), q.text.get(lang));
+    let mut out = format!(
+        "{}: {}\n",
+        progress_label(q, progress, lang),
+        q.text.get(lang)
+    );
     let options = scale_options(q);
     if !options.is_empty() {
         out.push('\n');
@@ -162,7 +171,11 @@ pub fn poll(q: &Question, progress: Progress, lang: Lang) -> Option<Poll> {
     };
     Some(Poll {
         context: q.context.as_ref().map(|c| c.get(lang).to_owned()),
-        question: format!("{}: {}", progress_label(progress, lang), q.text.get(lang)),
+        question: format!(
+            "{}: {}",
+            progress_label(q, progress, lang),
+            q.text.get(lang)
+        ),
         answers: scale_options(q)
             .into_iter()
             .map(|o| PollAnswer {
@@ -175,9 +188,10 @@ pub fn poll(q: &Question, progress: Progress, lang: Lang) -> Option<Poll> {
     })
 }
 
-/// The message that opens a round: "Neue Kurzumfrage: N Fragen, ca. M Minuten", title,
-/// intro, and the voluntariness note the BfDI wants in the questionnaire itself.
-pub fn intro(survey: &Survey, lang: Lang) -> String {
+/// The message that opens a round: "Neue Kurzumfrage: N Fragen, ca. M Minuten", the
+/// deadline ("bis Freitag, 12. Dezember, 16 Uhr") when the round has one, title, intro, that
+/// one may pause, and the voluntariness note the BfDI wants in the questionnaire itself.
+pub fn intro(survey: &Survey, lang: Lang, deadline: Option<&str>) -> String {
     let n = survey.questions().len();
     let m = survey.estimated_minutes();
     let head = match lang {
@@ -192,10 +206,18 @@ pub fn intro(survey: &Survey, lang: Lang) -> String {
             if m == 1 { "minute" } else { "minutes" }
         ),
     };
+    let head = match deadline {
+        Some(d) => format!("{head}, {} {d}", lang.pick("bis", "until")),
+        None => head,
+    };
     format!(
-        "{head}\n\n{}\n{}\n\n{}",
+        "{head}\n\n{}\n{}\n\n{}\n{}",
         survey.title.get(lang),
         survey.intro.get(lang),
+        lang.pick(
+            "Sie können jederzeit unterbrechen („später“) und an derselben Stelle weitermachen („weitermachen“).",
+            "You can pause at any time (“later”) and continue where you left off (“continue”).",
+        ),
         lang.pick(
             "Die Teilnahme ist freiwillig. Mit „stopp“ beenden Sie sie jederzeit, mit „hilfe“ sehen Sie alle Befehle.",
             "Participation is voluntary. Send “stop” to end it at any time, “help” to see all commands.",
@@ -218,7 +240,7 @@ pub fn thanks(lang: Lang) -> String {
 pub fn preview(survey: &Survey, lang: Lang) -> String {
     let qs = survey.questions();
     let total = qs.len();
-    let mut out = intro(survey, lang);
+    let mut out = intro(survey, lang, None);
     for (i, q) in qs.iter().enumerate() {
         out.push_str("\n\n――――――――\n");
         if let Some(c) = &q.context {
@@ -293,7 +315,7 @@ mod tests {
         );
         assert_eq!(
             s,
-            "Frage 3/10: Ich fand das System einfach zu benutzen.\n\n\
+            "Frage 3/10 · BundesMessenger: Ich fand das System einfach zu benutzen.\n\n\
              1 – Stimme überhaupt nicht zu\n2\n3\n4\n5 – Stimme voll zu\n\n\
              Antworten Sie mit der Nummer (1–5)."
         );
@@ -319,6 +341,7 @@ mod tests {
             optional: true,
             show_if: None,
             source: Source::Custom,
+            subject: None,
         };
         assert!(poll(&t, Progress { index: 1, total: 1 }, Lang::De).is_none());
         let s = question_text(&t, Progress { index: 1, total: 1 }, Lang::De);

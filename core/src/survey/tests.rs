@@ -237,8 +237,8 @@ fn preview_reads_like_the_chat() {
         de.starts_with("Neue Kurzumfrage: 6 Fragen, ca. 2 Minuten\n\nPilot-Puls BundesMessenger\n"),
         "{de}"
     );
-    assert!(de.contains("Die folgenden Aussagen beziehen sich auf: BundesMessenger\n\nFrage 1/6: Die Funktionen dieses Systems erfüllen meine Anforderungen.\n\n1 – Stimme überhaupt nicht zu\n2\n3\n4\n5\n6\n7 – Stimme voll zu\n\nAntworten Sie mit der Nummer (1–7)."), "{de}");
-    assert!(de.contains("Aufgabe: Einen Anruf starten\n\nFrage 4/6: Wie schwierig oder einfach war es insgesamt, die Aufgabe zu erledigen?"), "{de}");
+    assert!(de.contains("Die folgenden Aussagen beziehen sich auf: BundesMessenger\n\nFrage 1/6 · BundesMessenger: Die Funktionen dieses Systems erfüllen meine Anforderungen.\n\n1 – Stimme überhaupt nicht zu\n2\n3\n4\n5\n6\n7 – Stimme voll zu\n\nAntworten Sie mit der Nummer (1–7)."), "{de}");
+    assert!(de.contains("Aufgabe: Einen Anruf starten\n\nFrage 4/6 · BundesMessenger: Wie schwierig oder einfach war es insgesamt, die Aufgabe zu erledigen?"), "{de}");
     assert!(de.contains("Frage 6/6: Möchten Sie uns noch etwas mitteilen?\n\nAntworten Sie mit einer Nachricht (höchstens 500 Zeichen). Diese Frage ist freiwillig – zum Überspringen „-“ oder „überspringen“ senden."), "{de}");
     assert!(
         de.trim_end()
@@ -249,8 +249,8 @@ fn preview_reads_like_the_chat() {
         en.starts_with("New short survey: 31 questions, about 8 minutes"),
         "{en}"
     );
-    assert!(en.contains("The following statements refer to: Webex\n\nQuestion 11/31: I think that I would like to use this system frequently."), "{en}");
-    assert!(en.contains("Question 29/31: How likely is it that you would recommend BundesMessenger to a colleague?\n\n0 – Not at all likely\n1\n"), "{en}");
+    assert!(en.contains("The following statements refer to: Webex\n\nQuestion 11/31 · Webex: I think that I would like to use this system frequently."), "{en}");
+    assert!(en.contains("Question 29/31 · BundesMessenger: How likely is it that you would recommend BundesMessenger to a colleague?\n\n0 – Not at all likely\n1\n"), "{en}");
     assert!(en.contains("send “-” or “skip”"));
 }
 
