@@ -95,8 +95,8 @@ pub fn opted_in_again(lang: Lang) -> &'static str {
 /// The confirmation of `stopp`: the last message the participant gets.
 pub fn stopped(lang: Lang) -> &'static str {
     lang.pick(
-        "Sie sind abgemeldet und erhalten keine Nachrichten mehr. Antworten der laufenden Umfrage wurden verworfen. Mit „start“ können Sie wieder teilnehmen.",
-        "You have opted out and will get no more messages. Answers of the running survey were discarded. Send “start” to take part again.",
+        "Sie sind abgemeldet: Das beendet diese Umfrage und alle künftigen, Sie erhalten keine Nachrichten mehr. Ihre Antworten der laufenden Umfrage sind verworfen. Mit „start“ können Sie wieder teilnehmen.",
+        "You have opted out: this ends this survey and all future ones, and you will get no more messages. Your answers to the running survey were discarded. Send “start” to take part again.",
     )
 }
 
