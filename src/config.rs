@@ -83,6 +83,15 @@ const PLACEHOLDER_CONTROLLER: [&str; 2] = [
     "die Stelle, die diesen Pilotbetrieb durchführt (siehe Ankündigung des Pilots)",
     "the office running this pilot (see the pilot's announcement)",
 ];
+/// Avatars larger than this are refused (clients show them at 32–96 px).
+const MAX_AVATAR_BYTES: u64 = 1024 * 1024;
+/// The name of a participant's DM unless `[bot] dm_name` says otherwise.
+const DEFAULT_DM_NAME: [&str; 2] = ["Pilot-Umfrage", "Pilot survey"];
+/// The topic of a participant's DM unless `[bot] dm_topic` says otherwise.
+const DEFAULT_DM_TOPIC: [&str; 2] = [
+    "Kurzumfragen zum BundesMessenger-Pilot. Freiwillig; „hilfe“ zeigt, was Sie schreiben können.",
+    "Short surveys of the BundesMessenger pilot. Voluntary; “help” shows what you can write.",
+];
 /// The made-up town of `config.example.toml`'s office and contact.
 const EXAMPLE_MARK: &str = "Musterstadt";
 /// The contact, while `[notice] contact` is not set.
@@ -199,6 +208,14 @@ pub struct BotConfig {
     pub timezone_name: String,
     /// The time zone itself.
     pub timezone: jiff::tz::TimeZone,
+    /// The bot's display name, set at start when it differs (`None`: left as it is).
+    pub display_name: Option<String>,
+    /// The bot's avatar (a PNG or JPEG file), uploaded at start when it changed.
+    pub avatar: Option<PathBuf>,
+    /// The name every new participant DM gets, so participants recognise it.
+    pub dm_name: String,
+    /// The topic every new participant DM gets.
+    pub dm_topic: String,
 }
 
 /// `[store]`
@@ -371,6 +388,10 @@ mod raw {
         pub ignore_users: Vec<Spanned<String>>,
         pub default_language: Option<Spanned<String>>,
         pub timezone: Option<Spanned<String>>,
+        pub display_name: Option<Spanned<String>>,
+        pub avatar: Option<Spanned<String>>,
+        pub dm_name: Option<Spanned<String>>,
+        pub dm_topic: Option<Spanned<String>>,
     }
 
     #[derive(Deserialize, Default)]
@@ -941,6 +962,60 @@ impl Checker<'_> {
                 jiff::tz::TimeZone::UTC
             }
         };
+        let avatar = b.avatar.as_ref().and_then(|a| {
+            let path = self.path(a.get_ref());
+            let ok_type = matches!(
+                path.extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_lowercase)
+                    .as_deref(),
+                Some("png" | "jpg" | "jpeg")
+            );
+            match std::fs::metadata(&path) {
+                _ if !ok_type => {
+                    self.problem(
+                        "bot.avatar",
+                        Some(a.span()),
+                        "not a .png or .jpg file: give the path of a PNG or JPEG image".into(),
+                    );
+                    None
+                }
+                Ok(m) if m.is_file() && m.len() <= MAX_AVATAR_BYTES => Some(path),
+                Ok(_) => {
+                    self.problem(
+                        "bot.avatar",
+                        Some(a.span()),
+                        format!(
+                            "`{}` is not a file of at most 1 MB: use a small square image",
+                            path.display()
+                        ),
+                    );
+                    None
+                }
+                Err(e) => {
+                    self.problem(
+                        "bot.avatar",
+                        Some(a.span()),
+                        format!("cannot read `{}` ({e}): check the path", path.display()),
+                    );
+                    None
+                }
+            }
+        });
+        let text = |v: &Option<Spanned<String>>, default: &str| {
+            v.as_ref()
+                .map(|v| v.get_ref().trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        let dm_name = text(
+            &b.dm_name,
+            default_language.pick(DEFAULT_DM_NAME[0], DEFAULT_DM_NAME[1]),
+        );
+        let dm_topic = text(
+            &b.dm_topic,
+            default_language.pick(DEFAULT_DM_TOPIC[0], DEFAULT_DM_TOPIC[1]),
+        );
         Some(BotConfig {
             admins,
             admin_room,
@@ -949,6 +1024,14 @@ impl Checker<'_> {
             default_language,
             timezone_name: tz_name,
             timezone,
+            display_name: b
+                .display_name
+                .as_ref()
+                .map(|v| v.get_ref().trim().to_owned())
+                .filter(|v| !v.is_empty()),
+            avatar,
+            dm_name,
+            dm_topic,
         })
     }
 }
@@ -1014,6 +1097,27 @@ pilot_rooms = ["#pilot:localhost"]
             assert!(text.contains(&format!(" {} ", c.privacy.min_group_size)));
             assert!(text.contains(&format!(" {} ", c.privacy.retention_days)));
         }
+    }
+
+    #[test]
+    fn the_bot_looks_like_it_belongs() {
+        let c = parse(GOOD).expect("valid");
+        assert_eq!(c.bot.dm_name, "Pilot-Umfrage");
+        assert!(c.bot.dm_topic.contains("„hilfe“"));
+        assert_eq!(c.bot.display_name, None);
+        let c = parse(&GOOD.replace(
+            "[bot]\n",
+            "[bot]\ndisplay_name = \"Umfrage-Bot\"\ndm_name = \"Umfrage\"\n",
+        ))
+        .expect("valid");
+        assert_eq!(c.bot.display_name.as_deref(), Some("Umfrage-Bot"));
+        assert_eq!(c.bot.dm_name, "Umfrage");
+        let err = parse(&GOOD.replace("[bot]\n", "[bot]\navatar = \"logo.gif\"\n"))
+            .expect_err("not an image type");
+        assert!(err.to_string().contains("bot.avatar"), "{err}");
+        let err = parse(&GOOD.replace("[bot]\n", "[bot]\navatar = \"/nonexistent/a.png\"\n"))
+            .expect_err("missing file");
+        assert!(err.to_string().contains("cannot read"), "{err}");
     }
 
     #[test]

@@ -198,7 +198,15 @@ async fn run_tagged(
             .in_current_span(),
         );
     }
-    let port = Arc::new(ClientPort::new(client.clone(), config.matrix.device_trust)?);
+    if let Err(e) = profile(&client, &store, &config).await {
+        warn!(error = %format!("{e:#}"), "the bot's display name or avatar could not be set");
+    }
+    let look = crate::matrix::rooms::DmLook {
+        name: config.bot.dm_name.clone(),
+        topic: config.bot.dm_topic.clone(),
+    };
+    let port =
+        Arc::new(ClientPort::new(client.clone(), config.matrix.device_trust)?.with_dm_look(look));
     let bot = Bot::new(config, port, store, surveys, options, cancel.clone());
     bot.resolve_aliases().await;
     bot.follow_known_upgrades();
@@ -240,6 +248,54 @@ pub struct InvalidSurveys {
     pub dir: String,
     /// Every problem, one per line.
     pub report: String,
+}
+
+/// The bot-state key of the hash of the avatar file last uploaded.
+const AVATAR_SHA: &str = "profile/avatar_sha256";
+
+/// Sets the bot's display name and avatar from `[bot]` when they differ from what the
+/// homeserver has: a profile change is a member event in every room the bot is in, so it
+/// is never repeated for nothing.
+async fn profile(
+    client: &matrix_sdk::Client,
+    store: &AsyncStore,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let account = client.account();
+    if let Some(name) = &config.bot.display_name
+        && account.get_display_name().await?.as_deref() != Some(name.as_str())
+    {
+        account.set_display_name(Some(name)).await?;
+        info!("display name set");
+    }
+    if let Some(path) = &config.bot.avatar {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read the avatar {}", path.display()))?;
+        let sha = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&bytes))
+        };
+        let last = store
+            .bot_state(AVATAR_SHA.to_string())
+            .await?
+            .and_then(|b| String::from_utf8(b).ok());
+        if last.as_deref() != Some(sha.as_str()) {
+            let png = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+            let mime = if png {
+                mime::IMAGE_PNG
+            } else {
+                mime::IMAGE_JPEG
+            };
+            account.upload_avatar(&mime, bytes).await?;
+            store
+                .set_bot_state(AVATAR_SHA.to_string(), sha.into_bytes())
+                .await?;
+            info!("avatar set");
+        }
+    }
+    Ok(())
 }
 
 /// The bot-state key of the last minimum group size the bot ran with.

@@ -21,6 +21,7 @@ pub struct ClientPort {
     client: Client,
     own: OwnedUserId,
     trust: DeviceTrust,
+    look: rooms::DmLook,
 }
 
 impl ClientPort {
@@ -30,7 +31,18 @@ impl ClientPort {
             .user_id()
             .ok_or_else(|| anyhow::anyhow!("the client is not logged in"))?
             .to_owned();
-        Ok(ClientPort { client, own, trust })
+        Ok(ClientPort {
+            client,
+            own,
+            trust,
+            look: rooms::DmLook::default(),
+        })
+    }
+
+    /// New DMs get this name and topic.
+    pub fn with_dm_look(mut self, look: rooms::DmLook) -> ClientPort {
+        self.look = look;
+        self
     }
 
     /// The room, or a final refusal if the client does not know it (never joined, or left
@@ -127,7 +139,7 @@ impl MatrixPort for ClientPort {
     }
 
     async fn ensure_dm(&self, user: &UserId, known: Option<&RoomId>) -> Result<OwnedRoomId> {
-        Ok(rooms::ensure_dm(&self.client, user, known)
+        Ok(rooms::ensure_dm(&self.client, user, known, &self.look)
             .await?
             .room_id()
             .to_owned())

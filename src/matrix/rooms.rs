@@ -48,13 +48,24 @@ pub async fn usable_dm(client: &Client, room_id: &RoomId, user: &UserId) -> Opti
         .then_some(room)
 }
 
+/// The name and topic a new DM gets, so participants recognise it among their chats.
+#[derive(Debug, Clone, Default)]
+pub struct DmLook {
+    /// The room name ("Pilot-Umfrage"); none if empty.
+    pub name: String,
+    /// The room topic; none if empty.
+    pub topic: String,
+}
+
 /// The participant's direct chat: `known` (from the ledger) if still usable, else a DM the
-/// account data (`m.direct`) names, else a new encrypted DM (recorded in `m.direct` by the
-/// SDK). The second step finds the room again if the bot crashed after creating it.
+/// account data (`m.direct`) names, else a new encrypted DM with `look`'s name and topic
+/// (recorded in `m.direct` by the SDK). The second step finds the room again if the bot
+/// crashed after creating it.
 pub async fn ensure_dm(
     client: &Client,
     user: &UserId,
     known: Option<&RoomId>,
+    look: &DmLook,
 ) -> anyhow::Result<Room> {
     if let Some(id) = known
         && let Some(room) = usable_dm(client, id, user).await
@@ -66,8 +77,31 @@ pub async fn ensure_dm(
             return Ok(room);
         }
     }
-    client
-        .create_dm(user)
+    create_dm(client, user, look)
         .await
         .context("cannot create a direct chat")
+}
+
+/// `Client::create_dm` with a name and topic in the same request (no extra events).
+async fn create_dm(client: &Client, user: &UserId, look: &DmLook) -> matrix_sdk::Result<Room> {
+    use matrix_sdk::ruma::api::client::room::create_room::v3::{Request, RoomPreset};
+    use matrix_sdk::ruma::events::InitialStateEvent;
+    use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
+    let mut request = Request::new();
+    request.invite = vec![user.to_owned()];
+    request.is_direct = true;
+    request.preset = Some(RoomPreset::TrustedPrivateChat);
+    request.initial_state = vec![
+        InitialStateEvent::with_empty_state_key(
+            RoomEncryptionEventContent::with_recommended_defaults(),
+        )
+        .to_raw_any(),
+    ];
+    if !look.name.is_empty() {
+        request.name = Some(look.name.clone());
+    }
+    if !look.topic.is_empty() {
+        request.topic = Some(look.topic.clone());
+    }
+    client.create_room(request).await
 }

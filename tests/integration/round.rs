@@ -444,6 +444,14 @@ async fn a_full_round_counts_what_participants_sent() {
     for dm in &dms {
         assert!(!log.contains(dm.as_str()), "the log names a DM:\n{log}");
     }
+    // Each DM carries its name and topic from creation, so participants recognise it.
+    let room = ps[0].client.get_room(&dms[0]).expect("the DM is known");
+    assert_eq!(room.name().as_deref(), Some("Pilot-Umfrage"));
+    assert!(
+        room.topic().is_some_and(|t| t.contains("hilfe")),
+        "{:?}",
+        room.topic()
+    );
     assert!(log.contains("run{tag="), "no run tag:\n{log}");
     let stored = stored_responses(&bot, "flow", 1);
     let audit = Store::open_existing(
