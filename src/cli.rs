@@ -428,25 +428,32 @@ fn export_command(
 
 fn status_command(flag: Option<&Path>) -> anyhow::Result<()> {
     let config = load(flag)?;
-    let surveys: Vec<String> = if config.surveys.dir.is_dir() {
-        crate::survey::load_dir(&config.surveys.dir, &config.survey_defaults())
-            .0
-            .into_iter()
-            .map(|s| s.id)
-            .collect()
+    let surveys = if config.surveys.dir.is_dir() {
+        crate::survey::load_dir(&config.surveys.dir, &config.survey_defaults()).0
     } else {
         Vec::new()
     };
+    let ids: Vec<String> = surveys.iter().map(|s| s.id.clone()).collect();
     match open_or_running(&config)? {
         Access::Local(store) => {
             let (participants, rounds) = (store.participants()?, store.rounds()?);
             let (consented, counts) = crate::admin::round_counts(&participants, &rounds);
+            let now = jiff::Timestamp::now();
+            let next: Vec<crate::admin::NextRound> = surveys
+                .iter()
+                .map(|s| crate::admin::NextRound {
+                    survey: s.id.clone(),
+                    next: crate::admin::next_round(&s.schedule, &s.id, &rounds, now),
+                })
+                .collect();
             println!(
                 "{}",
                 crate::admin::render_offline_status(
-                    &surveys,
+                    &ids,
+                    &next,
                     consented,
                     &counts,
+                    &config.bot.timezone,
                     config.bot.default_language
                 )
             );

@@ -162,6 +162,7 @@ async fn execute(
     let result = match req {
         Request::Status => {
             let lang = defaults.language;
+            let tz = defaults.timezone.clone();
             store
                 .run(move |s| {
                     let (participants, rounds) = (s.participants()?, s.rounds()?);
@@ -171,7 +172,14 @@ async fn execute(
                     let (consented, counts) = crate::admin::round_counts(&participants, &rounds);
                     Ok((
                         true,
-                        crate::admin::render_offline_status(&ids, consented, &counts, lang),
+                        crate::admin::render_offline_status(
+                            &ids,
+                            &[],
+                            consented,
+                            &counts,
+                            &tz,
+                            lang,
+                        ),
                     ))
                 })
                 .await

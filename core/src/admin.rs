@@ -5,7 +5,12 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::conversation::texts::{date_time, weekday_date_time};
 use crate::lang::Lang;
+use crate::schedule::{History, Schedule, Start};
 
 /// The prefix every admin command starts with.
 pub const PREFIX: &str = "!pulse";
@@ -249,10 +254,14 @@ pub struct Status {
     pub undecryptable: u64,
     /// Ids of the loaded surveys.
     pub surveys: Vec<String>,
+    /// The next scheduled round of each loaded survey.
+    pub next_rounds: Vec<NextRound>,
     /// Participants who consented (overall).
     pub consented: u64,
     /// The rounds, newest first (at most a few).
     pub rounds: Vec<RoundCounts>,
+    /// The zone dates are shown in (`bot.timezone`).
+    pub timezone: TimeZone,
 }
 
 /// Counts of one round: never names.
@@ -264,17 +273,81 @@ pub struct RoundCounts {
     pub round: u32,
     /// Still open.
     pub open: bool,
+    /// When an open round closes by itself (from its schedule); `None` for a round opened
+    /// without one, which an admin closes.
+    pub closes_at: Option<Timestamp>,
+    /// When a closed round was closed.
+    pub closed_at: Option<Timestamp>,
     /// Audience when it opened (or the largest seen while it ran).
     pub audience: u64,
-    /// Consented participants the round was started for.
+    /// Consented participants invited to the round (sent its first message).
     pub invited: u64,
     /// Of those, finished.
     pub finished: u64,
-    /// Of those, with a partial response (round closed before they finished) or still
-    /// answering.
+    /// Of those, answered some questions and are still answering (open round).
+    pub started: u64,
+    /// Of those, answered some questions before the round closed.
     pub partial: u64,
+    /// Of those, opted out during the round.
+    pub opted_out: u64,
     /// Reminders sent in the round.
     pub reminders: u64,
+}
+
+/// When a survey's next round opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextRound {
+    /// The survey.
+    pub survey: String,
+    /// When.
+    pub next: Next,
+}
+
+/// When the next round of a survey opens, as its schedule says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// At this instant (the first moment messages may be sent at or after the slot).
+    At(Timestamp),
+    /// Rounds of this survey start only when an admin starts them.
+    Manual,
+    /// The schedule has no further round.
+    None,
+}
+
+/// How far ahead [`next_round`] looks for a slot of a recurring schedule.
+const NEXT_ROUND_HORIZON_DAYS: i64 = 800;
+
+/// The next round of `survey_id` under `schedule`, given the bot's record of its rounds:
+/// the first scheduled slot after the latest one a round was opened for whose window has not
+/// ended at `now`, moved to the first moment messages may be sent (a slot in the quiet hours
+/// or on a weekend opens when sending is allowed again).
+pub fn next_round(
+    schedule: &Schedule,
+    survey_id: &str,
+    rounds: &[crate::model::RoundInfo],
+    now: Timestamp,
+) -> Next {
+    if schedule.start == Start::Manual {
+        return Next::Manual;
+    }
+    let history = History::from_rounds(survey_id, rounds);
+    let latest = history.rounds.iter().map(|r| r.slot).max();
+    let horizon = now
+        .checked_add(jiff::SignedDuration::from_hours(
+            24 * NEXT_ROUND_HORIZON_DAYS,
+        ))
+        .unwrap_or(Timestamp::MAX);
+    let slot = schedule.slots_until(horizon).into_iter().find(|s| {
+        latest.is_none_or(|l| *s > l)
+            && schedule
+                .open_for
+                .add_to(*s, &schedule.timezone)
+                .is_some_and(|closes| closes > now)
+    });
+    match slot {
+        Some(s) => Next::At(schedule.next_allowed(s.max(now)).unwrap_or(s)),
+        None => Next::None,
+    }
 }
 
 /// Counts per round from the ledger and the rounds (newest and open first, at most six),
@@ -296,6 +369,8 @@ pub fn round_counts(
                 survey: r.survey_id.clone(),
                 round: r.round,
                 open: r.closed_at.is_none(),
+                closes_at: r.schedule.map(|s| s.closes_at),
+                closed_at: r.closed_at,
                 audience: r.audience.unwrap_or(0),
                 ..RoundCounts::default()
             };
@@ -307,8 +382,10 @@ pub fn round_counts(
                 c.reminders += u64::from(p.reminders_sent);
                 match p.status {
                     RoundStatus::Finished => c.finished += 1,
-                    RoundStatus::Partial | RoundStatus::Started => c.partial += 1,
-                    RoundStatus::Invited | RoundStatus::OptedOut => {}
+                    RoundStatus::Started => c.started += 1,
+                    RoundStatus::Partial => c.partial += 1,
+                    RoundStatus::OptedOut => c.opted_out += 1,
+                    RoundStatus::Invited => {}
                 }
             }
             c
@@ -322,8 +399,10 @@ pub fn round_counts(
 /// The persisted part of the status, for `pulsebot status` (no Matrix connection needed).
 pub fn render_offline_status(
     surveys: &[String],
+    next_rounds: &[NextRound],
     consented: u64,
     rounds: &[RoundCounts],
+    tz: &TimeZone,
     lang: Lang,
 ) -> String {
     let mut out = String::new();
@@ -337,12 +416,19 @@ pub fn render_offline_status(
             surveys.join(", ")
         }
     );
-    render_rounds(&mut out, consented, rounds, lang);
+    render_rounds(&mut out, consented, rounds, tz, lang);
+    render_next_rounds(&mut out, next_rounds, tz, lang);
     out.truncate(out.trim_end().len());
     out
 }
 
-fn render_rounds(out: &mut String, consented: u64, rounds: &[RoundCounts], lang: Lang) {
+fn render_rounds(
+    out: &mut String,
+    consented: u64,
+    rounds: &[RoundCounts],
+    tz: &TimeZone,
+    lang: Lang,
+) {
     let _ = writeln!(
         out,
         "{}: {}",
@@ -353,28 +439,88 @@ fn render_rounds(out: &mut String, consented: u64, rounds: &[RoundCounts], lang:
         let _ = writeln!(out, "{}", lang.pick("Noch keine Runde.", "No round yet."));
     }
     for r in rounds {
-        let state = if r.open {
-            lang.pick("offen", "open")
+        let state = match (r.open, r.closes_at, r.closed_at) {
+            (true, Some(at), _) => format!(
+                "{} {}",
+                lang.pick("offen bis", "open until"),
+                weekday_date_time(at, tz, lang)
+            ),
+            (true, None, _) => match lang {
+                Lang::De => format!(
+                    "offen, ohne festes Ende (schließen mit „{PREFIX} close {}“)",
+                    r.survey
+                ),
+                Lang::En => format!(
+                    "open, no fixed end (close with “{PREFIX} close {}”)",
+                    r.survey
+                ),
+            },
+            (false, _, Some(at)) => format!(
+                "{} {}",
+                lang.pick("geschlossen am", "closed on"),
+                date_time(at, tz, lang)
+            ),
+            (false, _, None) => lang.pick("geschlossen", "closed").to_owned(),
+        };
+        // Started (still answering) exists only while a round is open; at close it becomes
+        // partial. Counted by the word that fits the round's state.
+        let answering = r.started + r.partial;
+        let not_begun = r
+            .invited
+            .saturating_sub(r.finished + answering + r.opted_out);
+        let (answering_word, not_begun_word) = if r.open {
+            (
+                lang.pick("begonnen", "started"),
+                lang.pick("noch nicht begonnen", "not started yet"),
+            )
         } else {
-            lang.pick("geschlossen", "closed")
+            (
+                lang.pick("teilweise", "partly"),
+                lang.pick("nicht begonnen", "never started"),
+            )
         };
         let _ = writeln!(
             out,
-            "• {} {} {} ({state}): {} {}, {} {}, {} {}, {} {}, {} {}",
+            "• {} {} {} – {state}: {} {}, {} {}, {} {} {}, {answering_word} {answering}, {not_begun_word} {not_begun}, {} {}; {} {}",
             r.survey,
             lang.pick("Runde", "round"),
             r.round,
             lang.pick("Zielgruppe", "audience"),
             r.audience,
-            lang.pick("gestartet", "started for"),
+            lang.pick("eingeladen", "invited"),
             r.invited,
+            lang.pick("davon", "of them"),
             lang.pick("fertig", "finished"),
             r.finished,
-            lang.pick("unvollständig", "partial"),
-            r.partial,
+            lang.pick("abgemeldet", "opted out"),
+            r.opted_out,
             lang.pick("Erinnerungen", "reminders"),
             r.reminders,
         );
+    }
+}
+
+fn render_next_rounds(out: &mut String, next_rounds: &[NextRound], tz: &TimeZone, lang: Lang) {
+    if next_rounds.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{}:",
+        lang.pick("Nächste Runde je Umfrage", "Next round per survey")
+    );
+    for n in next_rounds {
+        let when = match n.next {
+            Next::At(t) => weekday_date_time(t, tz, lang),
+            Next::Manual => match lang {
+                Lang::De => format!("nur von Hand („{PREFIX} start {}“)", n.survey),
+                Lang::En => format!("only by hand (“{PREFIX} start {}”)", n.survey),
+            },
+            Next::None => lang
+                .pick("keine weitere geplant", "none planned")
+                .to_owned(),
+        };
+        let _ = writeln!(out, "• {}: {when}", n.survey);
     }
 }
 
@@ -424,7 +570,8 @@ pub fn render_status(s: &Status, lang: Lang) -> String {
             s.surveys.join(", ")
         }
     );
-    render_rounds(&mut out, s.consented, &s.rounds, lang);
+    render_rounds(&mut out, s.consented, &s.rounds, &s.timezone, lang);
+    render_next_rounds(&mut out, &s.next_rounds, &s.timezone, lang);
     let _ = write!(
         out,
         "{}: {}",
@@ -452,6 +599,7 @@ fn human_duration(d: Duration, lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::RoundInfo;
 
     #[test]
     fn parses_commands() {
@@ -502,9 +650,16 @@ mod tests {
         }
     }
 
-    #[test]
-    fn status_shows_counts_only() {
-        let s = Status {
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    fn berlin() -> TimeZone {
+        TimeZone::get("Europe/Berlin").expect("tz")
+    }
+
+    fn status() -> Status {
+        Status {
             version: "0.1.0",
             uptime: Duration::from_secs(90_061),
             pilot_rooms: vec![
@@ -520,30 +675,188 @@ mod tests {
                 },
             ],
             undecryptable: 2,
-            surveys: vec!["pulse".into()],
+            surveys: vec!["pulse".into(), "baseline".into(), "alt".into()],
+            next_rounds: vec![
+                NextRound {
+                    survey: "pulse".into(),
+                    next: Next::At(at("2026-12-07T08:00:00Z")),
+                },
+                NextRound {
+                    survey: "baseline".into(),
+                    next: Next::Manual,
+                },
+                NextRound {
+                    survey: "alt".into(),
+                    next: Next::None,
+                },
+            ],
             consented: 9,
-            rounds: vec![RoundCounts {
-                survey: "pulse".into(),
-                round: 2,
-                open: true,
-                audience: 12,
-                invited: 9,
-                finished: 6,
-                partial: 2,
-                reminders: 3,
-            }],
-        };
-        let de = render_status(&s, Lang::De);
-        assert!(de.contains("läuft seit 1 Tag 01:01:01"), "{de}");
-        assert!(de.contains("Pilot-Räume beigetreten: 1/2"), "{de}");
-        assert!(de.contains("#pilot:localhost: 12 Mitglieder"), "{de}");
-        assert!(de.contains("Nicht entschlüsselbare Nachrichten: 2"), "{de}");
-        assert!(de.contains("Umfragen: pulse"), "{de}");
-        assert!(
-            de.contains("pulse Runde 2 (offen): Zielgruppe 12, gestartet 9, fertig 6, unvollständig 2, Erinnerungen 3"),
-            "{de}"
+            rounds: vec![
+                RoundCounts {
+                    survey: "pulse".into(),
+                    round: 2,
+                    open: true,
+                    closes_at: Some(at("2026-12-04T15:00:00Z")),
+                    closed_at: None,
+                    audience: 12,
+                    invited: 9,
+                    finished: 5,
+                    started: 2,
+                    partial: 0,
+                    opted_out: 1,
+                    reminders: 3,
+                },
+                RoundCounts {
+                    survey: "alt".into(),
+                    round: 4,
+                    open: true,
+                    closes_at: None,
+                    audience: 3,
+                    invited: 3,
+                    ..RoundCounts::default()
+                },
+                RoundCounts {
+                    survey: "pulse".into(),
+                    round: 1,
+                    open: false,
+                    closes_at: Some(at("2026-11-27T15:00:00Z")),
+                    closed_at: Some(at("2026-11-27T15:00:00Z")),
+                    audience: 11,
+                    invited: 9,
+                    finished: 7,
+                    started: 0,
+                    partial: 1,
+                    opted_out: 0,
+                    reminders: 5,
+                },
+            ],
+            timezone: berlin(),
+        }
+    }
+
+    #[test]
+    fn status_shows_counts_deadlines_and_next_rounds_de() {
+        assert_eq!(
+            render_status(&status(), Lang::De),
+            "pulsebot 0.1.0 — läuft seit 1 Tag 01:01:01
+Pilot-Räume beigetreten: 1/2
+• #pilot:localhost: 12 Mitglieder
+• #other:localhost: nicht beigetreten (Einladung fehlt?)
+Umfragen: pulse, baseline, alt
+Einwilligungen: 9
+• pulse Runde 2 – offen bis Freitag, 4. Dezember 2026, 16:00 Uhr: Zielgruppe 12, eingeladen 9, davon fertig 5, begonnen 2, noch nicht begonnen 1, abgemeldet 1; Erinnerungen 3
+• alt Runde 4 – offen, ohne festes Ende (schließen mit „!pulse close alt“): Zielgruppe 3, eingeladen 3, davon fertig 0, begonnen 0, noch nicht begonnen 3, abgemeldet 0; Erinnerungen 0
+• pulse Runde 1 – geschlossen am 27. November 2026, 16:00 Uhr: Zielgruppe 11, eingeladen 9, davon fertig 7, teilweise 1, nicht begonnen 1, abgemeldet 0; Erinnerungen 5
+Nächste Runde je Umfrage:
+• pulse: Montag, 7. Dezember 2026, 9:00 Uhr
+• baseline: nur von Hand („!pulse start baseline“)
+• alt: keine weitere geplant
+Nicht entschlüsselbare Nachrichten: 2"
         );
-        let en = render_status(&s, Lang::En);
-        assert!(en.contains("up for 1 day 01:01:01"), "{en}");
+    }
+
+    #[test]
+    fn status_shows_counts_deadlines_and_next_rounds_en() {
+        assert_eq!(
+            render_status(&status(), Lang::En),
+            "pulsebot 0.1.0 — up for 1 day 01:01:01
+Pilot rooms joined: 1/2
+• #pilot:localhost: 12 members
+• #other:localhost: not joined (no invite yet?)
+Surveys: pulse, baseline, alt
+Consented participants: 9
+• pulse round 2 – open until Friday, 4 December 2026, 4:00 pm: audience 12, invited 9, of them finished 5, started 2, not started yet 1, opted out 1; reminders 3
+• alt round 4 – open, no fixed end (close with “!pulse close alt”): audience 3, invited 3, of them finished 0, started 0, not started yet 3, opted out 0; reminders 0
+• pulse round 1 – closed on 27 November 2026, 4:00 pm: audience 11, invited 9, of them finished 7, partly 1, never started 1, opted out 0; reminders 5
+Next round per survey:
+• pulse: Monday, 7 December 2026, 9:00 am
+• baseline: only by hand (“!pulse start baseline”)
+• alt: none planned
+Undecryptable messages: 2"
+        );
+    }
+
+    #[test]
+    fn offline_status_without_rounds() {
+        assert_eq!(
+            render_offline_status(&[], &[], 0, &[], &berlin(), Lang::De),
+            "Umfragen: —\nEinwilligungen: 0\nNoch keine Runde."
+        );
+    }
+
+    fn round(survey: &str, n: u32, slot: &str, closes: &str, closed: bool) -> RoundInfo {
+        RoundInfo {
+            survey_id: survey.into(),
+            round: n,
+            mode: crate::model::Mode::Anonymous,
+            opened_at: at(slot),
+            closed_at: closed.then(|| at(closes)),
+            raw_deleted_at: None,
+            responses: 0,
+            audience: None,
+            label: None,
+            schedule: Some(crate::model::RoundSchedule {
+                slot: at(slot),
+                closes_at: at(closes),
+                reminders_done: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn next_round_follows_the_schedule() {
+        use crate::schedule::{CalDuration, Unit};
+        use jiff::civil::{date, time};
+        let mut weekly = Schedule::manual(berlin());
+        assert_eq!(
+            next_round(&weekly, "p", &[], at("2026-12-02T10:00:00Z")),
+            Next::Manual
+        );
+        weekly.start = Start::Every {
+            every: CalDuration {
+                amount: 1,
+                unit: Unit::Weeks,
+            },
+            weekday: Some(jiff::civil::Weekday::Monday),
+            time: time(9, 0, 0, 0),
+            start: date(2026, 11, 2),
+            until: Some(date(2026, 12, 14)),
+            max_rounds: None,
+        };
+        // Round of Monday 30 November still open on Wednesday: the next is 7 December.
+        let open = [round(
+            "p",
+            5,
+            "2026-11-30T08:00:00Z",
+            "2026-12-03T08:00:00Z",
+            false,
+        )];
+        let now = at("2026-12-02T10:00:00Z");
+        assert_eq!(
+            next_round(&weekly, "p", &open, now),
+            Next::At(at("2026-12-07T08:00:00Z"))
+        );
+        // Rounds of other surveys do not count: for `q` the slot of 30 November is still
+        // within its window, so it is due now.
+        assert_eq!(next_round(&weekly, "q", &open, now), Next::At(now));
+        // After the last slot (14 December) was opened: none.
+        let last = [round(
+            "p",
+            7,
+            "2026-12-14T08:00:00Z",
+            "2026-12-17T08:00:00Z",
+            true,
+        )];
+        assert_eq!(
+            next_round(&weekly, "p", &last, at("2026-12-18T10:00:00Z")),
+            Next::None
+        );
+        // A slot in the quiet hours opens when sending is allowed again.
+        weekly.start = Start::At(vec![date(2026, 12, 5).at(10, 0, 0, 0)]);
+        assert_eq!(
+            next_round(&weekly, "p", &[], now),
+            Next::At(at("2026-12-07T07:00:00Z")),
+            "Saturday's slot opens on Monday at 8:00"
+        );
     }
 }

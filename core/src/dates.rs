@@ -105,6 +105,40 @@ pub fn deadline(z: &Zoned, this_year: i16, lang: Lang) -> String {
     }
 }
 
+/// A date and time as people write it, in `tz`: "2. Dezember 2026, 14:05 Uhr" /
+/// "2 December 2026, 2:05 pm" (always with minutes, for records like a consent).
+pub fn date_time(t: jiff::Timestamp, tz: &jiff::tz::TimeZone, lang: Lang) -> String {
+    let z = t.to_zoned(tz.clone());
+    let (h, m) = (z.hour(), z.minute());
+    match lang {
+        Lang::De => format!(
+            "{}. {} {}, {h}:{m:02} Uhr",
+            z.day(),
+            month(z.month(), lang),
+            z.year()
+        ),
+        Lang::En => {
+            let h12 = match h % 12 {
+                0 => 12,
+                x => x,
+            };
+            let ampm = if h < 12 { "am" } else { "pm" };
+            format!(
+                "{} {} {}, {h12}:{m:02} {ampm}",
+                z.day(),
+                month(z.month(), lang),
+                z.year()
+            )
+        }
+    }
+}
+
+/// [`date_time`] with the weekday in front: "Freitag, 4. Dezember 2026, 16:00 Uhr".
+pub fn weekday_date_time(t: jiff::Timestamp, tz: &jiff::tz::TimeZone, lang: Lang) -> String {
+    let day = weekday(t.to_zoned(tz.clone()).weekday(), lang);
+    format!("{day}, {}", date_time(t, tz, lang))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -873,11 +873,11 @@ impl Bot {
                 members,
             });
         }
-        let (consented, rounds) = match self.round_counts().await {
+        let (consented, rounds, next_rounds) = match self.round_counts().await {
             Ok(c) => c,
             Err(e) => {
                 warn!(error = %format!("{e:#}"), "round counts unavailable");
-                (0, Vec::new())
+                (0, Vec::new(), Vec::new())
             }
         };
         admin::Status {
@@ -886,8 +886,10 @@ impl Bot {
             pilot_rooms,
             undecryptable: self.inner.metrics.undecryptable.load(Ordering::Relaxed),
             surveys: self.inner.surveys.iter().map(|s| s.id.clone()).collect(),
+            next_rounds,
             consented,
             rounds,
+            timezone: self.inner.config.bot.timezone.clone(),
         }
     }
 }

@@ -284,7 +284,10 @@ impl Bot {
                 }
                 let u = user.clone();
                 let data = store.run(move |s| s.my_data(&u, now)).await?;
-                let o = out(&conversation::my_data_reply(&data.render(p.lang), p.lang));
+                let surveys: Vec<&crate::survey::Survey> =
+                    self.inner.surveys.iter().map(|s| &**s).collect();
+                let tz = &self.inner.config.bot.timezone;
+                let o = out(&conversation::my_data_reply(&data, &surveys, tz, p.lang));
                 store.run(move |s| s.queue(&o)).await?;
             }
             Action::Round => {

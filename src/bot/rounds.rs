@@ -577,12 +577,25 @@ impl Bot {
     }
 
     /// Per-round counts for `status` (never names).
-    pub(super) async fn round_counts(&self) -> anyhow::Result<(u64, Vec<RoundCounts>)> {
+    pub(super) async fn round_counts(
+        &self,
+    ) -> anyhow::Result<(u64, Vec<RoundCounts>, Vec<crate::admin::NextRound>)> {
         let (participants, rounds) = self
             .inner
             .store
             .run(|s| Ok((s.participants()?, s.rounds()?)))
             .await?;
-        Ok(crate::admin::round_counts(&participants, &rounds))
+        let now = self.now();
+        let next = self
+            .inner
+            .surveys
+            .iter()
+            .map(|s| crate::admin::NextRound {
+                survey: s.id.clone(),
+                next: crate::admin::next_round(&s.schedule, &s.id, &rounds, now),
+            })
+            .collect();
+        let (consented, counts) = crate::admin::round_counts(&participants, &rounds);
+        Ok((consented, counts, next))
     }
 }

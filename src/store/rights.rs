@@ -18,106 +18,13 @@ use super::tables::{
     outbox_key, round_key, round_prefix, survey_key,
 };
 use super::{
-    AnswerRecord, ConsentState, ConversationState, LedgerEntry, Mode, Outbound, RoundInfo,
-    RoundStatus, Store, StoreError,
+    AnswerRecord, ConsentState, LedgerEntry, Mode, Outbound, RoundInfo, RoundStatus, Store,
+    StoreError,
 };
-use crate::lang::Lang;
 
-/// Everything the store can still link to one participant.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MyData {
-    /// The ledger entry (consent, language, DM room, rounds), if any.
-    pub ledger: Option<LedgerEntry>,
-    /// Answers of running rounds: (survey, round, state).
-    pub drafts: Vec<(String, u32, ConversationState)>,
-    /// Responses under the participant's pseudonym in pseudonymous surveys.
-    pub pseudonymous_responses: Vec<AnswerRecord>,
-    /// Messages to the participant not yet sent.
-    pub pending_messages: usize,
-}
-
-impl MyData {
-    /// A readable rendering in the participant's language, including why anonymous
-    /// responses are not listed.
-    pub fn render(&self, lang: Lang) -> String {
-        let mut s = String::new();
-        let yes_no =
-            |b: bool| lang.pick(if b { "ja" } else { "nein" }, if b { "yes" } else { "no" });
-        match &self.ledger {
-            None => s.push_str(lang.pick(
-                "Über Sie ist nichts gespeichert.\n",
-                "Nothing is stored about you.\n",
-            )),
-            Some(e) => {
-                s.push_str(&format!(
-                    "{}: {}\n",
-                    lang.pick("Matrix-ID", "Matrix ID"),
-                    e.user_id
-                ));
-                s.push_str(&format!(
-                    "{}: {:?}",
-                    lang.pick("Einwilligung", "Consent"),
-                    e.consent
-                ));
-                if let Some(at) = e.consent_at {
-                    s.push_str(&format!(" ({at})"));
-                }
-                s.push('\n');
-                s.push_str(&format!(
-                    "{}: {}\n",
-                    lang.pick("Sprache", "Language"),
-                    e.lang
-                ));
-                s.push_str(&format!(
-                    "{}: {}\n",
-                    lang.pick("Direktchat", "Direct chat"),
-                    yes_no(e.dm_room.is_some())
-                ));
-                for r in &e.rounds {
-                    s.push_str(&format!(
-                        "- {} {} {}: {:?}, {}: {}\n",
-                        r.survey_id,
-                        lang.pick("Runde", "round"),
-                        r.round,
-                        r.status,
-                        lang.pick("Erinnerungen", "reminders"),
-                        r.reminders_sent
-                    ));
-                }
-            }
-        }
-        for (survey, round, st) in &self.drafts {
-            s.push_str(&format!(
-                "{} ({survey} {} {round}):\n",
-                lang.pick(
-                    "Antworten der laufenden Runde",
-                    "Answers of the running round"
-                ),
-                lang.pick("Runde", "round")
-            ));
-            for (item, v) in &st.answers {
-                s.push_str(&format!("  {item}: {v:?}\n"));
-            }
-        }
-        for r in &self.pseudonymous_responses {
-            s.push_str(&format!(
-                "{} ({} {} {}):\n",
-                lang.pick("Pseudonyme Antworten", "Pseudonymous answers"),
-                r.survey_id,
-                lang.pick("Runde", "round"),
-                r.round
-            ));
-            for (item, v) in &r.answers {
-                s.push_str(&format!("  {item}: {v:?}\n"));
-            }
-        }
-        s.push_str(lang.pick(
-            "Anonyme Antworten abgeschlossener Runden sind von Ihrer Person getrennt gespeichert und enthalten nichts, was auf Sie verweist. Sie können daher nicht gefunden, angezeigt oder einzeln gelöscht werden.\n",
-            "Anonymous answers of finished rounds are stored apart from you and hold nothing that points back to you. They therefore cannot be found, shown or deleted individually.\n",
-        ));
-        s
-    }
-}
+/// Everything the store can still link to one participant; the core says it in words
+/// (`conversation::my_data_reply`).
+pub use pulsebot_core::conversation::route::MyData;
 
 impl Store {
     /// Pseudonymous responses of `entry`'s participant: (answer key, record).
@@ -151,7 +58,9 @@ impl Store {
 
     /// "My data": everything still linked to `user_id`. Audited without naming anyone.
     pub fn my_data(&self, user_id: &str, now: Timestamp) -> Result<MyData, StoreError> {
-        let ledger = self.participant(user_id)?.filter(|e| !e.erased);
+        let entry = self.participant(user_id)?;
+        let erased = entry.as_ref().is_some_and(|e| e.erased);
+        let ledger = entry.filter(|e| !e.erased);
         let mut drafts = Vec::new();
         let mut pseudonymous_responses = Vec::new();
         let mut pending_messages = 0;
@@ -173,6 +82,7 @@ impl Store {
         self.audit(now, "participant", "rights.export", "")?;
         Ok(MyData {
             ledger,
+            erased,
             drafts,
             pseudonymous_responses,
             pending_messages,

@@ -466,8 +466,13 @@ fn my_data_and_erase() {
         "pseudonymous finished response"
     );
     assert_eq!(mine.pending_messages, 3);
-    let text = mine.render(Lang::De);
-    assert!(text.contains("Antwort 0 pseudo 2") && text.contains("nicht gefunden"));
+    let tz = jiff::tz::TimeZone::UTC;
+    let reply = crate::conversation::my_data_reply(&mine, &[], &tz, Lang::De);
+    let text = reply[0].body();
+    assert!(
+        text.contains("Antwort 0 pseudo 2") && text.contains("ohne jeden Bezug zu Ihnen"),
+        "{text}"
+    );
     assert!(
         !text.contains("Antwort 0 anon"),
         "anonymous answers are not findable"
@@ -491,6 +496,7 @@ fn my_data_and_erase() {
     let after = s.my_data(&user(0), t0()).expect("my data");
     assert!(
         after.ledger.is_none()
+            && after.erased
             && after.drafts.is_empty()
             && after.pseudonymous_responses.is_empty()
     );

@@ -19,7 +19,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::lang::Lang;
-use crate::model::{ConsentState, LedgerEntry};
+use std::collections::BTreeMap;
+
+use crate::model::{AnswerValue, ConsentState, LedgerEntry};
 
 use super::command::{Command, help};
 use super::flow::Input;
@@ -185,16 +187,169 @@ pub fn consent_poll(lang: Lang) -> Outgoing {
     }
 }
 
-/// The reply to `meine daten`: a heading and the persisted rendering.
-pub fn my_data_reply(rendered: &str, lang: Lang) -> Vec<Outgoing> {
+/// Everything the bot's persistence can still link to one participant: what `meine daten`
+/// shows. The persistence gathers it; [`my_data_reply`] says it in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MyData {
+    /// The ledger entry (consent, language, DM room, rounds), if any and not erased.
+    pub ledger: Option<LedgerEntry>,
+    /// True if the participant erased their data (only "never contact again" is kept).
+    pub erased: bool,
+    /// Answers of running rounds: (survey, round, state).
+    pub drafts: Vec<(String, u32, crate::model::ConversationState)>,
+    /// Responses under the participant's pseudonym in pseudonymous surveys.
+    pub pseudonymous_responses: Vec<crate::model::AnswerRecord>,
+    /// Messages to the participant not yet sent.
+    pub pending_messages: usize,
+}
+
+/// Longest question text shown in `meine daten` before it is cut at a word.
+const MY_DATA_QUESTION_CHARS: usize = 60;
+
+/// The reply to `meine daten`: in full sentences and the participant's language, what is
+/// stored about them (consent and when, language, each round and where they stand, the
+/// answers still linked to them with the questions' texts and the options' labels) and
+/// what is not. Dates in `tz`. Surveys not in `surveys` (a removed file) show ids.
+pub fn my_data_reply(
+    data: &MyData,
+    surveys: &[&crate::survey::Survey],
+    tz: &jiff::tz::TimeZone,
+    lang: Lang,
+) -> Vec<Outgoing> {
     vec![Outgoing::text(
         Context::Reply,
-        format!(
-            "{}\n\n{}",
-            texts::my_data_heading(lang),
-            rendered.trim_end()
-        ),
+        render_my_data(data, surveys, tz, lang),
     )]
+}
+
+fn render_my_data(
+    data: &MyData,
+    surveys: &[&crate::survey::Survey],
+    tz: &jiff::tz::TimeZone,
+    lang: Lang,
+) -> String {
+    use std::fmt::Write;
+    let survey = |id: &str| surveys.iter().copied().find(|s| s.id == id);
+    let title = |id: &str| survey(id).map_or(id.to_owned(), |s| s.title.get(lang).to_owned());
+    let Some(e) = &data.ledger else {
+        return if data.erased {
+            texts::my_data_erased(lang).to_owned()
+        } else {
+            texts::my_data_nothing(lang).to_owned()
+        };
+    };
+    let mut out = format!("{}\n\n", texts::my_data_heading(lang));
+    let _ = writeln!(out, "{}", texts::my_data_account(lang, &e.user_id));
+    let when = e.consent_at.map(|t| texts::date_time(t, tz, lang));
+    let _ = writeln!(
+        out,
+        "{}",
+        texts::my_data_consent(lang, e.consent, when.as_deref())
+    );
+    let _ = writeln!(out, "{}", texts::my_data_language(e.lang));
+    if data.pending_messages > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            texts::my_data_pending(lang, data.pending_messages)
+        );
+    }
+    if !e.rounds.is_empty() {
+        let _ = writeln!(out, "\n{}", texts::my_data_rounds_heading(lang));
+        for r in &e.rounds {
+            let status = texts::round_status_words(lang, r.status);
+            let reminders = texts::my_data_reminders(lang, r.reminders_sent);
+            let _ = write!(
+                out,
+                "• {}, {} {}: {status}",
+                title(&r.survey_id),
+                lang.pick("Runde", "round"),
+                r.round
+            );
+            if !reminders.is_empty() {
+                let _ = write!(out, ", {reminders}");
+            }
+            out.push('\n');
+        }
+    }
+    let answers = |out: &mut String, survey_id: &str, answers: &BTreeMap<String, AnswerValue>| {
+        let s = survey(survey_id);
+        // In the order asked, then anything the survey no longer has.
+        let mut ids: Vec<&String> = answers.keys().collect();
+        if let Some(s) = s {
+            let pos = |id: &str| s.questions().iter().position(|q| q.id == id);
+            ids.sort_by_key(|id| pos(id).unwrap_or(usize::MAX));
+        }
+        for id in ids {
+            let q = s.and_then(|s| s.question(id));
+            let question = q.map_or(id.clone(), |q| shorten(q.text.get(lang)));
+            let answer = answer_words(&answers[id], q, lang);
+            let _ = writeln!(
+                out,
+                "• {}{question}{} – {answer}",
+                lang.pick("„", "“"),
+                lang.pick("“", "”")
+            );
+        }
+    };
+    for (survey_id, round, st) in &data.drafts {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            texts::my_data_draft_heading(lang, &title(survey_id), *round)
+        );
+        answers(&mut out, survey_id, &st.answers);
+        let _ = writeln!(out, "{}", texts::my_data_draft_footer(lang));
+    }
+    for r in &data.pseudonymous_responses {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            texts::my_data_pseudonymous_heading(lang, &title(&r.survey_id), r.round)
+        );
+        answers(&mut out, &r.survey_id, &r.answers);
+    }
+    let _ = write!(
+        out,
+        "\n{}",
+        texts::my_data_not_stored(lang, !data.pseudonymous_responses.is_empty())
+    );
+    out
+}
+
+/// A question's text for a list: its first line, cut at a word after
+/// [`MY_DATA_QUESTION_CHARS`] characters.
+fn shorten(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default().trim();
+    if line.chars().count() <= MY_DATA_QUESTION_CHARS {
+        return line.to_owned();
+    }
+    let mut cut = String::new();
+    for word in line.split_whitespace() {
+        if cut.chars().count() + word.chars().count() + 1 > MY_DATA_QUESTION_CHARS {
+            break;
+        }
+        if !cut.is_empty() {
+            cut.push(' ');
+        }
+        cut.push_str(word);
+    }
+    format!("{cut} …")
+}
+
+/// An answer in words: the chosen options' labels, the number, the text in quotes.
+fn answer_words(v: &AnswerValue, q: Option<&crate::survey::Question>, lang: Lang) -> String {
+    let label = |id: &str| {
+        q.and_then(|q| q.options().iter().find(|o| o.id == id))
+            .map_or(id.to_owned(), |o| o.label.get(lang).to_owned())
+    };
+    match v {
+        AnswerValue::Choice(id) => label(id),
+        AnswerValue::Multi(ids) => ids.iter().map(|i| label(i)).collect::<Vec<_>>().join(", "),
+        AnswerValue::Number(n) => n.to_string(),
+        AnswerValue::Text(t) => format!("{}{t}{}", lang.pick("„", "“"), lang.pick("“", "”")),
+        AnswerValue::Skipped => texts::my_data_skipped(lang).to_owned(),
+    }
 }
 
 /// "This survey has closed." — for `RecordOutcome::RoundClosed` / `RoundFinished`.

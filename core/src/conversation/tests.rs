@@ -872,12 +872,8 @@ fn commands_work_in_every_state_and_stop_in_the_middle() {
             Action::Reply(_)
         ));
     }
-    let shown = my_data_reply("Einwilligung: Yes\n", Lang::De);
-    assert!(
-        shown[0]
-            .body()
-            .starts_with("Diese Daten sind über Sie gespeichert:")
-    );
+    let shown = my_data_reply(&example_my_data(), &[], &berlin(), Lang::De);
+    assert!(shown[0].body().starts_with("Das ist über Sie gespeichert:"));
     // Without a running round, text gets a short pointer.
     let Action::Reply(r) = decide(&p(ConsentState::Yes, false), &text("4"), &n) else {
         panic!("reply expected");
@@ -1218,5 +1214,169 @@ fn oversized_messages_get_a_hint_and_are_not_read() {
     assert_eq!(
         decide(&p(ConsentState::Yes, true), &text(&longest), &notice()),
         Action::Round
+    );
+}
+
+fn berlin() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get("Europe/Berlin").expect("tz")
+}
+
+/// Anna: consented, German, a finished round, a running round with three answers (a
+/// choice, a multiple choice, a text), one reminder, a message waiting.
+fn example_my_data() -> route::MyData {
+    use crate::model::{LedgerEntry, RoundParticipation, RoundStatus};
+    let mut e = LedgerEntry::new("@anna:stadt.example");
+    e.consent = ConsentState::Yes;
+    e.consent_at = Some("2026-12-02T13:05:00Z".parse().expect("time"));
+    e.dm_room = Some("!dm:stadt.example".into());
+    e.rounds = vec![
+        RoundParticipation {
+            survey_id: "mini".into(),
+            round: 1,
+            status: RoundStatus::Finished,
+            reminders_sent: 0,
+        },
+        RoundParticipation {
+            survey_id: "mini".into(),
+            round: 2,
+            status: RoundStatus::Started,
+            reminders_sent: 1,
+        },
+        RoundParticipation {
+            survey_id: "gone".into(),
+            round: 1,
+            status: RoundStatus::Partial,
+            reminders_sent: 2,
+        },
+    ];
+    let mut st = ConversationState::default();
+    st.answers
+        .insert("usage".into(), AnswerValue::Choice("daily".into()));
+    st.answers.insert(
+        "features".into(),
+        AnswerValue::Multi(vec!["chat".into(), "files".into()]),
+    );
+    st.answers.insert("notify".into(), AnswerValue::Skipped);
+    route::MyData {
+        ledger: Some(e),
+        erased: false,
+        drafts: vec![("mini".into(), 2, st)],
+        pseudonymous_responses: Vec::new(),
+        pending_messages: 1,
+    }
+}
+
+#[test]
+fn my_data_in_words_de() {
+    let mini = mini();
+    let r = my_data_reply(&example_my_data(), &[&mini], &berlin(), Lang::De);
+    assert_eq!(
+        r[0].body(),
+        "Das ist über Sie gespeichert:
+
+Ihr Konto im Messenger: @anna:stadt.example. Über dieses Konto schreibt Ihnen der Umfrage-Bot in diesem Chat.
+Sie haben am 2. Dezember 2026, 14:05 Uhr zugestimmt, an den Umfragen des Pilotprojekts teilzunehmen.
+Der Bot schreibt Ihnen auf Deutsch.
+1 Nachricht an Sie wartet noch darauf, gesendet zu werden.
+
+Ihre Umfragerunden und wo Sie stehen:
+• Mini, Runde 1: abgeschlossen
+• Mini, Runde 2: begonnen, 1 Erinnerung erhalten
+• gone, Runde 1: teilweise beantwortet (Runde beendet), 2 Erinnerungen erhalten
+
+Ihre bisherigen Antworten in der laufenden Runde 2 von „Mini“:
+• „Wie oft nutzen Sie BundesMessenger?“ – Täglich
+• „Welche Funktionen nutzen Sie?“ – Chat, Dateien
+• „Die Benachrichtigungen sind hilfreich.“ – übersprungen
+Sobald Sie fertig sind oder die Runde endet, werden diese Antworten ohne Bezug zu Ihrer Person gespeichert.
+
+Nicht mit Ihrer Person verbunden ist:
+Ihre Antworten aus beendeten Runden. Sie sind ohne jeden Bezug zu Ihnen gespeichert. Niemand kann sie Ihnen zuordnen, Ihnen zeigen oder einzeln löschen.
+Sonst ist über Sie nichts gespeichert. Die Nachrichten in diesem Chat können Sie selbst löschen."
+    );
+}
+
+#[test]
+fn my_data_in_words_en() {
+    let mini = mini();
+    let mut data = example_my_data();
+    if let Some(e) = data.ledger.as_mut() {
+        e.lang = Lang::En;
+    }
+    let r = my_data_reply(&data, &[&mini], &berlin(), Lang::En);
+    assert_eq!(
+        r[0].body(),
+        "This is what is stored about you:
+
+Your messenger account: @anna:stadt.example. The survey bot writes to you in this chat through it.
+You agreed on 2 December 2026, 2:05 pm to take part in the pilot's surveys.
+The bot writes to you in English.
+1 message to you is still waiting to be sent.
+
+Your survey rounds and where you stand:
+• Mini, round 1: finished
+• Mini, round 2: started, 1 reminder received
+• gone, round 1: partly answered (round ended), 2 reminders received
+
+Your answers so far in the running round 2 of “Mini”:
+• “How often do you use BundesMessenger?” – Daily
+• “Which features do you use?” – Chat, Files
+• “The notifications are helpful.” – skipped
+As soon as you finish or the round ends, these answers are stored without any link to you.
+
+Not linked to you:
+Your answers from finished rounds. They are stored without any link to you. Nobody can trace them to you, show them to you or delete them one by one.
+Nothing else is stored about you. You can delete the messages in this chat yourself."
+    );
+}
+
+#[test]
+fn my_data_unknown_survey_pseudonymous_erased_and_nobody() {
+    use crate::model::AnswerRecord;
+    let mut data = example_my_data();
+    data.drafts.clear();
+    data.pending_messages = 0;
+    let mut answers = std::collections::BTreeMap::new();
+    answers.insert("q1".to_owned(), AnswerValue::Number(7));
+    answers.insert("q2".to_owned(), AnswerValue::Text("Gut so".into()));
+    data.pseudonymous_responses = vec![AnswerRecord {
+        survey_id: "gone".into(),
+        round: 1,
+        complete: false,
+        answers,
+        pseudonym: Some("x".into()),
+    }];
+    let de = my_data_reply(&data, &[], &berlin(), Lang::De)[0]
+        .body()
+        .to_owned();
+    assert!(
+        de.contains(
+            "Ihre Antworten aus Runde 1 von „gone“. Diese Umfrage vergleicht Runden miteinander; deshalb sind Ihre Antworten unter einem Kennzeichen gespeichert, das nur zu Ihnen führt:\n• „q1“ – 7\n• „q2“ – „Gut so“\n"
+        ),
+        "{de}"
+    );
+    assert!(de.contains("Ihre Antworten aus beendeten Runden aller anderen Umfragen."));
+    for bad in ["Some(", "Choice(", "Started", "Yes", "T13:05"] {
+        assert!(!de.contains(bad), "{bad} in {de}");
+    }
+    let nobody = route::MyData {
+        ledger: None,
+        erased: false,
+        drafts: Vec::new(),
+        pseudonymous_responses: Vec::new(),
+        pending_messages: 0,
+    };
+    assert_eq!(
+        my_data_reply(&nobody, &[], &berlin(), Lang::De)[0].body(),
+        "Über Sie ist nichts gespeichert."
+    );
+    let erased = route::MyData {
+        erased: true,
+        ..nobody
+    };
+    assert!(
+        my_data_reply(&erased, &[], &berlin(), Lang::En)[0]
+            .body()
+            .starts_with("You had your data deleted.")
     );
 }

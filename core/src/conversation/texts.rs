@@ -119,7 +119,7 @@ pub fn deleted(lang: Lang) -> &'static str {
 /// The heading above "my data".
 pub fn my_data_heading(lang: Lang) -> &'static str {
     lang.pick(
-        "Diese Daten sind über Sie gespeichert:",
+        "Das ist über Sie gespeichert:",
         "This is what is stored about you:",
     )
 }
@@ -263,13 +263,204 @@ pub fn help_footer(lang: Lang) -> &'static str {
     )
 }
 
+// ---------------------------------------------------------------------------------------
+// Dates, and "my data" (issue 16).
+
+pub use crate::dates::{date_time, weekday_date_time};
+
+/// "my data": nothing is stored (unknown person).
+pub fn my_data_nothing(lang: Lang) -> &'static str {
+    lang.pick(
+        "Über Sie ist nichts gespeichert.",
+        "Nothing is stored about you.",
+    )
+}
+
+/// "my data" after `löschen`: only the wish not to be contacted is kept.
+pub fn my_data_erased(lang: Lang) -> &'static str {
+    lang.pick(
+        "Sie haben Ihre Daten löschen lassen. Gespeichert ist nur noch, dass Sie keine Nachrichten mehr erhalten möchten – ohne Ihren Namen und ohne Ihre Antworten.",
+        "You had your data deleted. All that is kept is that you do not want any more messages – without your name and without your answers.",
+    )
+}
+
+/// "my data": the account the bot writes to.
+pub fn my_data_account(lang: Lang, user_id: &str) -> String {
+    match lang {
+        Lang::De => format!(
+            "Ihr Konto im Messenger: {user_id}. Über dieses Konto schreibt Ihnen der Umfrage-Bot in diesem Chat."
+        ),
+        Lang::En => format!(
+            "Your messenger account: {user_id}. The survey bot writes to you in this chat through it."
+        ),
+    }
+}
+
+/// "my data": the consent and when it last changed (`when` already formatted, if known).
+pub fn my_data_consent(
+    lang: Lang,
+    consent: crate::model::ConsentState,
+    when: Option<&str>,
+) -> String {
+    use crate::model::ConsentState;
+    match (consent, when, lang) {
+        (ConsentState::Yes, Some(w), Lang::De) => {
+            format!("Sie haben am {w} zugestimmt, an den Umfragen des Pilotprojekts teilzunehmen.")
+        }
+        (ConsentState::Yes, Some(w), Lang::En) => {
+            format!("You agreed on {w} to take part in the pilot's surveys.")
+        }
+        (ConsentState::Yes, None, _) => lang
+            .pick(
+                "Sie haben zugestimmt, an den Umfragen des Pilotprojekts teilzunehmen.",
+                "You agreed to take part in the pilot's surveys.",
+            )
+            .to_owned(),
+        (ConsentState::Asked, Some(w), Lang::De) => format!(
+            "Der Bot hat Sie am {w} gefragt, ob Sie teilnehmen möchten. Sie haben noch nicht geantwortet."
+        ),
+        (ConsentState::Asked, Some(w), Lang::En) => format!(
+            "The bot asked you on {w} whether you want to take part. You have not answered yet."
+        ),
+        (ConsentState::Asked, None, _) => lang
+            .pick(
+                "Der Bot hat Sie gefragt, ob Sie teilnehmen möchten. Sie haben noch nicht geantwortet.",
+                "The bot asked you whether you want to take part. You have not answered yet.",
+            )
+            .to_owned(),
+        (ConsentState::No, Some(w), Lang::De) => format!(
+            "Sie haben am {w} abgelehnt oder sich abgemeldet. Sie erhalten keine Umfragen."
+        ),
+        (ConsentState::No, Some(w), Lang::En) => {
+            format!("You declined or opted out on {w}. You get no surveys.")
+        }
+        (ConsentState::No, None, _) => lang
+            .pick(
+                "Sie haben abgelehnt oder sich abgemeldet. Sie erhalten keine Umfragen.",
+                "You declined or opted out. You get no surveys.",
+            )
+            .to_owned(),
+        (ConsentState::Unknown, _, _) => lang
+            .pick(
+                "Sie wurden noch nicht gefragt, ob Sie teilnehmen möchten.",
+                "You have not been asked yet whether you want to take part.",
+            )
+            .to_owned(),
+    }
+}
+
+/// "my data": the language the bot writes in.
+pub fn my_data_language(lang: Lang) -> &'static str {
+    lang.pick(
+        "Der Bot schreibt Ihnen auf Deutsch.",
+        "The bot writes to you in English.",
+    )
+}
+
+/// "my data": heading of the list of rounds.
+pub fn my_data_rounds_heading(lang: Lang) -> &'static str {
+    lang.pick(
+        "Ihre Umfragerunden und wo Sie stehen:",
+        "Your survey rounds and where you stand:",
+    )
+}
+
+/// "my data": where the participant stands in one round, in words.
+pub fn round_status_words(lang: Lang, status: crate::model::RoundStatus) -> &'static str {
+    use crate::model::RoundStatus;
+    match status {
+        RoundStatus::Invited => lang.pick("eingeladen", "invited"),
+        RoundStatus::Started => lang.pick("begonnen", "started"),
+        RoundStatus::Finished => lang.pick("abgeschlossen", "finished"),
+        RoundStatus::Partial => lang.pick(
+            "teilweise beantwortet (Runde beendet)",
+            "partly answered (round ended)",
+        ),
+        RoundStatus::OptedOut => lang.pick("abgemeldet", "opted out"),
+    }
+}
+
+/// "my data": reminders received in a round ("" for none).
+pub fn my_data_reminders(lang: Lang, n: u32) -> String {
+    match (n, lang) {
+        (0, _) => String::new(),
+        (1, Lang::De) => "1 Erinnerung erhalten".to_owned(),
+        (1, Lang::En) => "1 reminder received".to_owned(),
+        (n, Lang::De) => format!("{n} Erinnerungen erhalten"),
+        (n, Lang::En) => format!("{n} reminders received"),
+    }
+}
+
+/// "my data": heading of the answers of a running round.
+pub fn my_data_draft_heading(lang: Lang, survey: &str, round: u32) -> String {
+    match lang {
+        Lang::De => {
+            format!("Ihre bisherigen Antworten in der laufenden Runde {round} von „{survey}“:")
+        }
+        Lang::En => format!("Your answers so far in the running round {round} of “{survey}”:"),
+    }
+}
+
+/// "my data": what happens to the answers of a running round.
+pub fn my_data_draft_footer(lang: Lang) -> &'static str {
+    lang.pick(
+        "Sobald Sie fertig sind oder die Runde endet, werden diese Antworten ohne Bezug zu Ihrer Person gespeichert.",
+        "As soon as you finish or the round ends, these answers are stored without any link to you.",
+    )
+}
+
+/// "my data": heading of answers kept under a survey's code name (pseudonymous surveys).
+pub fn my_data_pseudonymous_heading(lang: Lang, survey: &str, round: u32) -> String {
+    match lang {
+        Lang::De => format!(
+            "Ihre Antworten aus Runde {round} von „{survey}“. Diese Umfrage vergleicht Runden miteinander; deshalb sind Ihre Antworten unter einem Kennzeichen gespeichert, das nur zu Ihnen führt:"
+        ),
+        Lang::En => format!(
+            "Your answers from round {round} of “{survey}”. This survey compares rounds with each other, so your answers are stored under a code that leads only to you:"
+        ),
+    }
+}
+
+/// "my data": an answer that was skipped.
+pub fn my_data_skipped(lang: Lang) -> &'static str {
+    lang.pick("übersprungen", "skipped")
+}
+
+/// "my data": messages to the participant not sent yet.
+pub fn my_data_pending(lang: Lang, n: usize) -> String {
+    match (n, lang) {
+        (1, Lang::De) => "1 Nachricht an Sie wartet noch darauf, gesendet zu werden.".to_owned(),
+        (1, Lang::En) => "1 message to you is still waiting to be sent.".to_owned(),
+        (n, Lang::De) => format!("{n} Nachrichten an Sie warten noch darauf, gesendet zu werden."),
+        (n, Lang::En) => format!("{n} messages to you are still waiting to be sent."),
+    }
+}
+
+/// "my data": what is not stored.
+pub fn my_data_not_stored(lang: Lang, some_pseudonymous: bool) -> String {
+    let first = match (lang, some_pseudonymous) {
+        (Lang::De, false) => "Ihre Antworten aus beendeten Runden.",
+        (Lang::De, true) => "Ihre Antworten aus beendeten Runden aller anderen Umfragen.",
+        (Lang::En, false) => "Your answers from finished rounds.",
+        (Lang::En, true) => "Your answers from finished rounds of every other survey.",
+    };
+    match lang {
+        Lang::De => format!(
+            "Nicht mit Ihrer Person verbunden ist:\n{first} Sie sind ohne jeden Bezug zu Ihnen gespeichert. Niemand kann sie Ihnen zuordnen, Ihnen zeigen oder einzeln löschen.\nSonst ist über Sie nichts gespeichert. Die Nachrichten in diesem Chat können Sie selbst löschen."
+        ),
+        Lang::En => format!(
+            "Not linked to you:\n{first} They are stored without any link to you. Nobody can trace them to you, show them to you or delete them one by one.\nNothing else is stored about you. You can delete the messages in this chat yourself."
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_text_exists_in_both_languages_and_differs() {
-        let all: [fn(Lang) -> &'static str; 30] = [
+        let all: [fn(Lang) -> &'static str; 36] = [
             notice_language_hint,
             consent_question,
             consent_yes,
@@ -300,6 +491,12 @@ mod tests {
             poll_ended,
             help_heading,
             help_footer,
+            my_data_nothing,
+            my_data_erased,
+            my_data_language,
+            my_data_rounds_heading,
+            my_data_draft_footer,
+            my_data_skipped,
         ];
         for f in all {
             let (de, en) = (f(Lang::De), f(Lang::En));
