@@ -188,6 +188,20 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 /// backup on every message, which the bot does not use by design.
 pub const DEFAULT_LOG_FILTER: &str = "warn,pulsebot=info,matrix_sdk_crypto::backups=error";
 
+/// Sets up logging into the file `path` (plain text; `RUST_LOG` as for [`init_tracing`]): the
+/// demo keeps its screen for what a person wants to watch and names the file.
+pub fn init_tracing_to_file(path: &Path) -> std::io::Result<()> {
+    let file = std::fs::File::create(path)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+    Ok(())
+}
+
 /// Sets up logging: `RUST_LOG` if set, else info for pulsebot and warnings from libraries.
 pub fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -32,6 +32,6 @@ pub mod services;
 pub mod store;
 
 pub use pulsebot_core::{
-    admin, clock, conversation, counted, export, import, lang, model, schedule, stats, survey,
-    throttle,
+    admin, clock, conversation, counted, dates, export, import, lang, model, schedule, stats,
+    survey, throttle,
 };

@@ -108,7 +108,8 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
             "# Written by `pulsebot-sim demo`; secrets come from the demo process.\n\
              [matrix]\nhomeserver = \"{hs}\"\nuser = \"{bot_id}\"\n\n\
              [bot]\nadmins = [\"{admin}\"]\nadmin_room = \"{admin_room}\"\npilot_rooms = [\"{pilot_alias}\"]\n\n\
-             [store]\npath = \"store\"\n\n[surveys]\ndir = \"surveys\"\n\n[metrics]\nlisten = \"off\"\n",
+             [store]\npath = \"store\"\n\n[surveys]\ndir = \"surveys\"\n\n[metrics]\nlisten = \"off\"\n\n\
+             [notice]\ncontroller = \"Demo-Stadt, Hauptamt, Am Markt 1\"\ncontact = \"Datenschutzbeauftragte der Demo-Stadt, datenschutz@demo-stadt.example\"\n",
             hs = hs.url,
             admin = admin.user_id,
             admin_room = admin_room.room_id(),
@@ -229,6 +230,38 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         answered.load(Ordering::Relaxed)
     );
 
+    // One participant's chat as they saw it on their phone (polls as their question and
+    // choices; the taps on a poll are not messages, so they do not show).
+    if let Some(m) = members.get(2) {
+        step("the chat of one participant, as they saw it (taps on a poll are not messages)");
+        let inbox = m.inbox();
+        let dm = inbox
+            .iter()
+            .find(|r| r.sender == bot_id && r.poll.is_some())
+            .map(|r| r.room_id.clone());
+        for r in inbox.iter().filter(|r| Some(&r.room_id) == dm.as_ref()) {
+            let who = if r.sender == bot_id { "Bot" } else { "Sie" };
+            match &r.poll {
+                Some(answers) => {
+                    let question = r.body.lines().next().unwrap_or("");
+                    let choices: Vec<&str> = answers.iter().map(|(_, t)| t.as_str()).collect();
+                    println!("    {who}: [Umfrage] {question}");
+                    println!("         ( {} )", choices.join(" | "));
+                }
+                None => {
+                    for (i, line) in r.body.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+                        let lead = if i == 0 {
+                            format!("{who}:")
+                        } else {
+                            String::new()
+                        };
+                        println!("    {lead:<4} {line}");
+                    }
+                }
+            }
+        }
+    }
+
     step("the admin checks the status and closes the round");
     let status = command("!pulse status".into()).await?;
     for line in status.body.lines().skip(1) {
@@ -293,6 +326,10 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     println!(
         "demo finished in {:.0} s: {published} instrument scores published, {finished} complete responses.",
         started.elapsed().as_secs_f64()
+    );
+    println!(
+        "the bot's and the clients' log: {}",
+        dir.join("demo.log").display()
     );
     Ok(())
 }

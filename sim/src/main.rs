@@ -70,6 +70,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() {
     let cli = Cli::parse();
-    cli::init_tracing(LogFormat::Text);
+    match &cli.command {
+        // The demo's screen shows the pilot as people see it; the log goes to a file.
+        Command::Demo { dir } => {
+            let log = dir.join("demo.log");
+            if let Err(e) =
+                std::fs::create_dir_all(dir).and_then(|()| cli::init_tracing_to_file(&log))
+            {
+                eprintln!("cannot write the log {}: {e}", log.display());
+                cli::init_tracing(LogFormat::Text);
+            }
+        }
+        Command::BenchRound { .. } => cli::init_tracing(LogFormat::Text),
+    }
     cli::run_to_exit(run(cli));
 }

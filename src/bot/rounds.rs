@@ -524,10 +524,11 @@ impl Bot {
                         return Ok(String::new());
                     };
                     self.act(&survey, action, true).await?;
-                    let closes = closes_at.to_zoned(survey.schedule.timezone.clone());
+                    let closes =
+                        crate::dates::weekday_date_time(closes_at, &survey.schedule.timezone, lang);
                     lang.pick(
-                        &format!("Runde {round} von `{}` ist offen bis {}. Die Teilnehmenden werden jetzt angeschrieben.", survey.id, closes.strftime("%d.%m.%Y %H:%M")),
-                        &format!("Round {round} of `{}` is open until {}. Participants are being contacted now.", survey.id, closes.strftime("%Y-%m-%d %H:%M")),
+                        &format!("Runde {round} von `{}` ist offen bis {closes}. Die Teilnehmenden werden jetzt angeschrieben.", survey.id),
+                        &format!("Round {round} of `{}` is open until {closes}. Participants are being contacted now.", survey.id),
                     ).to_owned()
                 }
                 Err(e) => lang
