@@ -333,6 +333,9 @@ fn validate(flag: Option<&Path>, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     let path = config::resolve_path(flag);
     let config = Config::load(&path)?;
     println!("{}: config OK", path.display());
+    for w in &config.warnings {
+        println!("warning: {w}");
+    }
     println!(
         "  bot {} on {}, {} admin(s), {} pilot room(s), store {}",
         config.matrix.user,

@@ -71,6 +71,9 @@ pub struct Config {
     /// Whether the notice names the responsible office and the contact (`[notice]
     /// controller` and `contact`, or a text of one's own without those placeholders).
     pub notice_configured: bool,
+    /// What is allowed but unwise (a secret file others may read), each with what to do;
+    /// `validate` prints them, `run` logs them.
+    pub warnings: Vec<String>,
 }
 
 /// The built-in German data-protection notice, a template: `{controller}`, `{contact}`,
@@ -503,6 +506,7 @@ impl Config {
             text,
             base,
             problems: Vec::new(),
+            warnings: Vec::new(),
         };
         let config = c.check(path, raw, overrides);
         match config {
@@ -588,6 +592,7 @@ struct Checker<'a> {
     text: &'a str,
     base: PathBuf,
     problems: Vec<Problem>,
+    warnings: Vec<String>,
 }
 
 impl Checker<'_> {
@@ -676,6 +681,17 @@ impl Checker<'_> {
                     );
                     None
                 } else {
+                    use std::os::unix::fs::PermissionsExt;
+                    if let Ok(m) = std::fs::metadata(&path)
+                        && m.permissions().mode() & 0o077 != 0
+                    {
+                        self.warnings.push(format!(
+                            "{key}: the secret file {} may be read by other users (mode {:04o}); run `chmod 600 {}`",
+                            path.display(),
+                            m.permissions().mode() & 0o7777,
+                            path.display()
+                        ));
+                    }
                     Some(Secret(s.to_string()))
                 }
             }
@@ -830,6 +846,7 @@ impl Checker<'_> {
             metrics: MetricsConfig { listen },
             notice,
             notice_configured,
+            warnings: std::mem::take(&mut self.warnings),
         })
     }
 

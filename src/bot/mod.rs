@@ -145,6 +145,9 @@ async fn run_tagged(
     options: RunOptions,
 ) -> anyhow::Result<()> {
     let surveys = load_surveys(&config)?;
+    for w in &config.warnings {
+        warn!("{w}");
+    }
     let lock = DataDirLock::acquire(&config.store.path)?;
     info!(lock = %lock.path().display(), "data directory locked");
     // The store opens before the Matrix session: a wrong passphrase stops here, untouched.

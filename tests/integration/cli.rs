@@ -64,6 +64,24 @@ fn validate_accepts_the_shipped_surveys_and_names_errors_with_positions() {
         "{}",
         text(&out)
     );
+    // A secret file others may read is allowed but named, with the fix (issue 18).
+    assert!(
+        text(&out).contains("warning: store.passphrase_file: the secret file")
+            && text(&out).contains("chmod 600"),
+        "{}",
+        text(&out)
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let pp = _dir.path().join("pp");
+        std::fs::set_permissions(&pp, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let out = pulsebot(&["validate"], Some(&config));
+        assert!(
+            !text(&out).contains("warning: store.passphrase_file"),
+            "{}",
+            text(&out)
+        );
+    }
 
     let out = pulsebot(&["validate", &repo("surveys")], Some(&config));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -78,6 +96,33 @@ fn validate_accepts_the_shipped_surveys_and_names_errors_with_positions() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("broken.toml:"), "{}", text(&out));
     assert!(text(&out).contains("colour"), "{}", text(&out));
+}
+
+/// `pulsebot validate | head -1` (issue 18): a closed pipe ends the command quietly, with no
+/// panic (it exited 101 with "failed printing to stdout").
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let baseline = std::fs::read_to_string(repo("surveys/pilot-baseline.toml")).expect("shipped");
+    let (_dir, config) = config_with_surveys(&[("pilot-baseline.toml", &baseline)]);
+    let mut child = Command::new(bin())
+        .arg("--config")
+        .arg(&config)
+        .args(["preview", "pilot-baseline"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pulsebot runs");
+    // The reader goes away before the first line is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.status.signal() == Some(libc::SIGPIPE) || out.status.code() == Some(0),
+        "{:?} {stderr}",
+        out.status
+    );
 }
 
 #[test]
