@@ -108,7 +108,25 @@ pub(crate) fn copy_db(
         counts.insert(t.name, n);
     }
     dst.flush()?;
+    drop(dst);
+    owner_only(dir)?;
     Ok(counts)
+}
+
+/// A copy of the store is for the service account alone, like the store itself: directories
+/// 0700, files 0600 (sled writes them with the process umask, typically world-readable).
+fn owner_only(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            owner_only(&entry.path())?;
+        } else {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 /// `pulsebot store rekey`: wraps the data key with a new passphrase. Values are not

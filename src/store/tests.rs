@@ -555,6 +555,19 @@ fn backup_while_open_and_rekey() {
     let target = dir.path().join("backup");
     let counts = backup(&s, &target).expect("backup");
     assert_eq!(counts.get("ledger"), Some(&1));
+    {
+        // For the service account alone (issue 18: backups came out world-readable).
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&target), 0o700);
+        for e in std::fs::read_dir(&target).expect("read") {
+            let p = e.expect("entry").path();
+            if p.is_file() {
+                assert_eq!(mode(&p), 0o600, "{}", p.display());
+            }
+        }
+    }
     assert!(matches!(
         backup(&s, &target),
         Err(StoreError::BackupTargetNotEmpty(_))
