@@ -228,8 +228,8 @@ pub fn intro(survey: &Survey, lang: Lang, deadline: Option<&str>) -> String {
 /// The closing message after the last question.
 pub fn thanks(lang: Lang) -> String {
     lang.pick(
-        "Danke! Ihre Antworten sind gespeichert. Bis zur nächsten Runde.",
-        "Thank you! Your answers have been saved. See you next round.",
+        "Danke! Ihre Antworten sind gespeichert. Die Ergebnisse gibt es nach dem Ende der Umfrage nur als Gesamtzahlen.",
+        "Thank you! Your answers have been saved. Results come after the survey has ended, as totals only.",
     )
     .to_owned()
 }

@@ -242,7 +242,7 @@ fn preview_reads_like_the_chat() {
     assert!(de.contains("Frage 6/6: Möchten Sie uns noch etwas mitteilen?\n\nAntworten Sie mit einer Nachricht (höchstens 500 Zeichen). Diese Frage ist freiwillig – zum Überspringen „-“ oder „überspringen“ senden."), "{de}");
     assert!(
         de.trim_end()
-            .ends_with("Danke! Ihre Antworten sind gespeichert. Bis zur nächsten Runde.")
+            .ends_with("Danke! Ihre Antworten sind gespeichert. Die Ergebnisse gibt es nach dem Ende der Umfrage nur als Gesamtzahlen.")
     );
     let en = render::preview(&load("pilot-baseline.toml"), Lang::En);
     assert!(
