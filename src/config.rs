@@ -92,7 +92,7 @@ const MAX_AVATAR_BYTES: u64 = 1024 * 1024;
 const DEFAULT_DM_NAME: [&str; 2] = ["Pilot-Umfrage", "Pilot survey"];
 /// The topic of a participant's DM unless `[bot] dm_topic` says otherwise.
 const DEFAULT_DM_TOPIC: [&str; 2] = [
-    "Kurzumfragen zum BundesMessenger-Pilot. Freiwillig; „hilfe“ zeigt, was Sie schreiben können.",
+    "Umfragen zum BundesMessenger-Pilot. Freiwillig; „hilfe“ zeigt, was Sie schreiben können.",
     "Short surveys of the BundesMessenger pilot. Voluntary; “help” shows what you can write.",
 ];
 /// The made-up town of `config.example.toml`'s office and contact.

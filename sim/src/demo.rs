@@ -245,7 +245,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
                 Some(answers) => {
                     let question = r.body.lines().next().unwrap_or("");
                     let choices: Vec<&str> = answers.iter().map(|(_, t)| t.as_str()).collect();
-                    println!("    {who}: [Umfrage] {question}");
+                    println!("    {who}: [Auswahl] {question}");
                     println!("         ( {} )", choices.join(" | "));
                 }
                 None => {

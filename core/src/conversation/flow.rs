@@ -408,7 +408,7 @@ fn poll_ends(state: &ConversationState, lang: Lang) -> Vec<Outgoing> {
 }
 
 /// Opens the round for a participant: the state (what the bot's `start_round` creates) and the
-/// messages to queue with it: intro ("Neue Kurzumfrage: N Fragen, ca. M Minuten") and the
+/// messages to queue with it: intro ("Neue Umfrage: N Fragen, ca. M Minuten") and the
 /// first question.
 pub fn start(round: &Round<'_>) -> (ConversationState, Vec<Outgoing>) {
     let state = ConversationState::default();

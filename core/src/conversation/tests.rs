@@ -223,7 +223,7 @@ fn pilot_baseline_round_by_poll_with_typed_numbers_and_text() {
     let mut sim = Sim::new(&survey, Lang::De);
     let n = survey.questions().len();
     assert!(sim.sent[0].body().starts_with(&format!(
-        "Neue Kurzumfrage: {n} Fragen, ca. {} Minuten",
+        "Neue Umfrage: {n} Fragen, ca. {} Minuten",
         survey.estimated_minutes()
     )));
     // The first SUS item comes with its subject announcement, as a poll.
@@ -296,7 +296,7 @@ fn pilot_baseline_round_by_poll_with_typed_numbers_and_text() {
 fn pulse_round_in_english_with_context_lines() {
     let survey = load("pulse.toml");
     let mut sim = Sim::new(&survey, Lang::En);
-    assert!(sim.sent[0].body().starts_with("New short survey: "));
+    assert!(sim.sent[0].body().starts_with("New survey: "));
     while !sim.finished {
         let item = sim.asked();
         if item == "comment" {

@@ -20,8 +20,8 @@ pub fn notice_language_hint(lang: Lang) -> &'static str {
 /// The consent poll's question.
 pub fn consent_question(lang: Lang) -> &'static str {
     lang.pick(
-        "Möchten Sie an den Kurzumfragen teilnehmen?",
-        "Would you like to take part in the short surveys?",
+        "Möchten Sie an den Umfragen des Pilotprojekts teilnehmen?",
+        "Would you like to take part in the pilot's surveys?",
     )
 }
 
@@ -46,8 +46,8 @@ pub fn consent_how_to(lang: Lang) -> &'static str {
 /// Reply to "yes".
 pub fn consent_given(lang: Lang) -> &'static str {
     lang.pick(
-        "Vielen Dank! Sie nehmen teil. Die Kurzumfragen erscheinen hier in diesem Chat. Mit „stopp“ beenden Sie die Teilnahme jederzeit.",
-        "Thank you! You are taking part. The short surveys will appear here in this chat. Send “stop” to end your participation at any time.",
+        "Vielen Dank! Sie nehmen teil. Die Umfragen erscheinen hier in diesem Chat. Mit „stopp“ beenden Sie die Teilnahme jederzeit.",
+        "Thank you! You are taking part. The surveys will appear here in this chat. Send “stop” to end your participation at any time.",
     )
 }
 
@@ -62,7 +62,7 @@ pub fn consent_declined(lang: Lang) -> &'static str {
 /// Reply to text that is not a consent answer while consent is pending.
 pub fn consent_hint(lang: Lang) -> &'static str {
     lang.pick(
-        "Bitte stimmen Sie in der Abfrage oben ab oder antworten Sie mit „ja“ oder „nein“.",
+        "Bitte tippen Sie oben eine Antwort an oder antworten Sie mit „ja“ oder „nein“.",
         "Please vote in the poll above or reply with “yes” or “no”.",
     )
 }
@@ -79,8 +79,8 @@ pub fn consent_after_no(lang: Lang) -> &'static str {
 /// Reply to `start` from someone who takes part already.
 pub fn already_participating(lang: Lang) -> &'static str {
     lang.pick(
-        "Sie nehmen bereits teil. Die nächste Kurzumfrage erscheint hier.",
-        "You are already taking part. The next short survey will appear here.",
+        "Sie nehmen bereits teil. Die nächste Umfrage erscheint hier.",
+        "You are already taking part. The next survey will appear here.",
     )
 }
 
@@ -234,7 +234,7 @@ pub fn reminder(lang: Lang, questions_left: usize, deadline: Option<&str>) -> St
     };
     match lang {
         Lang::De => format!(
-            "Kleine Erinnerung: Die Kurzumfrage läuft noch{until}. {left} Sie können einfach hier weitermachen."
+            "Kleine Erinnerung: Die Umfrage läuft noch{until}. {left} Sie können einfach hier weitermachen."
         ),
         Lang::En => format!(
             "A short reminder: the survey is open{until}. {left} You can simply continue here."
@@ -244,7 +244,7 @@ pub fn reminder(lang: Lang, questions_left: usize, deadline: Option<&str>) -> St
 
 /// Fallback text of a poll end event.
 pub fn poll_ended(lang: Lang) -> &'static str {
-    lang.pick("Die Abstimmung ist beendet.", "The poll has ended.")
+    lang.pick("Diese Frage ist beendet.", "This question has ended.")
 }
 
 /// First line of the help.
@@ -258,7 +258,7 @@ pub fn help_heading(lang: Lang) -> &'static str {
 /// Last line of the help.
 pub fn help_footer(lang: Lang) -> &'static str {
     lang.pick(
-        "Befehle funktionieren auf Deutsch und Englisch. Antworten geben Sie, indem Sie in der Abfrage abstimmen oder die Nummer schreiben.",
+        "Befehle funktionieren auf Deutsch und Englisch. Antworten geben Sie, indem Sie eine Antwort antippen oder die Nummer schreiben.",
         "Commands work in English and German. To answer, vote in the poll or type the number.",
     )
 }
@@ -512,7 +512,7 @@ mod tests {
         let d = Some("Freitag, 12. Dezember, 16 Uhr");
         assert_eq!(
             reminder(Lang::De, 3, d),
-            "Kleine Erinnerung: Die Kurzumfrage läuft noch bis Freitag, 12. Dezember, 16 Uhr. Es fehlen noch 3 Fragen. Sie können einfach hier weitermachen."
+            "Kleine Erinnerung: Die Umfrage läuft noch bis Freitag, 12. Dezember, 16 Uhr. Es fehlen noch 3 Fragen. Sie können einfach hier weitermachen."
         );
         assert_eq!(
             reminder(Lang::En, 1, None),

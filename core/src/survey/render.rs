@@ -188,7 +188,7 @@ pub fn poll(q: &Question, progress: Progress, lang: Lang) -> Option<Poll> {
     })
 }
 
-/// The message that opens a round: "Neue Kurzumfrage: N Fragen, ca. M Minuten", the
+/// The message that opens a round: "Neue Umfrage: N Fragen, ca. M Minuten", the
 /// deadline ("bis Freitag, 12. Dezember, 16 Uhr") when the round has one, title, intro, that
 /// one may pause, and the voluntariness note the BfDI wants in the questionnaire itself.
 pub fn intro(survey: &Survey, lang: Lang, deadline: Option<&str>) -> String {
@@ -196,12 +196,12 @@ pub fn intro(survey: &Survey, lang: Lang, deadline: Option<&str>) -> String {
     let m = survey.estimated_minutes();
     let head = match lang {
         Lang::De => format!(
-            "Neue Kurzumfrage: {n} {}, ca. {m} {}",
+            "Neue Umfrage: {n} {}, ca. {m} {}",
             if n == 1 { "Frage" } else { "Fragen" },
             if m == 1 { "Minute" } else { "Minuten" }
         ),
         Lang::En => format!(
-            "New short survey: {n} {}, about {m} {}",
+            "New survey: {n} {}, about {m} {}",
             if n == 1 { "question" } else { "questions" },
             if m == 1 { "minute" } else { "minutes" }
         ),

@@ -234,7 +234,7 @@ fn preview_reads_like_the_chat() {
     let p = load("pulse.toml");
     let de = render::preview(&p, Lang::De);
     assert!(
-        de.starts_with("Neue Kurzumfrage: 6 Fragen, ca. 2 Minuten\n\nPilot-Puls BundesMessenger\n"),
+        de.starts_with("Neue Umfrage: 6 Fragen, ca. 2 Minuten\n\nPilot-Puls BundesMessenger\n"),
         "{de}"
     );
     assert!(de.contains("Die folgenden Aussagen beziehen sich auf: BundesMessenger\n\nFrage 1/6 · BundesMessenger: Die Funktionen dieses Systems erfüllen meine Anforderungen.\n\n1 – Stimme überhaupt nicht zu\n2\n3\n4\n5\n6\n7 – Stimme voll zu\n\nAntworten Sie mit der Nummer (1–7)."), "{de}");
@@ -246,7 +246,7 @@ fn preview_reads_like_the_chat() {
     );
     let en = render::preview(&load("pilot-baseline.toml"), Lang::En);
     assert!(
-        en.starts_with("New short survey: 31 questions, about 8 minutes"),
+        en.starts_with("New survey: 31 questions, about 8 minutes"),
         "{en}"
     );
     assert!(en.contains("The following statements refer to: Webex\n\nQuestion 11/31 · Webex: I think that I would like to use this system frequently."), "{en}");
