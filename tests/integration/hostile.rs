@@ -7,9 +7,6 @@ use std::time::{Duration, Instant};
 
 use matrix_sdk::RoomMemberships;
 use matrix_sdk::ruma::api::client::room::{create_room, upgrade_room};
-use matrix_sdk::ruma::events::InitialStateEvent;
-use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
-use matrix_sdk::ruma::serde::Raw;
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, RoomVersionId};
 use pulsebot::conversation::texts;
 use pulsebot::lang::Lang;
@@ -18,51 +15,9 @@ use serde_json::json;
 
 use crate::helpers::{BotProcess, Pilot, WAIT, hs, pilot_bot, room_with_bot};
 use crate::round::{
-    FLOW_SURVEY, answer, consent_poll, participant, pilot_room, question, said, stored_responses,
+    FLOW_SURVEY, answer, consent_poll, custom_pilot_room, participant, pilot_room, question, said,
+    stored_responses,
 };
-
-/// An encrypted pilot room (by alias) with the bot and `members` invited, created with
-/// `preset` and `power_levels` (a `power_level_content_override`, if any); waits for the
-/// members' joins.
-async fn custom_pilot_room(
-    admin: &SimUser,
-    bot: &OwnedUserId,
-    alias: &str,
-    members: &[&SimUser],
-    preset: create_room::v3::RoomPreset,
-    power_levels: Option<serde_json::Value>,
-) -> OwnedRoomId {
-    let mut request = create_room::v3::Request::new();
-    request.name = Some("Pilot".into());
-    request.room_alias_name = Some(alias.to_owned());
-    request.invite = std::iter::once(bot.clone())
-        .chain(members.iter().map(|m| m.user_id.clone()))
-        .collect();
-    request.preset = Some(preset);
-    request.initial_state = vec![
-        InitialStateEvent::with_empty_state_key(
-            RoomEncryptionEventContent::with_recommended_defaults(),
-        )
-        .to_raw_any(),
-    ];
-    if let Some(pl) = power_levels {
-        request.power_level_content_override = Some(Raw::from_json(
-            serde_json::value::to_raw_value(&pl).expect("json"),
-        ));
-    }
-    let room = admin
-        .client
-        .create_room(request)
-        .await
-        .expect("pilot room created");
-    for m in members {
-        admin
-            .wait_for_join(room.room_id(), &m.user_id, WAIT)
-            .await
-            .expect("member joins the pilot room");
-    }
-    room.room_id().to_owned()
-}
 
 /// Starts the round `flow` from the admin's room; returns that room.
 async fn start_flow(admin: &SimUser, bot: &crate::helpers::BotSetup) -> matrix_sdk::Room {

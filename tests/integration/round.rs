@@ -8,6 +8,7 @@ use std::time::Duration;
 use matrix_sdk::ruma::api::client::room::create_room;
 use matrix_sdk::ruma::events::InitialStateEvent;
 use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
+use matrix_sdk::ruma::serde::Raw;
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
 use pulsebot::model::AnswerValue;
 use pulsebot::store::{Passphrase, Store};
@@ -25,19 +26,46 @@ pub async fn pilot_room(
     alias: &str,
     members: &[&SimUser],
 ) -> OwnedRoomId {
+    custom_pilot_room(
+        admin,
+        bot,
+        alias,
+        members,
+        create_room::v3::RoomPreset::PrivateChat,
+        None,
+    )
+    .await
+}
+
+/// An encrypted pilot room (by alias) with the bot and `members` invited, created with
+/// `preset` and `power_levels` (a `power_level_content_override`, if any); waits for the
+/// members' joins.
+pub async fn custom_pilot_room(
+    admin: &SimUser,
+    bot: &OwnedUserId,
+    alias: &str,
+    members: &[&SimUser],
+    preset: create_room::v3::RoomPreset,
+    power_levels: Option<serde_json::Value>,
+) -> OwnedRoomId {
     let mut request = create_room::v3::Request::new();
     request.name = Some("Pilot".into());
     request.room_alias_name = Some(alias.to_owned());
     request.invite = std::iter::once(bot.clone())
         .chain(members.iter().map(|m| m.user_id.clone()))
         .collect();
-    request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
+    request.preset = Some(preset);
     request.initial_state = vec![
         InitialStateEvent::with_empty_state_key(
             RoomEncryptionEventContent::with_recommended_defaults(),
         )
         .to_raw_any(),
     ];
+    if let Some(pl) = power_levels {
+        request.power_level_content_override = Some(Raw::from_json(
+            serde_json::value::to_raw_value(&pl).expect("json"),
+        ));
+    }
     let room = admin
         .client
         .create_room(request)
