@@ -111,6 +111,14 @@ pub enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// After a lost data directory: log in as a new device on an empty data directory and
+    /// restore the bot's verified identity and its room keys with the recovery key that the
+    /// first start wrote (docs/operations.md, "Backup and restore").
+    Recover {
+        /// The file holding the recovery key.
+        #[arg(long, value_name = "FILE")]
+        recovery_key_file: PathBuf,
+    },
 }
 
 /// Language choice on the command line.
@@ -191,30 +199,53 @@ pub const DEFAULT_LOG_FILTER: &str = "warn,pulsebot=info,matrix_sdk_crypto::back
 /// Sets up logging into the file `path` (plain text; `RUST_LOG` as for [`init_tracing`]): the
 /// demo keeps its screen for what a person wants to watch and names the file.
 pub fn init_tracing_to_file(path: &Path) -> std::io::Result<()> {
+    use tracing_subscriber::Layer;
     let file = std::fs::File::create(path)?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(file))
-        .try_init();
+        .with_writer(std::sync::Mutex::new(file));
+    let _ = tracing_subscriber::util::SubscriberInitExt::try_init(
+        tracing_subscriber::layer::SubscriberExt::with(
+            tracing_subscriber::registry(),
+            layer.with_filter(log_filter()),
+        ),
+    );
     Ok(())
 }
 
 /// Sets up logging: `RUST_LOG` if set, else info for pulsebot and warnings from libraries.
 pub fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     // Colours only on a terminal: a log file or the journal gets plain text.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(layer.with_filter(log_filter()))
+            .try_init(),
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(layer.json().with_filter(log_filter()))
+            .try_init(),
     };
+}
+
+/// `RUST_LOG` if set (then everything it selects shows); else [`DEFAULT_LOG_FILTER`] without
+/// the SDK's known-harmless lines ([`crate::log_noise`]).
+fn log_filter<S>() -> Box<dyn tracing_subscriber::layer::Filter<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    use tracing_subscriber::filter::FilterExt;
+    match tracing_subscriber::EnvFilter::try_from_default_env() {
+        Ok(filter) => Box::new(filter),
+        Err(_) => Box::new(
+            tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)
+                .and(crate::log_noise::HarmlessSdkNoise),
+        ),
+    }
 }
 
 /// Runs a parsed command line.
@@ -270,7 +301,33 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
             mapping,
         } => import_command(cli.config.as_deref(), &survey, &label, &file, &mapping),
         Command::Status => status_command(cli.config.as_deref()),
+        Command::Recover { recovery_key_file } => {
+            recover_command(cli.config.as_deref(), &recovery_key_file).await
+        }
     }
+}
+
+async fn recover_command(flag: Option<&Path>, key_file: &Path) -> anyhow::Result<()> {
+    let config = load(flag)?;
+    let key = std::fs::read_to_string(key_file)
+        .with_context(|| format!("cannot read the recovery key file {}", key_file.display()))?;
+    let _lock = crate::matrix::session::DataDirLock::acquire(&config.store.path)?;
+    let found = crate::matrix::session::recover(&config, &key).await?;
+    println!(
+        "Identity restored: the new device {} is verified with the bot's own cross-signing keys.",
+        found.device
+    );
+    println!(
+        "Room keys restored from the key backup: {} of {} encrypted rooms have recent messages \
+         that decrypt ({} older messages still do not).",
+        found.rooms_decrypting, found.rooms, found.undecryptable
+    );
+    println!(
+        "Next: restore the survey store from a backup if you have one (docs/operations.md), \
+         then start the bot. The old device stays listed in the account: remove it in Element \
+         (Settings → Sessions) or with the homeserver's admin tools."
+    );
+    Ok(())
 }
 
 fn import_command(

@@ -20,6 +20,8 @@ use crate::lang::Lang;
 pub const ENV_CONFIG: &str = "PULSEBOT_CONFIG";
 /// Environment variable that overrides `matrix.password_file`.
 pub const ENV_PASSWORD: &str = "PULSEBOT_PASSWORD";
+/// Environment variable that overrides `matrix.access_token_file`.
+pub const ENV_ACCESS_TOKEN: &str = "PULSEBOT_ACCESS_TOKEN";
 /// Environment variable that overrides `store.passphrase_file`.
 pub const ENV_PASSPHRASE: &str = "PULSEBOT_STORE_PASSPHRASE";
 /// The placeholder passphrase of `config.example.toml`, refused so nobody runs with it.
@@ -152,10 +154,17 @@ pub struct MatrixConfig {
     pub user: OwnedUserId,
     /// The bot's password: needed on the first start (later starts restore the session).
     pub password: Option<Secret>,
+    /// An access token for the bot's account, instead of a password: for homeservers that log
+    /// people in through an identity provider (OIDC, the Matrix Authentication Service), where
+    /// password login may be off. Used on the first start only, like the password.
+    pub access_token: Option<Secret>,
     /// The device name shown in the participants' clients.
     pub device_name: String,
     /// Which devices the bot takes answers and commands from and shares room keys with.
     pub device_trust: DeviceTrust,
+    /// Whether the bot sets up secret storage and server-side key backup with a recovery key,
+    /// so `pulsebot recover` can restore its identity after a lost data directory.
+    pub recovery: bool,
 }
 
 /// `matrix.device_trust`: which of a user's devices the bot trusts.
@@ -375,6 +384,8 @@ mod raw {
         pub homeserver: Option<Spanned<String>>,
         pub user: Option<Spanned<String>>,
         pub password_file: Option<Spanned<String>>,
+        pub access_token_file: Option<Spanned<String>>,
+        pub recovery: Option<bool>,
         pub device_name: Option<String>,
         pub device_trust: Option<Spanned<String>>,
     }
@@ -432,6 +443,8 @@ mod raw {
 pub struct SecretOverrides {
     /// Overrides `matrix.password_file`.
     pub password: Option<Secret>,
+    /// Overrides `matrix.access_token_file`.
+    pub access_token: Option<Secret>,
     /// Overrides `store.passphrase_file`.
     pub passphrase: Option<Secret>,
 }
@@ -447,6 +460,7 @@ impl SecretOverrides {
         };
         SecretOverrides {
             password: get(ENV_PASSWORD),
+            access_token: get(ENV_ACCESS_TOKEN),
             passphrase: get(ENV_PASSPHRASE),
         }
     }
@@ -659,6 +673,20 @@ impl Checker<'_> {
         env: &str,
         over: Option<&Secret>,
     ) -> Option<Secret> {
+        self.secret_or_saved(key, file, env, over, None)
+    }
+
+    /// As [`Checker::secret`]; with `saved` (the saved session file), a secret file that does
+    /// not exist is only warned about: the secret is needed for a login, and a saved session
+    /// makes a login unnecessary, so a restart must not fail once the operator removed it.
+    fn secret_or_saved(
+        &mut self,
+        key: &str,
+        file: Option<&Spanned<String>>,
+        env: &str,
+        over: Option<&Secret>,
+        saved: Option<&Path>,
+    ) -> Option<Secret> {
         if let Some(s) = over {
             return Some(s.clone());
         }
@@ -694,6 +722,18 @@ impl Checker<'_> {
                     }
                     Some(Secret(s.to_string()))
                 }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && saved.is_some() => {
+                self.warnings.push(format!(
+                    "{key}: the secret file {} does not exist; fine while the saved session in {} \
+                     is used, but a new login (after a lost session) needs it",
+                    path.display(),
+                    saved
+                        .map(Path::display)
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                ));
+                None
             }
             Err(e) => {
                 self.problem(
@@ -732,6 +772,9 @@ impl Checker<'_> {
 
     fn check(&mut self, path: &Path, raw: raw::File, over: &SecretOverrides) -> Option<Config> {
         let _ = path;
+        let store_path = self.path(raw.store.path.as_deref().unwrap_or("store"));
+        let session_file = store_path.join(crate::matrix::session::SESSION_FILE);
+        let saved = session_file.exists().then_some(session_file.as_path());
         let matrix = match raw.matrix {
             None => {
                 self.missing(
@@ -740,7 +783,7 @@ impl Checker<'_> {
                 );
                 None
             }
-            Some(m) => self.matrix(m.into_inner(), over),
+            Some(m) => self.matrix(m.into_inner(), over, saved),
         };
         let bot = match raw.bot {
             None => {
@@ -764,7 +807,6 @@ impl Checker<'_> {
                 "the passphrase is the example placeholder; choose a long random one".into(),
             );
         }
-        let store_path = self.path(raw.store.path.as_deref().unwrap_or("store"));
         let surveys_dir = self.path(raw.surveys.dir.as_deref().unwrap_or("surveys"));
         let min_group_size = self.int(
             "privacy.min_group_size",
@@ -850,7 +892,12 @@ impl Checker<'_> {
         })
     }
 
-    fn matrix(&mut self, m: raw::Matrix, over: &SecretOverrides) -> Option<MatrixConfig> {
+    fn matrix(
+        &mut self,
+        m: raw::Matrix,
+        over: &SecretOverrides,
+        saved: Option<&Path>,
+    ) -> Option<MatrixConfig> {
         let homeserver = match &m.homeserver {
             None => {
                 self.missing(
@@ -889,16 +936,39 @@ impl Checker<'_> {
             }
             Some(u) => self.user_id("matrix.user", u),
         };
-        // The password is optional: after the first start the saved session is used, and an
-        // operator may remove the password file then. A named but unreadable file is an error.
-        let password = if over.password.is_some() || m.password_file.is_some() {
-            let p = self.secret(
+        // The login secret (password or access token) is optional: after the first start the
+        // saved session is used, and an operator may remove the file then. A named but
+        // unreadable file is an error until a session is saved.
+        let has_password = over.password.is_some() || m.password_file.is_some();
+        let has_token = over.access_token.is_some() || m.access_token_file.is_some();
+        if has_password && has_token {
+            self.problem(
+                "matrix.access_token_file",
+                m.access_token_file.as_ref().map(|s| s.span()),
+                "both a password and an access token are set: keep one (password_file for \
+                 password login, access_token_file for a homeserver with an identity provider)"
+                    .into(),
+            );
+        }
+        let password = if has_password {
+            self.secret_or_saved(
                 "matrix.password_file",
                 m.password_file.as_ref(),
                 ENV_PASSWORD,
                 over.password.as_ref(),
-            );
-            Some(p?)
+                saved,
+            )
+        } else {
+            None
+        };
+        let access_token = if has_token {
+            self.secret_or_saved(
+                "matrix.access_token_file",
+                m.access_token_file.as_ref(),
+                ENV_ACCESS_TOKEN,
+                over.access_token.as_ref(),
+                saved,
+            )
         } else {
             None
         };
@@ -920,6 +990,8 @@ impl Checker<'_> {
             homeserver: homeserver?,
             user: user?,
             password,
+            access_token,
+            recovery: m.recovery.unwrap_or(true),
             device_name: m.device_name.unwrap_or_else(|| "pulsebot".to_string()),
             device_trust,
         })
@@ -1066,6 +1138,7 @@ mod tests {
     fn secrets() -> SecretOverrides {
         SecretOverrides {
             password: Some(Secret::new("pw")),
+            access_token: None,
             passphrase: Some(Secret::new("a long passphrase")),
         }
     }
@@ -1260,6 +1333,7 @@ pilot_rooms = ["#pilot:localhost"]
             &text,
             &SecretOverrides {
                 password: None,
+                access_token: None,
                 passphrase: Some(Secret::new("x")),
             },
         )
@@ -1269,6 +1343,83 @@ pilot_rooms = ["#pilot:localhost"]
             e.contains("key `matrix.password_file`: cannot read the secret file"),
             "{e}"
         );
+    }
+
+    fn passphrase_only() -> SecretOverrides {
+        SecretOverrides {
+            password: None,
+            access_token: None,
+            passphrase: Some(Secret::new("a long passphrase")),
+        }
+    }
+
+    #[test]
+    fn an_access_token_file_logs_in_instead_of_a_password() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token = dir.path().join("token");
+        std::fs::write(&token, "syt_abc\n").expect("write");
+        let text = GOOD.replace(
+            "[bot]",
+            &format!("access_token_file = \"{}\"\n\n[bot]", token.display()),
+        );
+        let c = Config::parse(&dir.path().join("c.toml"), &text, &passphrase_only())
+            .expect("a token alone is a login");
+        assert_eq!(
+            c.matrix.access_token.as_ref().map(Secret::expose),
+            Some("syt_abc")
+        );
+        assert!(c.matrix.password.is_none());
+    }
+
+    #[test]
+    fn a_password_and_an_access_token_together_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["token", "pw"] {
+            std::fs::write(dir.path().join(name), "x").expect("write");
+        }
+        let text = GOOD.replace(
+            "[bot]",
+            "password_file = \"pw\"\naccess_token_file = \"token\"\n\n[bot]",
+        );
+        let e = Config::parse(&dir.path().join("c.toml"), &text, &passphrase_only())
+            .expect_err("two logins")
+            .to_string();
+        assert!(
+            e.contains("key `matrix.access_token_file`: both a password and an access token"),
+            "{e}"
+        );
+    }
+
+    /// Regression (issue 18): with the password file removed after the first start, `validate`
+    /// failed, so the unit's `ExecStartPre=validate` would have blocked every restart.
+    #[test]
+    fn a_removed_login_secret_is_only_a_warning_once_a_session_is_saved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (key, file) in [("password_file", "pw"), ("access_token_file", "token")] {
+            let text = GOOD.replace("[bot]", &format!("{key} = \"{file}\"\n\n[bot]"));
+            let config = dir.path().join("c.toml");
+            // No session yet: the first start needs the secret, so a missing file is an error.
+            let e = Config::parse(&config, &text, &passphrase_only())
+                .expect_err("first start needs it")
+                .to_string();
+            assert!(
+                e.contains(&format!("key `matrix.{key}`: cannot read")),
+                "{e}"
+            );
+            std::fs::create_dir_all(dir.path().join("store")).expect("mkdir");
+            std::fs::write(dir.path().join("store/session.json"), "{}").expect("write");
+            let c = Config::parse(&config, &text, &passphrase_only()).expect("session saved");
+            assert!(c.matrix.password.is_none() && c.matrix.access_token.is_none());
+            assert!(
+                c.warnings
+                    .iter()
+                    .any(|w| w.starts_with(&format!("matrix.{key}: the secret file"))
+                        && w.contains("saved session")),
+                "{:?}",
+                c.warnings
+            );
+            std::fs::remove_file(dir.path().join("store/session.json")).expect("rm");
+        }
     }
 
     #[test]

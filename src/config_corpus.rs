@@ -22,6 +22,7 @@ const BASE: &str = "[matrix]\nhomeserver = \"http://127.0.0.1:8008\"\nuser = \"@
 fn with_secrets() -> SecretOverrides {
     SecretOverrides {
         password: Some(Secret::new("pw")),
+        access_token: None,
         passphrase: Some(Secret::new("a long passphrase")),
     }
 }
@@ -29,6 +30,7 @@ fn with_secrets() -> SecretOverrides {
 fn no_passphrase() -> SecretOverrides {
     SecretOverrides {
         password: None,
+        access_token: None,
         passphrase: None,
     }
 }
@@ -218,6 +220,7 @@ fn text_cases(dir: &Path) -> Vec<Case> {
             // With the password from the environment the file is never read: only without.
             secrets: SecretOverrides {
                 password: None,
+                access_token: None,
                 passphrase: Some(Secret::new("a long passphrase")),
             },
             ..c(

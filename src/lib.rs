@@ -15,6 +15,7 @@
 //!   its own versioned records, converted from and to the core's model.
 //! - [`control`]: the local control socket (CLI commands served by the running bot).
 //! - [`metrics`]: the health and Prometheus endpoint.
+//! - [`log_noise`]: the SDK's known-harmless log lines, kept out of the default log.
 //! - from the core: [`model`], [`lang`], [`clock`], [`survey`], [`schedule`],
 //!   [`conversation`], [`admin`], [`stats`], [`export`], [`import`].
 //!
@@ -26,6 +27,7 @@ pub mod bot;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod log_noise;
 pub mod matrix;
 pub mod metrics;
 pub mod services;

@@ -118,6 +118,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     let passphrase = format!("demo-passphrase-{}", crate::sim::random_suffix());
     let secrets = SecretOverrides {
         password: Some(pulsebot::config::Secret::new(bot_password)),
+        access_token: None,
         passphrase: Some(pulsebot::config::Secret::new(passphrase.clone())),
     };
     let config = Config::load_with(&config_path, &secrets)?;

@@ -181,6 +181,28 @@ async fn run_tagged(
     {
         warn!(error = %format!("{e:#}"), "cross-signing not set up; clients will show the bot's device as unverified");
     }
+    if config.matrix.recovery {
+        match session::ensure_recovery(&client, &config.store.path).await {
+            Ok(session::RecoveryOutcome::Created(path)) => warn!(
+                file = %path.display(),
+                "recovery set up: the recovery key was written to this file; move it to safe \
+                 keeping now (it restores the bot's identity with `pulsebot recover`, and \
+                 whoever holds it with the account can read what the bot can)"
+            ),
+            Ok(session::RecoveryOutcome::ForeignSecretStorage) => info!(
+                "the account's secret storage was set up by another client; the bot leaves it \
+                 alone (no recovery key of its own)"
+            ),
+            Ok(session::RecoveryOutcome::Present) => {}
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "recovery not set up; a lost data directory would mean a new identity")
+            }
+        }
+        let key = config.store.path.join(session::RECOVERY_KEY_FILE);
+        if key.exists() {
+            warn!(file = %key.display(), "the recovery key is still in the data directory: move it to safe keeping");
+        }
+    }
 
     let sync_opts = SyncOptions {
         timeline_limit: config.sync.timeline_limit,

@@ -1,6 +1,8 @@
 //! The bot's Matrix session: one device for the bot's whole life.
 //!
-//! The first start logs in with the password, bootstraps cross-signing and saves the session;
+//! The first start logs in with the password (or takes over the device of a configured access
+//! token, for homeservers behind an identity provider), bootstraps cross-signing and saves the
+//! session;
 //! every later start restores it, so the device id (and with it every Megolm session the
 //! participants shared with the bot) stays the same. The session file holds an access token,
 //! so it is encrypted with the store passphrase and written with mode 0600. The matrix-sdk
@@ -23,11 +25,16 @@ use tracing::info;
 use crate::config::Config;
 
 /// The saved session, encrypted.
-const SESSION_FILE: &str = "session.json";
+pub(crate) const SESSION_FILE: &str = "session.json";
 /// The matrix-sdk SQLite store (state and crypto), encrypted by the SDK.
 const SDK_STORE_DIR: &str = "matrix";
 /// The lock file that keeps a second instance out.
 const LOCK_FILE: &str = "pulsebot.lock";
+/// Where the first start leaves the recovery key for the operator to take away.
+pub const RECOVERY_KEY_FILE: &str = "recovery-key.txt";
+/// Written once recovery (secret storage and key backup) is set up or was restored, so no
+/// later start makes a second one.
+const RECOVERY_DONE_FILE: &str = "recovery.done";
 
 /// Why a data directory could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -283,26 +290,118 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Client, bool)> {
             Ok((client, false))
         }
         None => {
-            let user = config.matrix.user.as_str();
-            let password = config.matrix.password.as_ref().context(
-                "the first start logs in with the password: set matrix.password_file or PULSEBOT_PASSWORD",
-            )?;
-            client
-                .matrix_auth()
-                .login_username(user, password.expose())
-                .initial_device_display_name(&config.matrix.device_name)
-                .send()
-                .await
-                .context("login failed: check matrix.user, the password and the homeserver")?;
-            let session = client
-                .matrix_auth()
-                .session()
-                .context("the login gave no session")?;
+            let session = if let Some(token) = &config.matrix.access_token {
+                let session = token_session(config, token.expose()).await?;
+                client
+                    .restore_session(session.clone())
+                    .await
+                    .context("cannot use the access token's session")?;
+                session
+            } else {
+                let user = config.matrix.user.as_str();
+                let password = config.matrix.password.as_ref().context(
+                    "the first start logs in: set matrix.password_file (or PULSEBOT_PASSWORD), or \
+                     matrix.access_token_file (or PULSEBOT_ACCESS_TOKEN) on a homeserver with an \
+                     identity provider",
+                )?;
+                client
+                    .matrix_auth()
+                    .login_username(user, password.expose())
+                    .initial_device_display_name(&config.matrix.device_name)
+                    .send()
+                    .await
+                    .context("login failed: check matrix.user, the password and the homeserver")?;
+                client
+                    .matrix_auth()
+                    .session()
+                    .context("the login gave no session")?
+            };
             save_session(&session_path, config, &session, &sdk_passphrase)?;
             info!(device = %session.meta.device_id, "logged in, session saved");
             Ok((client, true))
         }
     }
+}
+
+/// Why an access token cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The homeserver did not accept the token.
+    #[error(
+        "the homeserver refused the access token (HTTP {0}): issue a new one and put it into \
+         matrix.access_token_file"
+    )]
+    Refused(u16),
+    /// The token is another account's.
+    #[error("the access token is for {token}, but the config names {configured}")]
+    OtherAccount {
+        /// Whose token it is.
+        token: String,
+        /// Who the config names.
+        configured: String,
+    },
+    /// The token has no device (an application service's or a guest's): no encryption.
+    #[error(
+        "the access token has no device, so the bot could not take part in encrypted chats: \
+         issue a token for a device (e.g. `mas-cli manage issue-compatibility-token USER DEVICE`, \
+         or a password login on the account)"
+    )]
+    NoDevice,
+}
+
+/// What `/account/whoami` says about a token.
+#[derive(Deserialize)]
+struct WhoAmI {
+    user_id: String,
+    device_id: Option<String>,
+}
+
+/// The session an access token stands for: its user and device, asked of the homeserver
+/// (`/account/whoami`), because a compatibility token from the identity provider's tooling
+/// comes without the device id the crypto store must be opened with.
+async fn token_session(config: &Config, token: &str) -> anyhow::Result<MatrixSession> {
+    use matrix_sdk::SessionMeta;
+    use matrix_sdk::authentication::SessionTokens;
+    use matrix_sdk::ruma::{OwnedDeviceId, OwnedUserId};
+
+    let url = config
+        .matrix
+        .homeserver
+        .join("_matrix/client/v3/account/whoami")
+        .context("cannot build the whoami URL")?;
+    let response = matrix_sdk::reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .context("cannot reach the homeserver to check the access token")?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(TokenError::Refused(status.as_u16()).into());
+    }
+    let body = response
+        .bytes()
+        .await
+        .context("cannot read the homeserver's answer about the access token")?;
+    let who: WhoAmI =
+        serde_json::from_slice(&body).context("the homeserver's whoami answer is malformed")?;
+    let user_id = OwnedUserId::try_from(who.user_id.as_str())
+        .context("the homeserver's whoami answer has a malformed user id")?;
+    if user_id != config.matrix.user {
+        return Err(TokenError::OtherAccount {
+            token: user_id.to_string(),
+            configured: config.matrix.user.to_string(),
+        }
+        .into());
+    }
+    let device_id: OwnedDeviceId = who.device_id.ok_or(TokenError::NoDevice)?.into();
+    Ok(MatrixSession {
+        meta: SessionMeta { user_id, device_id },
+        tokens: SessionTokens {
+            access_token: token.to_owned(),
+            refresh_token: None,
+        },
+    })
 }
 
 /// Makes the bot's device verified by its owner, so clients show no warning for it.
@@ -333,4 +432,132 @@ pub async fn bootstrap_cross_signing(client: &Client, config: &Config) -> anyhow
     }
     info!("cross-signing ready");
     Ok(())
+}
+
+/// What became of recovery (secret storage with the cross-signing keys, and server-side key
+/// backup) at this start.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RecoveryOutcome {
+    /// Set up now; the key is in this file, for the operator to move to safe keeping.
+    Created(PathBuf),
+    /// Set up earlier (by the bot, or restored with `pulsebot recover`).
+    Present,
+    /// The account's secret storage was set up by another client: the bot leaves it alone.
+    ForeignSecretStorage,
+}
+
+/// Sets up secret storage and key backup once, so a lost data directory can be recovered
+/// (`pulsebot recover`) with the same identity and the room keys.
+///
+/// Runs after cross-signing is bootstrapped and the first sync. The recovery key is written
+/// to the data directory (0600), never logged: whoever holds it and the account can read
+/// what the bot can, so it belongs offline, with the store passphrase's custodian.
+pub async fn ensure_recovery(client: &Client, data_dir: &Path) -> anyhow::Result<RecoveryOutcome> {
+    let done = data_dir.join(RECOVERY_DONE_FILE);
+    if done.exists() {
+        return Ok(RecoveryOutcome::Present);
+    }
+    let enc = client.encryption();
+    if enc
+        .secret_storage()
+        .is_enabled()
+        .await
+        .context("cannot ask the homeserver whether secret storage is set up")?
+    {
+        write_private(&done, b"foreign\n")?;
+        return Ok(RecoveryOutcome::ForeignSecretStorage);
+    }
+    let key = enc
+        .recovery()
+        .enable()
+        .wait_for_backups_to_upload()
+        .await
+        .context("cannot set up secret storage and key backup")?;
+    let path = data_dir.join(RECOVERY_KEY_FILE);
+    write_private(&path, format!("{key}\n").as_bytes())?;
+    write_private(&done, b"created\n")?;
+    Ok(RecoveryOutcome::Created(path))
+}
+
+/// What `pulsebot recover` found after restoring the identity and the room keys.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// The new device's id.
+    pub device: String,
+    /// Joined rooms whose latest messages were looked at.
+    pub rooms: usize,
+    /// Of those, rooms with at least one message that decrypted with the restored keys.
+    pub rooms_decrypting: usize,
+    /// Encrypted messages looked at that still do not decrypt.
+    pub undecryptable: usize,
+}
+
+/// Restores the bot's identity on a fresh data directory: logs in as a new device, imports the
+/// cross-signing keys from secret storage with the recovery key (which also verifies the new
+/// device), and downloads the room keys from the key backup.
+pub async fn recover(config: &Config, recovery_key: &str) -> anyhow::Result<Recovered> {
+    use matrix_sdk::config::SyncSettings;
+    use matrix_sdk::room::MessagesOptions;
+
+    let dir = &config.store.path;
+    if dir.join(SESSION_FILE).exists() {
+        anyhow::bail!(
+            "the data directory {} already has a session: recover is for a fresh data \
+             directory after a loss (move the old one aside first)",
+            dir.display()
+        );
+    }
+    let (client, _) = connect(config).await?;
+    client
+        .sync_once(SyncSettings::default().timeout(std::time::Duration::ZERO))
+        .await
+        .context("the first sync after the login failed")?;
+    client
+        .encryption()
+        .recovery()
+        .recover(recovery_key.trim())
+        .await
+        .context("the recovery key does not open the account's secret storage")?;
+    write_private(&dir.join(RECOVERY_DONE_FILE), b"recovered\n")?;
+    let mut found = Recovered {
+        device: client
+            .device_id()
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        ..Recovered::default()
+    };
+    for room in client.joined_rooms() {
+        if !room.encryption_state().is_encrypted() {
+            continue;
+        }
+        found.rooms += 1;
+        if let Err(e) = client
+            .encryption()
+            .backups()
+            .download_room_keys_for_room(room.room_id())
+            .await
+        {
+            tracing::debug!(error = %e, "no room keys downloaded for a room");
+        }
+        let mut options = MessagesOptions::backward();
+        options.limit = 20u32.into();
+        let messages = room
+            .messages(options)
+            .await
+            .context("cannot read a room's history")?;
+        let mut decrypted = false;
+        for event in &messages.chunk {
+            match &event.kind {
+                matrix_sdk::deserialized_responses::TimelineEventKind::Decrypted(_) => {
+                    decrypted = true
+                }
+                matrix_sdk::deserialized_responses::TimelineEventKind::UnableToDecrypt {
+                    ..
+                } => found.undecryptable += 1,
+                _ => {}
+            }
+        }
+        found.rooms_decrypting += usize::from(decrypted);
+    }
+    Ok(found)
 }

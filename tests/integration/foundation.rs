@@ -291,6 +291,196 @@ async fn strangers_can_neither_invite_the_bot_nor_command_it() {
     );
 }
 
+/// Issue 18: on a homeserver behind an identity provider the bot logs in with an access token
+/// (and its device), not a password; once the session is saved the token file may go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_token_logs_the_bot_in_without_a_password() {
+    use std::os::unix::fs::PermissionsExt;
+    let admin = SimUser::register(hs(), "admin").await.expect("admin");
+    let bot = BotSetup::new(&[&admin], "").await;
+    let token = hs()
+        .access_token(bot.user_id.as_str(), &bot.password, "PULSEBOTTOKEN")
+        .await
+        .expect("token");
+    let token_file = bot.dir.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).expect("write");
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::remove_file(bot.dir.path().join("password")).expect("no password");
+    let text = std::fs::read_to_string(&bot.config).expect("config");
+    std::fs::write(
+        &bot.config,
+        text.replace(
+            "password_file = \"password\"",
+            "access_token_file = \"token\"",
+        ),
+    )
+    .expect("config");
+
+    let process = bot.start();
+    let room = room_with_bot(&admin, &bot).await;
+    let ev = admin
+        .send_text(room.room_id(), "!pulse status")
+        .await
+        .expect("sent");
+    let reply = admin
+        .wait_for_reply(&ev, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", process.log()));
+    assert!(reply.encrypted, "the reply must be end-to-end encrypted");
+    // The bot took over the token's device, and cross-signed it (a first upload needs no
+    // password on Synapse).
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let devices = bot_devices(&admin, &bot).await;
+        if devices.len() == 1
+            && devices[0].device_id().as_str() == "PULSEBOTTOKEN"
+            && devices[0].is_cross_signed_by_owner()
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token's device never came up cross-signed: {}",
+            process.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (status, _) = process.stop().await;
+    assert!(status.success());
+
+    // The token file removed: validate warns but passes, and the bot restores its session.
+    std::fs::remove_file(&token_file).expect("rm token");
+    let out = Command::new(bin())
+        .arg("--config")
+        .arg(&bot.config)
+        .arg("validate")
+        .env_remove("PULSEBOT_ACCESS_TOKEN")
+        .output()
+        .expect("validate");
+    let stderr =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &*String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("saved session"), "{stderr}");
+    let process = bot.start();
+    let ev = admin
+        .send_text(room.room_id(), "!pulse help")
+        .await
+        .expect("sent");
+    admin
+        .wait_for_reply(&ev, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", process.log()));
+    assert!(process.log().contains("session restored"));
+    let (status, _) = process.stop().await;
+    assert!(status.success());
+    let files = files_under(&bot.store());
+    for f in files {
+        let bytes = std::fs::read(&f).expect("read");
+        assert!(
+            !contains(&bytes, token.as_bytes()),
+            "token in clear in {}",
+            f.display()
+        );
+    }
+}
+
+/// Issue 18: a lost data directory is not a new identity. The first start leaves a recovery
+/// key; `pulsebot recover` on an empty data directory logs in as a new device, restores the
+/// cross-signing identity (participants see the same verified bot) and the room keys (old
+/// messages decrypt), and the bot then answers commands again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_data_directory_is_recovered_with_the_recovery_key() {
+    let admin = SimUser::register(hs(), "admin").await.expect("admin");
+    let bot = BotSetup::new(&[&admin], "").await;
+    let process = bot.start();
+    let room = room_with_bot(&admin, &bot).await;
+    let ev = admin
+        .send_text(room.room_id(), "!pulse status")
+        .await
+        .expect("sent");
+    admin
+        .wait_for_reply(&ev, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", process.log()));
+    let key_file = bot.store().join("recovery-key.txt");
+    process.wait_for_log("move it to safe keeping").await;
+    assert!(key_file.exists(), "{}", process.log());
+    let master_before = admin
+        .client
+        .encryption()
+        .get_user_identity(&bot.user_id)
+        .await
+        .expect("identity")
+        .expect("the bot has a cross-signing identity")
+        .master_key()
+        .get_first_key()
+        .map(|k| k.to_base64());
+    let old_device = bot_devices(&admin, &bot).await[0].device_id().to_owned();
+    let (status, _) = process.stop().await;
+    assert!(status.success());
+
+    // The disk is lost: only the recovery key (kept elsewhere) and the config survive.
+    let safe = bot.dir.path().join("safe-recovery-key.txt");
+    std::fs::rename(&key_file, &safe).expect("key to safe keeping");
+    std::fs::remove_dir_all(bot.store()).expect("wipe");
+    let out = Command::new(bin())
+        .arg("--config")
+        .arg(&bot.config)
+        .arg("recover")
+        .arg("--recovery-key-file")
+        .arg(&safe)
+        .output()
+        .expect("recover runs");
+    let printed =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &*String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{printed}");
+    assert!(printed.contains("Identity restored"), "{printed}");
+    // The admin room's history decrypts with the restored room keys.
+    assert!(printed.contains(": 1 of 1 encrypted rooms"), "{printed}");
+
+    let process = bot.start();
+    let ev = admin
+        .send_text(room.room_id(), "!pulse help")
+        .await
+        .expect("sent");
+    let reply = admin
+        .wait_for_reply(&ev, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", process.log()));
+    assert!(reply.encrypted);
+    // The same identity, and the new device is verified by it.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let devices = bot_devices(&admin, &bot).await;
+        let new = devices.iter().find(|d| *d.device_id() != *old_device);
+        if new.is_some_and(|d| d.is_cross_signed_by_owner()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the recovered device never came up cross-signed: {}",
+            process.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let master_after = admin
+        .client
+        .encryption()
+        .get_user_identity(&bot.user_id)
+        .await
+        .expect("identity")
+        .expect("identity after recovery")
+        .master_key()
+        .get_first_key()
+        .map(|k| k.to_base64());
+    assert_eq!(
+        master_before, master_after,
+        "the same cross-signing identity"
+    );
+    // No second recovery key: the restored one stays the one.
+    assert!(!key_file.exists(), "{}", process.log());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_instance_on_the_same_store_refuses_to_start() {
     let admin = SimUser::register(hs(), "admin").await.expect("admin");

@@ -125,6 +125,42 @@ impl Homeserver {
         bail!("registering {localpart} failed three times")
     }
 
+    /// An access token for a new device `device_id` of `user`, from a password login: what an
+    /// operator gets from an identity provider's tooling (a token for a device without keys).
+    pub async fn access_token(
+        &self,
+        user: &str,
+        password: &str,
+        device_id: &str,
+    ) -> anyhow::Result<String> {
+        #[derive(Deserialize)]
+        struct LoggedIn {
+            access_token: String,
+        }
+        let body = serde_json::json!({
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": user},
+            "password": password,
+            "device_id": device_id,
+        });
+        let resp = self
+            .http
+            .post(self.url.join("_matrix/client/v3/login")?)
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&body)?)
+            .send()
+            .await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if !status.is_success() {
+            bail!(
+                "login of {user} failed: {status} {}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        Ok(serde_json::from_slice::<LoggedIn>(&bytes)?.access_token)
+    }
+
     async fn register_once(
         &self,
         localpart: &str,
