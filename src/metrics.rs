@@ -1,5 +1,6 @@
-//! Health and metrics: counters the bot keeps, rendered in the Prometheus text format and
-//! served over plain HTTP on a loopback address (`GET /metrics`, `GET /health`).
+//! Health and metrics: counters the bot keeps, rendered in the Prometheus/OpenMetrics text
+//! format by `prometheus-client` and served by hyper over plain HTTP on a loopback address
+//! (`GET /metrics`, `GET /health`).
 //!
 //! Counts only: no room, no participant, no answer ever appears here.
 
@@ -9,7 +10,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use hyper::StatusCode;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -48,6 +55,8 @@ pub struct Metrics {
     /// Recent times from a decrypted answer reaching the bot to its next question being
     /// handed to the homeserver, in microseconds.
     handling: Samples,
+    /// The same times since start, in buckets from 1 ms to about 16 s.
+    handling_histogram: Histogram,
     /// Recent times from a decrypted answer reaching the bot to its being stored.
     stored: Samples,
     syncs: AtomicU64,
@@ -73,6 +82,7 @@ impl Default for Metrics {
             outbox_pending: AtomicU64::new(0),
             last_sync_ms: AtomicU64::new(0),
             handling: Samples::default(),
+            handling_histogram: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             stored: Samples::default(),
             syncs: AtomicU64::new(0),
             sync_events: AtomicU64::new(0),
@@ -167,6 +177,7 @@ impl Metrics {
     /// Records one answer's handling time.
     pub fn record_handling(&self, d: Duration) {
         self.handling.record(d);
+        self.handling_histogram.observe(d.as_secs_f64());
     }
 
     /// Records the time one answer took to be stored.
@@ -189,138 +200,194 @@ impl Metrics {
         self.handling.quantiles()
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
-        use std::fmt::Write;
+    /// The Prometheus text exposition (OpenMetrics text format, by `prometheus-client`).
+    pub fn render(self: &std::sync::Arc<Self>) -> String {
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(Exposition(self.clone())));
         let mut s = String::new();
-        let mut counter = |name: &str, help: &str, kind: &str, v: String| {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
-        };
-        counter("pulsebot_up", "1 while the bot runs.", "gauge", "1".into());
-        counter(
-            "pulsebot_uptime_seconds",
-            "Seconds since start.",
-            "gauge",
-            self.started.elapsed().as_secs().to_string(),
-        );
-        counter(
-            "pulsebot_sync_lag_seconds",
-            "Seconds since the last handled sync batch (-1 before the first).",
-            "gauge",
-            self.sync_lag()
-                .map_or("-1".into(), |d| format!("{:.3}", d.as_secs_f64())),
-        );
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
-        counter(
-            "pulsebot_answers_counted_total",
-            "Answers counted (each exactly once).",
-            "counter",
-            load(&self.answers),
-        );
-        counter(
-            "pulsebot_undecryptable_events_total",
-            "Events the bot could not decrypt when they arrived.",
-            "counter",
-            load(&self.undecryptable),
-        );
-        counter(
-            "pulsebot_untrusted_device_events_total",
-            "Messages and votes ignored because their device is not trusted (matrix.device_trust).",
-            "counter",
-            load(&self.untrusted),
-        );
-        counter(
-            "pulsebot_rounds_open",
-            "Survey rounds open at the last count.",
-            "gauge",
-            load(&self.rounds_open),
-        );
-        counter(
-            "pulsebot_outbox_pending",
-            "Messages waiting to be sent at the sender's last look.",
-            "gauge",
-            load(&self.outbox_pending),
-        );
-        counter(
-            "pulsebot_messages_sent_total",
-            "Messages delivered to the homeserver.",
-            "counter",
-            load(&self.sent),
-        );
-        counter(
-            "pulsebot_send_failures_total",
-            "Failed send attempts (a message is retried with the same transaction id unless the refusal is final).",
-            "counter",
-            load(&self.send_failures),
-        );
-        counter(
-            "pulsebot_messages_dropped_total",
-            "Messages given up on: refused by the homeserver, rate-limited too often, or for a room the bot lost.",
-            "counter",
-            load(&self.messages_dropped),
-        );
-        counter(
-            "pulsebot_replies_throttled_total",
-            "Replies (hints, my data, survey closed) not sent because the participant used up their reply rate.",
-            "counter",
-            load(&self.replies_throttled),
-        );
-        counter(
-            "pulsebot_events_dropped_total",
-            "Inbound events skipped because a bounded queue was full.",
-            "counter",
-            load(&self.events_dropped),
-        );
-        counter(
-            "pulsebot_command_failures_total",
-            "Admin commands that failed or ran out of time.",
-            "counter",
-            load(&self.command_failures),
-        );
-        counter(
-            "pulsebot_syncs_total",
-            "Sync responses handled.",
-            "counter",
-            load(&self.syncs),
-        );
-        counter(
-            "pulsebot_sync_events_total",
-            "Timeline events handed from sync responses to the bot.",
-            "counter",
-            load(&self.sync_events),
-        );
-        let secs = |a: &AtomicU64| format!("{:.6}", a.load(Ordering::Relaxed) as f64 / 1e6);
-        counter(
-            "pulsebot_sync_request_seconds_total",
-            "Time in sync requests, including the SDK's processing and decryption.",
-            "counter",
-            secs(&self.sync_request_us),
-        );
-        counter(
-            "pulsebot_sync_handling_seconds_total",
-            "Time handling sync responses and saving the position.",
-            "counter",
-            secs(&self.sync_handling_us),
-        );
-        let _ = writeln!(
-            s,
-            "# HELP pulsebot_answer_handling_seconds From a decrypted answer reaching the bot to its next question handed to the homeserver.\n# TYPE pulsebot_answer_handling_seconds summary"
-        );
-        if let Some((p50, p99)) = self.handling_quantiles() {
-            let _ = writeln!(
-                s,
-                "pulsebot_answer_handling_seconds{{quantile=\"0.5\"}} {:.6}\npulsebot_answer_handling_seconds{{quantile=\"0.99\"}} {:.6}",
-                p50.as_secs_f64(),
-                p99.as_secs_f64()
-            );
-        }
-        let _ = writeln!(
-            s,
-            "pulsebot_answer_handling_seconds_sum {:.6}\npulsebot_answer_handling_seconds_count {}",
-            self.handling.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
-            self.handling.count.load(Ordering::Relaxed)
-        );
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut s, &registry);
         s
+    }
+}
+
+/// The bot's counters as `prometheus-client` sees them: read from the atomics on each scrape,
+/// so the bot's parts keep counting with plain atomics and no registry is passed around.
+#[derive(Debug)]
+struct Exposition(std::sync::Arc<Metrics>);
+
+impl Collector for Exposition {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let m = &self.0;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let gauges: [(&str, &str, f64); 5] = [
+            ("pulsebot_up", "1 while the bot runs.", 1.0),
+            (
+                "pulsebot_uptime_seconds",
+                "Seconds since start.",
+                m.started.elapsed().as_secs() as f64,
+            ),
+            (
+                "pulsebot_sync_lag_seconds",
+                "Seconds since the last handled sync batch (-1 before the first).",
+                m.sync_lag().map_or(-1.0, |d| d.as_secs_f64()),
+            ),
+            (
+                "pulsebot_rounds_open",
+                "Survey rounds open at the last count.",
+                load(&m.rounds_open) as f64,
+            ),
+            (
+                "pulsebot_outbox_pending",
+                "Messages waiting to be sent at the sender's last look.",
+                load(&m.outbox_pending) as f64,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            ConstGauge::new(v).encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                MetricType::Gauge,
+            )?)?;
+        }
+        // Counter names without `_total`: the encoder appends it.
+        let counters: [(&str, &str, u64); 11] = [
+            (
+                "pulsebot_answers_counted",
+                "Answers counted (each exactly once).",
+                load(&m.answers),
+            ),
+            (
+                "pulsebot_undecryptable_events",
+                "Events the bot could not decrypt when they arrived.",
+                load(&m.undecryptable),
+            ),
+            (
+                "pulsebot_untrusted_device_events",
+                "Messages and votes ignored because their device is not trusted (matrix.device_trust).",
+                load(&m.untrusted),
+            ),
+            (
+                "pulsebot_messages_sent",
+                "Messages delivered to the homeserver.",
+                load(&m.sent),
+            ),
+            (
+                "pulsebot_send_failures",
+                "Failed send attempts (a message is retried with the same transaction id unless the refusal is final).",
+                load(&m.send_failures),
+            ),
+            (
+                "pulsebot_messages_dropped",
+                "Messages given up on: refused by the homeserver, rate-limited too often, or for a room the bot lost.",
+                load(&m.messages_dropped),
+            ),
+            (
+                "pulsebot_replies_throttled",
+                "Replies (hints, my data, survey closed) not sent because the participant used up their reply rate.",
+                load(&m.replies_throttled),
+            ),
+            (
+                "pulsebot_events_dropped",
+                "Inbound events skipped because a bounded queue was full.",
+                load(&m.events_dropped),
+            ),
+            (
+                "pulsebot_command_failures",
+                "Admin commands that failed or ran out of time.",
+                load(&m.command_failures),
+            ),
+            ("pulsebot_syncs", "Sync responses handled.", load(&m.syncs)),
+            (
+                "pulsebot_sync_events",
+                "Timeline events handed from sync responses to the bot.",
+                load(&m.sync_events),
+            ),
+        ];
+        for (name, help, v) in counters {
+            ConstCounter::new(v).encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                MetricType::Counter,
+            )?)?;
+        }
+        let secs = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e6;
+        for (name, help, v) in [
+            (
+                "pulsebot_sync_request_seconds",
+                "Time in sync requests, including the SDK's processing and decryption.",
+                secs(&m.sync_request_us),
+            ),
+            (
+                "pulsebot_sync_handling_seconds",
+                "Time handling sync responses and saving the position.",
+                secs(&m.sync_handling_us),
+            ),
+        ] {
+            ConstCounter::new(v).encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                MetricType::Counter,
+            )?)?;
+        }
+        m.handling_histogram.encode(encoder.encode_descriptor(
+            "pulsebot_answer_handling_seconds",
+            "From a decrypted answer reaching the bot to its next question handed to the homeserver.",
+            None,
+            MetricType::Histogram,
+        )?)?;
+        if let Some((p50, p99)) = m.handling_quantiles() {
+            let mut family = encoder.encode_descriptor(
+                "pulsebot_answer_handling_recent_seconds",
+                "p50 and p99 of the most recent answer handling times (up to 100,000).",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (q, v) in [("0.5", p50), ("0.99", p99)] {
+                ConstGauge::new(v.as_secs_f64())
+                    .encode(family.encode_family(&[("quantile", q)])?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The answer to one request of the endpoint.
+fn respond(
+    path: &str,
+    metrics: &std::sync::Arc<Metrics>,
+    healthy_lag: Duration,
+) -> (StatusCode, &'static str, String) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    match path {
+        "/metrics" => (
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            metrics.render(),
+        ),
+        "/handling" => (StatusCode::OK, TEXT, metrics.render_handling()),
+        "/stored" => (StatusCode::OK, TEXT, metrics.render_stored()),
+        "/health" => match metrics.sync_lag() {
+            Some(lag) if lag <= healthy_lag => (StatusCode::OK, TEXT, "ok\n".to_owned()),
+            Some(lag) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                TEXT,
+                format!("sync lag {} s\n", lag.as_secs()),
+            ),
+            None => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                TEXT,
+                "not synced yet\n".to_owned(),
+            ),
+        },
+        _ => (
+            StatusCode::NOT_FOUND,
+            TEXT,
+            "try /metrics or /health\n".to_owned(),
+        ),
     }
 }
 
@@ -332,12 +399,14 @@ pub async fn serve(
     healthy_lag: Duration,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
+    use hyper::service::service_fn;
+
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     info!(addr = %listener.local_addr()?, "metrics endpoint listening");
     loop {
-        let (mut conn, _) = tokio::select! {
+        let (conn, _) = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
             accepted = listener.accept() => match accepted {
                 Ok(c) => c,
@@ -348,33 +417,21 @@ pub async fn serve(
             },
         };
         let metrics = metrics.clone();
+        let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (status, kind, body) = respond(req.uri().path(), &metrics, healthy_lag);
+            let response = hyper::Response::builder()
+                .status(status)
+                .header(hyper::header::CONTENT_TYPE, kind)
+                .body(http_body_util::Full::new(hyper::body::Bytes::from(body)));
+            async move { response }
+        });
         tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let n = match tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await {
-                Ok(Ok(n)) => n,
-                _ => return,
-            };
-            let request = String::from_utf8_lossy(&buf[..n]);
-            let path = request.split_whitespace().nth(1).unwrap_or("");
-            let (status, body) = match path {
-                "/metrics" => ("200 OK", metrics.render()),
-                "/handling" => ("200 OK", metrics.render_handling()),
-                "/stored" => ("200 OK", metrics.render_stored()),
-                "/health" => match metrics.sync_lag() {
-                    Some(lag) if lag <= healthy_lag => ("200 OK", "ok\n".to_owned()),
-                    Some(lag) => (
-                        "503 Service Unavailable",
-                        format!("sync lag {} s\n", lag.as_secs()),
-                    ),
-                    None => ("503 Service Unavailable", "not synced yet\n".to_owned()),
-                },
-                _ => ("404 Not Found", "try /metrics or /health\n".to_owned()),
-            };
-            let response = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = conn.write_all(response.as_bytes()).await;
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(5))
+                .serve_connection(hyper_util::rt::TokioIo::new(conn), service);
+            // A scraper that hangs up early is its own business.
+            let _ = tokio::time::timeout(Duration::from_secs(30), connection).await;
         });
     }
 }
@@ -382,10 +439,11 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn quantiles_use_nearest_rank() {
-        let m = Metrics::default();
+        let m = Arc::new(Metrics::default());
         for ms in 1..=100u64 {
             m.record_handling(Duration::from_millis(ms));
         }
@@ -394,34 +452,88 @@ mod tests {
         assert_eq!(p99, Duration::from_millis(99));
         let text = m.render();
         assert!(
-            text.contains("pulsebot_answer_handling_seconds{quantile=\"0.99\"} 0.099000"),
+            text.contains("pulsebot_answer_handling_recent_seconds{quantile=\"0.99\"} 0.099"),
             "{text}"
         );
         assert!(
-            text.contains("pulsebot_answer_handling_seconds_count 100"),
+            text.contains("pulsebot_answer_handling_seconds_count 100\n"),
             "{text}"
         );
-        assert!(text.contains("pulsebot_sync_lag_seconds -1"), "{text}");
+        // 1..=100 ms: 2 answers took at most 2 ms, all 100 at most 128 ms.
+        assert!(
+            text.contains("pulsebot_answer_handling_seconds_bucket{le=\"0.002\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pulsebot_answer_handling_seconds_bucket{le=\"0.128\"} 100\n"),
+            "{text}"
+        );
+        assert!(text.contains("pulsebot_sync_lag_seconds -1.0\n"), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 
     #[test]
     fn sync_batches_and_samples_are_reported() {
-        let m = Metrics::default();
+        let m = Arc::new(Metrics::default());
         m.record_batch(Duration::from_millis(1500), Duration::from_millis(20), 40);
         m.record_batch(Duration::from_millis(500), Duration::from_millis(10), 2);
         let text = m.render();
         assert!(text.contains("pulsebot_syncs_total 2\n"), "{text}");
         assert!(text.contains("pulsebot_sync_events_total 42\n"), "{text}");
         assert!(
-            text.contains("pulsebot_sync_request_seconds_total 2.000000\n"),
+            text.contains("pulsebot_sync_request_seconds_total 2.0\n"),
             "{text}"
         );
         assert!(
-            text.contains("pulsebot_sync_handling_seconds_total 0.030000\n"),
+            text.contains("pulsebot_sync_handling_seconds_total 0.03\n"),
             "{text}"
         );
+        assert!(text.contains("# TYPE pulsebot_syncs counter\n"), "{text}");
         m.record_handling(Duration::from_micros(1234));
         m.record_handling(Duration::from_micros(7));
         assert_eq!(m.render_handling(), "2\n1234\n7\n");
+    }
+
+    /// The endpoint over real HTTP: a real client, the paths, the status codes.
+    #[tokio::test]
+    async fn the_endpoint_answers_metrics_and_health_over_http() {
+        let m = Arc::new(Metrics::default());
+        m.answers.fetch_add(3, Ordering::Relaxed);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let cancel = CancellationToken::new();
+        let server = tokio::spawn(serve(
+            addr,
+            m.clone(),
+            Duration::from_secs(60),
+            cancel.clone(),
+        ));
+        let client = matrix_sdk::reqwest::Client::new();
+        let get = |path: &'static str| {
+            let client = client.clone();
+            async move {
+                for _ in 0..50 {
+                    if let Ok(r) = client.get(format!("http://{addr}{path}")).send().await {
+                        let status = r.status().as_u16();
+                        return (status, r.text().await.expect("body"));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                panic!("the endpoint never answered");
+            }
+        };
+        let (status, body) = get("/metrics").await;
+        assert_eq!(status, 200);
+        assert!(
+            body.contains("pulsebot_answers_counted_total 3\n"),
+            "{body}"
+        );
+        assert_eq!(get("/health").await, (503, "not synced yet\n".into()));
+        m.synced();
+        assert_eq!(get("/health").await, (200, "ok\n".into()));
+        assert_eq!(get("/nope").await.0, 404);
+        cancel.cancel();
+        server.await.expect("joined").expect("clean stop");
     }
 }

@@ -437,7 +437,8 @@ async fn a_full_round_counts_what_participants_sent() {
     // as handled event, rejected by the conversation).
     assert!(counted >= 17, "{metrics}");
     assert!(
-        metrics.contains("pulsebot_answer_handling_seconds{quantile=\"0.99\"}"),
+        metrics.contains("pulsebot_answer_handling_recent_seconds{quantile=\"0.99\"}")
+            && metrics.contains("pulsebot_answer_handling_seconds_bucket{le="),
         "{metrics}"
     );
     for p in &ps {
