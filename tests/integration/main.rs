@@ -7,6 +7,7 @@ mod cli;
 mod foundation;
 mod helpers;
 mod hostile;
+mod install;
 mod report;
 mod resilience;
 mod round;
