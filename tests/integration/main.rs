@@ -8,6 +8,7 @@ mod foundation;
 mod helpers;
 mod hostile;
 mod install;
+mod package;
 mod report;
 mod resilience;
 mod round;
