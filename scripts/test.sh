@@ -22,6 +22,9 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# cargo-deb (pinned, from crates.io) for the Debian package test; installed once.
+bash scripts/package.sh --install-tool
+
 # Fewer parallel rustc jobs than cores keeps peak memory in check on small machines.
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 start=$(date +%s)

@@ -252,6 +252,11 @@ where
 pub async fn main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run => {
+            // Everything the bot creates is its own alone (also outside the unit's UMask=0077):
+            // the control socket is shared with the data directory's group only while every
+            // entry there is private (src/control_peer.rs).
+            // SAFETY: umask has no preconditions.
+            unsafe { libc::umask(0o077) };
             let config = load(cli.config.as_deref())?;
             let cancel = CancellationToken::new();
             spawn_signal_handler(cancel.clone());
@@ -350,6 +355,7 @@ fn import_command(
     // Every row is validated before the store is opened: a bad file writes nothing.
     let parsed = crate::import::parse(&survey, &map, &csv)
         .with_context(|| format!("{} with {}", file.display(), mapping.display()))?;
+    crate::services::access::ensure_own_store(&config)?;
     let pass = Passphrase::new(config.store.passphrase.expose())?;
     let store = match Store::open_existing(&config.store.data_dir(), &pass) {
         Ok(s) => s,
@@ -552,6 +558,9 @@ fn store_command(flag: Option<&Path>, command: StoreCommand) -> anyhow::Result<(
         Ok(())
     };
     match command {
+        StoreCommand::Check if crate::services::access::running_elsewhere(&config)? => {
+            via_bot(Request::Check)
+        }
         StoreCommand::Check => match store::check(&data, &pass) {
             Ok(report) => {
                 println!("{report}");
@@ -583,6 +592,7 @@ fn store_command(flag: Option<&Path>, command: StoreCommand) -> anyhow::Result<(
                 new_passphrase_file.as_deref(),
                 "PULSEBOT_NEW_STORE_PASSPHRASE",
             )?;
+            crate::services::access::ensure_own_store(&config)?;
             crate::services::rekey::rekey(&config, &new)?;
             println!(
                 "passphrase changed for the session and the store; put the new \

@@ -1,9 +1,10 @@
 //! The local control socket: lets `pulsebot store check|backup` work while the bot runs.
 //!
 //! sled allows one process per store, so a second process cannot open the store the bot
-//! holds. Instead the CLI asks the running bot over a Unix socket inside the data directory
-//! (mode 0700 directory, 0600 socket: only the bot's own system user can connect). The
-//! protocol is one JSON request line and one JSON response line.
+//! holds. Instead the CLI asks the running bot over a Unix socket inside the data directory.
+//! It admits the bot's own system user, root and the members of the data directory's group
+//! (socket 0660, directory 0710; see [`peer`]). The protocol is one JSON request line and one
+//! JSON response line.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -82,6 +83,10 @@ pub async fn serve(
     let listener = UnixListener::bind(&path)
         .with_context(|| format!("cannot listen on {}", path.display()))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    let group = peer::share_with_group(data_dir, &path).unwrap_or_else(|e| {
+        warn!(error = %e, "control socket kept for the bot's own user");
+        None
+    });
     loop {
         let (stream, _) = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -97,7 +102,7 @@ pub async fn serve(
         let defaults = defaults.clone();
         let clock = clock.clone();
         tokio::spawn(async move {
-            if let Err(e) = handle(stream, store, defaults, clock).await {
+            if let Err(e) = handle(stream, group, store, defaults, clock).await {
                 warn!(error = %format!("{e:#}"), "control request failed");
             }
         });
@@ -108,10 +113,28 @@ pub async fn serve(
 
 async fn handle(
     stream: tokio::net::UnixStream,
+    group: Option<u32>,
     store: AsyncStore,
     defaults: SurveyDefaults,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let peer = peer::peer(&stream)?;
+    if !peer::admitted(&peer, me, group) {
+        warn!(
+            uid = peer.uid,
+            "control request refused: not the bot's user, root or its group"
+        );
+        let mut out = serde_json::to_vec(&Response {
+            ok: false,
+            text: peer::refusal(group),
+        })?;
+        out.push(b'\n');
+        let (_, mut write) = stream.into_split();
+        write.write_all(&out).await?;
+        return Ok(());
+    }
     let (read, mut write) = stream.into_split();
     // Bytes, not a String, and at most MAX_REQUEST of them: a request that is not UTF-8 or
     // has no end still gets an answer, and cannot fill the memory (bad-input corpus).
@@ -259,19 +282,41 @@ pub fn backup_summary(
 /// Sends one request to the bot running on `data_dir` (blocking; for the CLI).
 pub fn request(data_dir: &Path, req: &Request) -> anyhow::Result<Response> {
     let path = socket_path(data_dir);
-    let mut stream = UnixStream::connect(&path).with_context(|| {
-        format!(
-            "the store is in use, but the running bot does not answer on {}",
-            path.display()
-        )
-    })?;
+    let mut stream = match UnixStream::connect(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            anyhow::bail!(peer::denied_message(data_dir, &path))
+        }
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "the store is in use, but the running bot does not answer on {}",
+                    path.display()
+                )
+            });
+        }
+    };
     stream.set_read_timeout(Some(Duration::from_secs(600)))?;
     let mut line = serde_json::to_vec(req)?;
     line.push(b'\n');
-    stream.write_all(&line)?;
+    // A bot that refuses the peer answers at once and hangs up, so the write may fail while
+    // its answer waits to be read.
+    let written = stream.write_all(&line);
     let mut reply = String::new();
-    BufReader::new(stream).read_line(&mut reply)?;
+    let read = BufReader::new(stream).read_line(&mut reply);
+    if reply.is_empty() {
+        written?;
+        read?;
+    }
     serde_json::from_str(&reply).context("the bot's answer is malformed")
+}
+
+#[path = "control_peer.rs"]
+mod peer;
+
+/// The CLI's message when the kernel refuses it the control socket of `data_dir`.
+pub fn denied_message(data_dir: &Path) -> String {
+    peer::denied_message(data_dir, &socket_path(data_dir))
 }
 
 #[cfg(test)]

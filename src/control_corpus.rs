@@ -41,6 +41,7 @@ async fn ask(store: &AsyncStore, bytes: Vec<u8>) -> Result<Response, String> {
     let (client, server) = tokio::net::UnixStream::pair().map_err(|e| e.to_string())?;
     let handler = tokio::spawn(handle(
         server,
+        None,
         store.clone(),
         SurveyDefaults::default(),
         Arc::new(crate::clock::SystemClock),

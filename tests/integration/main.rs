@@ -7,6 +7,8 @@ mod cli;
 mod foundation;
 mod helpers;
 mod hostile;
+mod install;
+mod package;
 mod report;
 mod resilience;
 mod round;
