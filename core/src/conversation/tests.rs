@@ -1380,3 +1380,106 @@ fn my_data_unknown_survey_pseudonymous_erased_and_nobody() {
             .starts_with("You had your data deleted.")
     );
 }
+
+/// The Webex SUS behind a screening question (issue 16: no forced ratings).
+const SCREENED: &str = r#"
+id = "screened"
+title = { de = "T", en = "T" }
+intro = { de = "I", en = "I" }
+[[blocks]]
+type = "single"
+id = "uses_webex"
+text = { de = "Nutzen Sie Webex bei der Arbeit?", en = "Do you use Webex at work?" }
+options = [ { id = "yes", de = "Ja", en = "Yes" }, { id = "no", de = "Nein", en = "No" } ]
+[[blocks]]
+type = "sus"
+id = "sus_webex"
+subject = "Webex"
+show_if = { item = "uses_webex", values = ["yes"] }
+[[blocks]]
+type = "nps"
+id = "recommend"
+subject = "BundesMessenger"
+"#;
+
+fn screened() -> Survey {
+    match survey::parse_str("screened.toml", SCREENED, &SurveyDefaults::default()) {
+        Ok(s) => s,
+        Err(d) => panic!("inline survey does not parse: {d:?}"),
+    }
+}
+
+#[test]
+fn no_webex_skips_the_whole_block_and_the_count_follows() {
+    let survey = screened();
+    let mut sim = Sim::new(&survey, Lang::De);
+    assert!(
+        sim.sent[0]
+            .body()
+            .starts_with("Neue Umfrage: bis zu 12 Fragen"),
+        "{}",
+        sim.sent[0].body()
+    );
+    assert_eq!(sim.asked(), "uses_webex");
+    let s = sim.vote("uses_webex", &["no"]);
+    assert_eq!(
+        s.outcome,
+        Outcome::Answered {
+            item: "uses_webex".into()
+        }
+    );
+    // Straight to the recommendation: no Webex statement, no Webex announcement.
+    assert_eq!(sim.asked(), "recommend.1");
+    assert!(
+        !sim.sent
+            .iter()
+            .any(|m| m.body().contains("Webex") && !m.body().contains("Nutzen Sie Webex")),
+        "a Webex text was sent"
+    );
+    let s = sim.typed("8");
+    assert!(s.finish);
+    assert_eq!(sim.progress_seen(), [(1, 12), (2, 2)]);
+    assert_progress_sane(&sim.progress_seen());
+    assert_eq!(sim.state.answers.len(), 2);
+    assert!(!sim.state.answers.keys().any(|k| k.starts_with("sus_webex")));
+}
+
+#[test]
+fn webex_users_get_the_block_and_a_changed_mind_drops_it() {
+    let survey = screened();
+    let mut sim = Sim::new(&survey, Lang::En);
+    sim.vote("uses_webex", &["yes"]);
+    // The block starts with its announcement, and every item names its system.
+    assert!(
+        matches!(sim.sent.iter().rev().nth(1).map(Outgoing::context), Some(Context::Info(i)) if i == "sus_webex.1")
+    );
+    for item in 1..=3 {
+        assert_eq!(sim.asked(), format!("sus_webex.{item}"));
+        assert!(
+            sim.sent
+                .last()
+                .is_some_and(|m| m.body().contains(" · Webex: "))
+        );
+        sim.vote(&format!("sus_webex.{item}"), &["3"]);
+    }
+    assert_eq!(
+        sim.progress_seen(),
+        [(1, 12), (2, 12), (3, 12), (4, 12), (5, 12)]
+    );
+    // "No" after all: the Webex answers are dropped and the block is skipped.
+    let s = sim.vote("uses_webex", &["no"]);
+    assert_eq!(
+        s.outcome,
+        Outcome::Changed {
+            item: "uses_webex".into()
+        }
+    );
+    assert!(!sim.state.answers.keys().any(|k| k.starts_with("sus_webex")));
+    assert_eq!(sim.asked(), "recommend.1");
+    assert_eq!(sim.progress_seen().last(), Some(&(6, 6)));
+    // A vote on a Webex poll now changes nothing.
+    let s = sim.vote("sus_webex.2", &["4"]);
+    assert_eq!(s.outcome, Outcome::Rejected(Rejection::NotShown));
+    assert!(sim.typed("10").finish);
+    assert_eq!(sim.state.answers.len(), 2);
+}

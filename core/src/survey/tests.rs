@@ -143,6 +143,12 @@ fn readme_example_is_valid() {
             values: vec!["daily".into(), "weekly".into()]
         })
     );
+    // The screened block: each Webex item behind "uses_webex = yes".
+    let w = s.question("sus_webex.10").expect("webex item");
+    assert_eq!(
+        w.show_if.as_ref().map(|c| c.item.as_str()),
+        Some("uses_webex")
+    );
 }
 
 /// Snapshot test over `tests/surveys/broken/*.toml`: each file's diagnostics, one per line
@@ -425,4 +431,112 @@ proptest! {
             Err(ds) => prop_assert!(!ds.is_empty()),
         }
     }
+}
+
+/// A screening item and an instrument block behind it (issue 16, no forced ratings).
+pub(crate) const SCREENED: &str = r#"
+id = "screened"
+title = { de = "T", en = "T" }
+intro = { de = "I", en = "I" }
+[[blocks]]
+type = "sus"
+id = "sus_bm"
+subject = "BundesMessenger"
+[[blocks]]
+type = "single"
+id = "uses_webex"
+text = { de = "Nutzen Sie Webex bei der Arbeit?", en = "Do you use Webex at work?" }
+options = [ { id = "yes", de = "Ja", en = "Yes" }, { id = "no", de = "Nein", en = "No" } ]
+[[blocks]]
+type = "sus"
+id = "sus_webex"
+subject = "Webex"
+show_if = { item = "uses_webex", values = ["yes"] }
+[[blocks]]
+type = "nps"
+id = "recommend"
+subject = "BundesMessenger"
+"#;
+
+#[test]
+fn show_if_on_an_instrument_block_applies_to_each_of_its_items() {
+    let s = parse_str("screened.toml", SCREENED, &defaults()).expect("valid");
+    let cond = ShowIf {
+        item: "uses_webex".into(),
+        values: vec!["yes".into()],
+    };
+    let webex: Vec<&Question> = s
+        .questions()
+        .iter()
+        .filter(|q| q.id.starts_with("sus_webex."))
+        .collect();
+    assert_eq!(webex.len(), 10);
+    assert!(webex.iter().all(|q| q.show_if.as_ref() == Some(&cond)));
+    // The wording stays the published one, and nothing else is conditional.
+    assert_eq!(
+        webex[0].text,
+        load("pilot-baseline.toml").questions()[0].text
+    );
+    assert!(
+        s.questions()
+            .iter()
+            .filter(|q| !q.id.starts_with("sus_webex."))
+            .all(|q| q.show_if.is_none())
+    );
+    let no = Answer::Choice("no".into());
+    assert!(!s.is_shown(webex[3], |id| (id == "uses_webex").then_some(&no)));
+    // The intro's count is an upper bound; the preview names the condition once.
+    let de = render::preview(&s, Lang::De);
+    assert!(
+        de.starts_with("Neue Umfrage: bis zu 22 Fragen, ca. 5 Minuten"),
+        "{de}"
+    );
+    assert_eq!(de.matches("(Nur wenn Frage 11 mit „Ja“").count(), 1, "{de}");
+    let en = render::intro(&s, Lang::En, None);
+    assert!(
+        en.starts_with("New survey: up to 22 questions, about 5 minutes"),
+        "{en}"
+    );
+}
+
+#[test]
+fn show_if_on_instrument_blocks_is_checked_like_on_items() {
+    let with = |cond: &str| {
+        SCREENED.replace(
+            "show_if = { item = \"uses_webex\", values = [\"yes\"] }",
+            cond,
+        )
+    };
+    let first = |text: &str| match parse_str("s.toml", text, &defaults()) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(ds) => ds[0].to_string(),
+    };
+    let d = first(&with(
+        "show_if = { item = \"uses_webex\", values = [\"maybe\"] }",
+    ));
+    assert_eq!(
+        d,
+        "s.toml:18:44: error: block `sus_webex`: `show_if` value `maybe` is not an answer of `uses_webex` — use one of: yes, no"
+    );
+    let d = first(&with(
+        "show_if = { item = \"sus_webex.2\", values = [\"1\"] }",
+    ));
+    assert!(
+        d.contains(
+            "block `sus_webex`: `show_if` refers to `sus_webex.2`, an item of the block itself"
+        ),
+        "{d}"
+    );
+    let d = first(&with(
+        "show_if = { item = \"recommend.1\", values = [\"1\"] }",
+    ));
+    assert!(d.contains("block `sus_webex`: `show_if` refers to `recommend.1`, which comes later in the survey — move `recommend.1` before `sus_webex`"), "{d}");
+    let d = first(&with("show_if = { item = \"sus_bm\", values = [\"1\"] }"));
+    assert!(
+        d.contains("refers to block `sus_bm`, not to an item"),
+        "{d}"
+    );
+    // `optional` stays refused: a block is skipped as a whole or answered as a whole.
+    let d = first(&with("optional = true"));
+    assert!(d.contains("cannot be changed (`optional`)"), "{d}");
 }
