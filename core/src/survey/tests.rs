@@ -40,7 +40,7 @@ fn load(name: &str) -> Survey {
 fn shipped_surveys_are_valid_and_as_specified() {
     let report = validate_paths(&[root().join("surveys")], &defaults());
     assert!(report.is_ok(), "{report}");
-    assert_eq!(report.surveys.len(), 2);
+    assert_eq!(report.surveys.len(), 3);
 
     let b = load("pilot-baseline.toml");
     assert_eq!(b.id, "pilot-baseline");
@@ -61,18 +61,33 @@ fn shipped_surveys_are_valid_and_as_specified() {
         kinds,
         [
             "sus:BundesMessenger",
-            "sus:Webex",
             "ueq-s:BundesMessenger",
             "nps:BundesMessenger",
             "custom:obstacle",
-            "custom:useful"
         ]
     );
-    // 10 + 10 + 8 + 1 + 2 questions; both free-text questions optional.
-    assert_eq!(b.questions().len(), 31);
+    // 10 + 8 + 1 + 1 questions, the free text optional; at most 5 minutes (issue 16).
+    assert_eq!(b.questions().len(), 20);
     assert!(b.question("obstacle").is_some_and(|q| q.optional));
-    assert!(b.question("useful").is_some_and(|q| q.optional));
-    assert!(b.question("sus_webex.10").is_some());
+    assert!(b.estimated_minutes() <= 5, "{}", b.estimated_minutes());
+
+    // The Webex SUS is its own round, behind a screening question, with the SUS about
+    // BundesMessenger beside it so the report compares the two.
+    let w = load("webex-comparison.toml");
+    assert_eq!(w.schedule.start, crate::schedule::Start::Manual);
+    assert_eq!(w.questions().len(), 21);
+    assert!(w.estimated_minutes() <= 5, "{}", w.estimated_minutes());
+    assert!(w.question("sus_bm.1").is_some_and(|q| q.show_if.is_none()));
+    let cond = ShowIf {
+        item: "uses_webex".into(),
+        values: vec!["yes".into()],
+    };
+    assert!(
+        w.questions()
+            .iter()
+            .filter(|q| q.id.starts_with("sus_webex."))
+            .all(|q| q.show_if.as_ref() == Some(&cond))
+    );
     // Audience defaults to all pilot rooms.
     assert_eq!(b.audience, defaults().pilot_rooms);
 
@@ -92,6 +107,12 @@ fn shipped_surveys_are_valid_and_as_specified() {
     assert_eq!(time.to_string(), "10:00:00");
     assert_eq!(p.schedule.open_for.to_string(), "3 days");
     assert_eq!(p.schedule.reminders.len(), 2);
+    // The pulse begins after the baseline and ends with the pilot: both dates set once.
+    let crate::schedule::Start::Every { start, until, .. } = &p.schedule.start else {
+        panic!("pulse is recurring");
+    };
+    assert_eq!(start.to_string(), "2027-01-12");
+    assert_eq!(until.map(|d| d.to_string()).as_deref(), Some("2027-06-29"));
     assert_eq!(p.schedule.timezone.iana_name(), Some("Europe/Berlin"));
     let tasks: Vec<&str> = p
         .blocks
@@ -252,11 +273,16 @@ fn preview_reads_like_the_chat() {
     );
     let en = render::preview(&load("pilot-baseline.toml"), Lang::En);
     assert!(
-        en.starts_with("New survey: 31 questions, about 8 minutes"),
+        en.starts_with("New survey: 20 questions, about 5 minutes"),
         "{en}"
     );
-    assert!(en.contains("The following statements refer to: Webex\n\nQuestion 11/31 · Webex: I think that I would like to use this system frequently."), "{en}");
-    assert!(en.contains("Question 29/31 · BundesMessenger: How likely is it that you would recommend BundesMessenger to a colleague?\n\n0 – Not at all likely\n1\n"), "{en}");
+    assert!(en.contains("Question 19/20 · BundesMessenger: How likely is it that you would recommend BundesMessenger to a colleague?\n\n0 – Not at all likely\n1\n"), "{en}");
+    let w = render::preview(&load("webex-comparison.toml"), Lang::En);
+    assert!(
+        w.starts_with("New survey: up to 21 questions, about 5 minutes"),
+        "{w}"
+    );
+    assert!(w.contains("The following statements refer to: Webex\n\n(Only if question 11 was answered with “Yes”.)\nQuestion 12/21 · Webex: I think that I would like to use this system frequently."), "{w}");
     assert!(en.contains("send “-” or “skip”"));
 }
 
@@ -348,13 +374,17 @@ fn answers_flow_into_scores() {
     );
     assert_eq!(
         scores[1],
-        scoring::BlockScore::Sus {
-            block: "sus_webex".into(),
-            score: None
+        scoring::BlockScore::UeqS {
+            block: "ueq_bm".into(),
+            scores: scoring::UeqS {
+                pragmatic: None,
+                hedonic: None,
+                overall: None
+            }
         }
     );
     assert_eq!(
-        scores[3],
+        scores[2],
         scoring::BlockScore::Nps {
             block: "recommend_bm".into(),
             category: Some(scoring::NpsCategory::Passive)
