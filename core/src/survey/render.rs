@@ -119,8 +119,8 @@ fn how_to_answer(q: &Question, lang: Lang) -> String {
     if q.optional {
         s.push(' ');
         s.push_str(lang.pick(
-            "Diese Frage ist freiwillig – zum Überspringen „-“ oder „überspringen“ senden.",
-            "This question is optional – send “-” or “skip” to skip it.",
+            "Diese Frage ist freiwillig – zum Überspringen „weiter“ senden.",
+            "This question is optional – send “skip” to skip it.",
         ));
     }
     s
@@ -353,7 +353,7 @@ mod tests {
         };
         assert!(poll(&t, Progress { index: 1, total: 1 }, Lang::De).is_none());
         let s = question_text(&t, Progress { index: 1, total: 1 }, Lang::De);
-        assert!(s.contains("„-“ oder „überspringen“"), "{s}");
+        assert!(s.contains("zum Überspringen „weiter“ senden"), "{s}");
     }
 
     #[test]

@@ -266,7 +266,7 @@ fn preview_reads_like_the_chat() {
     );
     assert!(de.contains("Die folgenden Aussagen beziehen sich auf: BundesMessenger\n\nFrage 1/6 · BundesMessenger: Die Funktionen dieses Systems erfüllen meine Anforderungen.\n\n1 – Stimme überhaupt nicht zu\n2\n3\n4\n5\n6\n7 – Stimme voll zu\n\nAntworten Sie mit der Nummer (1–7)."), "{de}");
     assert!(de.contains("Aufgabe: Einen Anruf starten\n\nFrage 4/6 · BundesMessenger: Wie schwierig oder einfach war es insgesamt, die Aufgabe zu erledigen?"), "{de}");
-    assert!(de.contains("Frage 6/6: Möchten Sie uns noch etwas mitteilen?\n\nAntworten Sie mit einer Nachricht (höchstens 500 Zeichen). Diese Frage ist freiwillig – zum Überspringen „-“ oder „überspringen“ senden."), "{de}");
+    assert!(de.contains("Frage 6/6: Möchten Sie uns noch etwas mitteilen?\n\nAntworten Sie mit einer Nachricht (höchstens 500 Zeichen). Diese Frage ist freiwillig – zum Überspringen „weiter“ senden."), "{de}");
     assert!(
         de.trim_end()
             .ends_with("Danke! Ihre Antworten sind gespeichert. Die Ergebnisse gibt es nach dem Ende der Umfrage nur als Gesamtzahlen.")
@@ -283,7 +283,7 @@ fn preview_reads_like_the_chat() {
         "{w}"
     );
     assert!(w.contains("The following statements refer to: Webex\n\n(Only if question 11 was answered with “Yes”.)\nQuestion 12/21 · Webex: I think that I would like to use this system frequently."), "{w}");
-    assert!(en.contains("send “-” or “skip”"));
+    assert!(en.contains("send “skip” to skip it"));
 }
 
 #[test]
