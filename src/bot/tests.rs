@@ -1100,3 +1100,106 @@ async fn the_round_names_its_deadline_and_can_be_paused_and_resumed() {
     h.vote(&dm, &alice, &again, &["daily"]).await;
     h.asked(&dm, i + 1, "features").await;
 }
+
+/// The Webex SUS behind a screening question (issue 16: no forced ratings).
+const SCREENED: &str = r#"
+id = "screened"
+title = { de = "Webex-Vergleich", en = "Webex comparison" }
+intro = { de = "Kurz zu Webex.", en = "A quick one about Webex." }
+[schedule]
+manual = true
+[[blocks]]
+type = "single"
+id = "uses_webex"
+text = { de = "Nutzen Sie Webex bei der Arbeit?", en = "Do you use Webex at work?" }
+options = [ { id = "yes", de = "Ja", en = "Yes" }, { id = "no", de = "Nein", en = "No" } ]
+[[blocks]]
+type = "sus"
+id = "sus_webex"
+subject = "Webex"
+show_if = { item = "uses_webex", values = ["yes"] }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_does_not_use_webex_skips_its_block_and_the_webex_sus_counts_only_raters() {
+    let people: Vec<OwnedUserId> = ["alice", "bob", "carol", "dave", "erin", "frank"]
+        .iter()
+        .map(|n| user(&format!("@{n}:fake")))
+        .collect();
+    let names: Vec<&str> = people.iter().map(|p| p.as_str()).collect();
+    let h = Harness::new(SCREENED, &names, at("2030-01-07T09:00:00Z")).await;
+    h.admin("!pulse start screened").await;
+    // Frank never uses Webex; the other five rate it.
+    let frank = &people[5];
+    let (dm_f, from_f) = consent(&h, frank).await;
+    let (i, screen) = h.asked(&dm_f, from_f, "uses_webex").await;
+    h.vote(&dm_f, frank, &screen, &["no"]).await;
+    let (_, thanks) = h
+        .port
+        .wait_for(&dm_f, i + 1, "thanks", is_context(&Context::Thanks))
+        .await;
+    assert!(matches!(&thanks.what, Sent::Message(Outgoing::Text { .. })));
+    // Not one Webex statement or announcement reached him.
+    assert!(
+        !h.port.sent(&dm_f).iter().any(|e| matches!(
+            &e.what,
+            Sent::Message(Outgoing::Poll { context, .. } | Outgoing::Text { context, .. })
+                if matches!(context, Context::Question(q) | Context::Info(q) if q.starts_with("sus_webex"))
+        )),
+        "a Webex question was sent to someone who does not use it"
+    );
+    for who in &people[..5] {
+        let (dm, from) = consent(&h, who).await;
+        let (mut i, screen) = h.asked(&dm, from, "uses_webex").await;
+        h.vote(&dm, who, &screen, &["yes"]).await;
+        for item in 1..=10 {
+            let (j, poll) = h.asked(&dm, i + 1, &format!("sus_webex.{item}")).await;
+            h.vote(&dm, who, &poll, &["3"]).await;
+            i = j;
+        }
+        h.port
+            .wait_for(&dm, i + 1, "thanks", is_context(&Context::Thanks))
+            .await;
+    }
+    let stored = answers_of(&h, "screened", 1).await;
+    assert_eq!(stored.len(), 6);
+    assert!(stored.iter().all(|r| r.complete), "skipping is finishing");
+    let skipped = stored
+        .iter()
+        .filter(|r| !r.answers.keys().any(|k| k.starts_with("sus_webex")))
+        .count();
+    assert_eq!(skipped, 1, "only Frank's response lacks the Webex block");
+
+    h.admin("!pulse close screened").await;
+    h.in_admin_room(
+        "the close reply",
+        |e| matches!(&e.what, Sent::Text(t) if t.contains("geschlossen")),
+    )
+    .await;
+    let path = h.dir.path().join("surveys/screened.toml");
+    let survey = crate::survey::load_file(&path, &crate::survey::SurveyDefaults::default())
+        .expect("the survey loads");
+    let now = crate::clock::Clock::now(h.clock.as_ref());
+    let req = crate::services::export::ExportRequest {
+        survey: "screened".into(),
+        rounds: crate::services::export::Rounds::All,
+        format: crate::export::Format::Json,
+        include_text: false,
+        lang: crate::lang::Lang::De,
+    };
+    let json =
+        crate::services::export::export(h.store().blocking_store(), &survey, &req, "test", now)
+            .expect("export");
+    let json: serde_json::Value = serde_json::from_slice(&json).expect("json");
+    let sus = json["rounds"][0]["instruments"]
+        .as_array()
+        .expect("instruments")
+        .iter()
+        .find(|i| i["block"] == "sus_webex")
+        .cloned()
+        .expect("sus_webex");
+    // Five ratings of SUS 50 (all "3"), not six with a zero for Frank.
+    assert_eq!(sus["n"], 5, "{sus}");
+    assert_eq!(sus["suppressed"], false, "{sus}");
+    assert_eq!(sus["mean"], 50.0, "{sus}");
+}

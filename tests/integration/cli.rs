@@ -385,7 +385,9 @@ fn export_reads_the_store_suppresses_small_groups_and_is_audited() {
 fn import_maps_a_limesurvey_export_and_a_bad_file_writes_nothing() {
     use pulsebot::store::{Passphrase, Store};
 
-    let baseline = std::fs::read_to_string(repo("surveys/pilot-baseline.toml")).expect("shipped");
+    // The baseline as shipped before issue 16, which the LimeSurvey fixtures map onto.
+    let baseline = std::fs::read_to_string(repo("tests/fixtures/surveys/baseline-2025.toml"))
+        .expect("fixture");
     let (dir, config) = config_with_surveys(&[("pilot-baseline.toml", &baseline)]);
     let data = dir.path().join("store/data");
     let pass = || Passphrase::new("a long passphrase").expect("pass");

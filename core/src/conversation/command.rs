@@ -113,8 +113,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         words_de: &["sprache"],
         words_en: &["language"],
         args: "de|en",
-        help_de: "wechselt die Sprache (Deutsch oder Englisch)",
-        help_en: "switches the language (German or English)",
+        help_de: "ich schreibe Ihnen ab jetzt auf Englisch (zurück mit „language de“)",
+        help_en: "I write to you in German from now on (back with “sprache en”)",
     },
 ];
 
@@ -219,8 +219,12 @@ pub fn help(lang: Lang) -> String {
             Lang::En => c.words_en,
         };
         let word = words.first().copied().unwrap_or_default();
+        // The one argument a participant would type, not a notation like `de|en`: the
+        // other language ("sprache en" in German, "language de" in English).
         let args = if c.args.is_empty() {
             String::new()
+        } else if c.kind == CommandKind::Language {
+            format!(" {}", lang.pick("en", "de"))
         } else {
             format!(" {}", c.args)
         };

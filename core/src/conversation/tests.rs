@@ -274,7 +274,7 @@ fn pilot_baseline_round_by_poll_with_typed_numbers_and_text() {
             "Die Suche findet ältere Nachrichten nicht 😕 – äöüß".into()
         ))
     );
-    assert_eq!(sim.answer("useful"), Some(&AnswerValue::Skipped));
+
     // Thanks, then every poll of the round ended.
     let thanks_at = sim
         .sent
@@ -1379,4 +1379,324 @@ fn my_data_unknown_survey_pseudonymous_erased_and_nobody() {
             .body()
             .starts_with("You had your data deleted.")
     );
+}
+
+/// The Webex SUS behind a screening question (issue 16: no forced ratings).
+const SCREENED: &str = r#"
+id = "screened"
+title = { de = "T", en = "T" }
+intro = { de = "I", en = "I" }
+[[blocks]]
+type = "single"
+id = "uses_webex"
+text = { de = "Nutzen Sie Webex bei der Arbeit?", en = "Do you use Webex at work?" }
+options = [ { id = "yes", de = "Ja", en = "Yes" }, { id = "no", de = "Nein", en = "No" } ]
+[[blocks]]
+type = "sus"
+id = "sus_webex"
+subject = "Webex"
+show_if = { item = "uses_webex", values = ["yes"] }
+[[blocks]]
+type = "nps"
+id = "recommend"
+subject = "BundesMessenger"
+"#;
+
+fn screened() -> Survey {
+    match survey::parse_str("screened.toml", SCREENED, &SurveyDefaults::default()) {
+        Ok(s) => s,
+        Err(d) => panic!("inline survey does not parse: {d:?}"),
+    }
+}
+
+#[test]
+fn no_webex_skips_the_whole_block_and_the_count_follows() {
+    let survey = screened();
+    let mut sim = Sim::new(&survey, Lang::De);
+    assert!(
+        sim.sent[0]
+            .body()
+            .starts_with("Neue Umfrage: bis zu 12 Fragen"),
+        "{}",
+        sim.sent[0].body()
+    );
+    assert_eq!(sim.asked(), "uses_webex");
+    let s = sim.vote("uses_webex", &["no"]);
+    assert_eq!(
+        s.outcome,
+        Outcome::Answered {
+            item: "uses_webex".into()
+        }
+    );
+    // Straight to the recommendation: no Webex statement, no Webex announcement.
+    assert_eq!(sim.asked(), "recommend.1");
+    assert!(
+        !sim.sent
+            .iter()
+            .any(|m| m.body().contains("Webex") && !m.body().contains("Nutzen Sie Webex")),
+        "a Webex text was sent"
+    );
+    let s = sim.typed("8");
+    assert!(s.finish);
+    assert_eq!(sim.progress_seen(), [(1, 12), (2, 2)]);
+    assert_progress_sane(&sim.progress_seen());
+    assert_eq!(sim.state.answers.len(), 2);
+    assert!(!sim.state.answers.keys().any(|k| k.starts_with("sus_webex")));
+}
+
+#[test]
+fn webex_users_get_the_block_and_a_changed_mind_drops_it() {
+    let survey = screened();
+    let mut sim = Sim::new(&survey, Lang::En);
+    sim.vote("uses_webex", &["yes"]);
+    // The block starts with its announcement, and every item names its system.
+    assert!(
+        matches!(sim.sent.iter().rev().nth(1).map(Outgoing::context), Some(Context::Info(i)) if i == "sus_webex.1")
+    );
+    for item in 1..=3 {
+        assert_eq!(sim.asked(), format!("sus_webex.{item}"));
+        assert!(
+            sim.sent
+                .last()
+                .is_some_and(|m| m.body().contains(" · Webex: "))
+        );
+        sim.vote(&format!("sus_webex.{item}"), &["3"]);
+    }
+    assert_eq!(
+        sim.progress_seen(),
+        [(1, 12), (2, 12), (3, 12), (4, 12), (5, 12)]
+    );
+    // "No" after all: the Webex answers are dropped and the block is skipped.
+    let s = sim.vote("uses_webex", &["no"]);
+    assert_eq!(
+        s.outcome,
+        Outcome::Changed {
+            item: "uses_webex".into()
+        }
+    );
+    assert!(!sim.state.answers.keys().any(|k| k.starts_with("sus_webex")));
+    assert_eq!(sim.asked(), "recommend.1");
+    assert_eq!(sim.progress_seen().last(), Some(&(6, 6)));
+    // A vote on a Webex poll now changes nothing.
+    let s = sim.vote("sus_webex.2", &["4"]);
+    assert_eq!(s.outcome, Outcome::Rejected(Rejection::NotShown));
+    assert!(sim.typed("10").finish);
+    assert_eq!(sim.state.answers.len(), 2);
+}
+
+/// Every participant-facing text of the conversation in both languages, one section each:
+/// `texts`, the help, the consent poll, the intro and thanks, a question of every kind
+/// (with the skip word), reminders, and `meine daten`.
+fn every_participant_text() -> String {
+    use crate::model::{ConsentState, RoundStatus};
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut put = |name: &str, de: &str, en: &str| {
+        let _ = write!(out, "## {name}\n[de]\n{de}\n[en]\n{en}\n\n");
+    };
+    type Fixed = fn(Lang) -> &'static str;
+    let fixed: [(&str, Fixed); 36] = [
+        ("notice_language_hint", texts::notice_language_hint),
+        ("consent_question", texts::consent_question),
+        ("consent_yes", texts::consent_yes),
+        ("consent_no", texts::consent_no),
+        ("consent_how_to", texts::consent_how_to),
+        ("consent_given", texts::consent_given),
+        ("consent_declined", texts::consent_declined),
+        ("consent_hint", texts::consent_hint),
+        ("consent_after_no", texts::consent_after_no),
+        ("already_participating", texts::already_participating),
+        ("opted_in_again", texts::opted_in_again),
+        ("stopped", texts::stopped),
+        ("already_stopped", texts::already_stopped),
+        ("deleted", texts::deleted),
+        ("my_data_heading", texts::my_data_heading),
+        ("language_set", texts::language_set),
+        ("language_hint", texts::language_hint),
+        ("no_survey_running", texts::no_survey_running),
+        ("survey_closed", texts::survey_closed),
+        ("closed_thanks", texts::closed_thanks),
+        ("question_not_needed", texts::question_not_needed),
+        ("reask", texts::reask),
+        ("paused", texts::paused),
+        ("not_an_answer", texts::not_an_answer),
+        ("message_too_long", texts::message_too_long),
+        ("answer_withdrawn", texts::answer_withdrawn),
+        ("dm_moved", texts::dm_moved),
+        ("poll_ended", texts::poll_ended),
+        ("help_heading", texts::help_heading),
+        ("help_footer", texts::help_footer),
+        ("my_data_nothing", texts::my_data_nothing),
+        ("my_data_erased", texts::my_data_erased),
+        ("my_data_language", texts::my_data_language),
+        ("my_data_rounds_heading", texts::my_data_rounds_heading),
+        ("my_data_draft_footer", texts::my_data_draft_footer),
+        ("my_data_skipped", texts::my_data_skipped),
+    ];
+    for (name, f) in fixed {
+        put(name, f(Lang::De), f(Lang::En));
+    }
+    let both = |f: &dyn Fn(Lang) -> String| (f(Lang::De), f(Lang::En));
+    let mut put2 = |name: &str, (de, en): (String, String)| put(name, &de, &en);
+    put2("help", both(&|l| help(l)));
+    let d = "Freitag, 12. Dezember, 16 Uhr";
+    put2(
+        "reminder (3 left, deadline)",
+        both(&|l| texts::reminder(l, 3, Some(d))),
+    );
+    put2("reminder (1 left)", both(&|l| texts::reminder(l, 1, None)));
+    put2(
+        "my_data_account",
+        both(&|l| texts::my_data_account(l, "@anna:stadt.example")),
+    );
+    for c in [ConsentState::Yes, ConsentState::Asked, ConsentState::No] {
+        put2(
+            &format!("my_data_consent {c:?}"),
+            both(&|l| texts::my_data_consent(l, c, Some("2. Dezember 2026, 14:05 Uhr"))),
+        );
+        put2(
+            &format!("my_data_consent {c:?}, no date"),
+            both(&|l| texts::my_data_consent(l, c, None)),
+        );
+    }
+    put2(
+        "my_data_consent Unknown",
+        both(&|l| texts::my_data_consent(l, ConsentState::Unknown, None)),
+    );
+    for s in [
+        RoundStatus::Invited,
+        RoundStatus::Started,
+        RoundStatus::Finished,
+        RoundStatus::Partial,
+        RoundStatus::OptedOut,
+    ] {
+        put2(
+            &format!("round_status_words {s:?}"),
+            both(&|l| texts::round_status_words(l, s).to_owned()),
+        );
+    }
+    for n in [1, 2] {
+        put2(
+            &format!("my_data_reminders {n}"),
+            both(&|l| texts::my_data_reminders(l, n)),
+        );
+        put2(
+            &format!("my_data_pending {n}"),
+            both(&|l| texts::my_data_pending(l, n as usize)),
+        );
+    }
+    put2(
+        "my_data_draft_heading",
+        both(&|l| texts::my_data_draft_heading(l, "Pilot-Puls", 3)),
+    );
+    put2(
+        "my_data_pseudonymous_heading",
+        both(&|l| texts::my_data_pseudonymous_heading(l, "Pilot-Puls", 3)),
+    );
+    for p in [false, true] {
+        put2(
+            &format!("my_data_not_stored {p}"),
+            both(&|l| texts::my_data_not_stored(l, p)),
+        );
+    }
+    put2(
+        "consent poll fallback",
+        both(&|l| match route::consent_poll(l) {
+            Outgoing::Poll { poll, .. } => poll.fallback,
+            other => other.body().to_owned(),
+        }),
+    );
+    // The questionnaire's own texts, as the conversation sends them.
+    let pulse = load("pulse.toml");
+    let webex = load("webex-comparison.toml");
+    put2(
+        "intro (deadline)",
+        both(&|l| crate::survey::render::intro(&pulse, l, Some(d))),
+    );
+    put2(
+        "intro (conditional questions)",
+        both(&|l| crate::survey::render::intro(&webex, l, None)),
+    );
+    put2("thanks", both(&|l| crate::survey::render::thanks(l)));
+    let mini = mini();
+    for q in mini.questions() {
+        let progress = crate::survey::render::Progress { index: 2, total: 7 };
+        put2(
+            &format!("question {}", q.id),
+            both(&|l| crate::survey::render::question_text(q, progress, l)),
+        );
+    }
+    for q in pulse.questions().iter().take(2) {
+        let progress = crate::survey::render::Progress { index: 1, total: 6 };
+        put2(
+            &format!("question {}", q.id),
+            both(&|l| {
+                let context = q
+                    .context
+                    .as_ref()
+                    .map(|c| format!("{}\n", c.get(l)))
+                    .unwrap_or_default();
+                format!(
+                    "{context}{}",
+                    crate::survey::render::question_text(q, progress, l)
+                )
+            }),
+        );
+    }
+    for e in [
+        AnswerError::NotOptional,
+        AnswerError::UnknownOption { count: 5 },
+        AnswerError::OutOfRange { min: 0, max: 10 },
+    ] {
+        put2(&format!("answer error {e:?}"), both(&|l| e.message(l)));
+    }
+    // `meine daten` in full.
+    let mut data = example_my_data();
+    put2(
+        "my data",
+        (
+            my_data_reply(&data, &[&mini], &berlin(), Lang::De)[0]
+                .body()
+                .to_owned(),
+            {
+                if let Some(e) = data.ledger.as_mut() {
+                    e.lang = Lang::En;
+                }
+                my_data_reply(&data, &[&mini], &berlin(), Lang::En)[0]
+                    .body()
+                    .to_owned()
+            },
+        ),
+    );
+    out
+}
+
+/// Snapshot of every participant text (de and en): changing any text fails this test until
+/// `core/src/conversation/participant-texts.txt` is updated (`PULSEBOT_BLESS=1` rewrites it;
+/// review the diff, it is what the participants read).
+#[test]
+fn every_participant_text_matches_its_snapshot() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/conversation/participant-texts.txt");
+    let got = every_participant_text();
+    if std::env::var_os("PULSEBOT_BLESS").is_some() {
+        std::fs::write(&path, &got).expect("write the snapshot");
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    if want != got {
+        let first = want
+            .lines()
+            .zip(got.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(want.lines().count().min(got.lines().count()));
+        panic!(
+            "participant texts changed (first difference at line {}: {:?}); review and rerun with PULSEBOT_BLESS=1",
+            first + 1,
+            got.lines().nth(first)
+        );
+    }
+    // No programmer notation reaches a participant.
+    for bad in ["de|en", "Some(", "None", "Choice(", "{n}", "{d}"] {
+        assert!(!got.contains(bad), "`{bad}` in a participant text");
+    }
 }

@@ -5,7 +5,8 @@
 //! written for non-technical staff on a phone. Command words are quoted exactly as they
 //! are typed. Texts that belong to the questionnaire itself (intro, question layout, answer
 //! errors, thanks) live in `survey::render` and `survey::AnswerError::message`; they are
-//! reused here, not duplicated.
+//! reused here, not duplicated. Every text, in both languages, is pinned by the snapshot
+//! `participant-texts.txt` beside this file (test `every_participant_text_matches_its_snapshot`).
 
 use crate::lang::Lang;
 
@@ -62,8 +63,8 @@ pub fn consent_declined(lang: Lang) -> &'static str {
 /// Reply to text that is not a consent answer while consent is pending.
 pub fn consent_hint(lang: Lang) -> &'static str {
     lang.pick(
-        "Bitte tippen Sie oben eine Antwort an oder antworten Sie mit „ja“ oder „nein“.",
-        "Please vote in the poll above or reply with “yes” or “no”.",
+        "Bitte tippen Sie oben eine Antwort an oder schreiben Sie „ja“ oder „nein“.",
+        "Please tap an answer above or reply with “yes” or “no”.",
     )
 }
 
@@ -175,8 +176,8 @@ pub fn question_not_needed(lang: Lang) -> &'static str {
 /// Before a question is asked again because an answer could not be decrypted.
 pub fn reask(lang: Lang) -> &'static str {
     lang.pick(
-        "Ihre letzte Nachricht konnte ich leider nicht lesen (Verschlüsselung). Bitte beantworten Sie diese Frage noch einmal:",
-        "Sorry, I could not read your last message (encryption). Please answer this question again:",
+        "Ihre letzte Nachricht konnte ich leider nicht lesen. Bitte beantworten Sie diese Frage noch einmal:",
+        "Sorry, I could not read your last message. Please answer this question again:",
     )
 }
 
@@ -191,8 +192,8 @@ pub fn paused(lang: Lang) -> &'static str {
 /// Reply to a quote-reply or a thread message during a round: those are not answers.
 pub fn not_an_answer(lang: Lang) -> &'static str {
     lang.pick(
-        "Antworten als Zitat oder im Thread werden nicht gezählt. Bitte schreiben Sie Ihre Antwort als normale Nachricht oder wählen Sie sie in der Umfrage aus.",
-        "Quoted replies and thread messages are not counted. Please send your answer as a normal message or choose it in the poll.",
+        "Antworten als Zitat oder im Thread werden nicht gezählt. Bitte schreiben Sie Ihre Antwort als normale Nachricht oder tippen Sie sie oben an.",
+        "Quoted replies and thread messages are not counted. Please send your answer as a normal message or tap it above.",
     )
 }
 
@@ -258,8 +259,8 @@ pub fn help_heading(lang: Lang) -> &'static str {
 /// Last line of the help.
 pub fn help_footer(lang: Lang) -> &'static str {
     lang.pick(
-        "Befehle funktionieren auf Deutsch und Englisch. Antworten geben Sie, indem Sie eine Antwort antippen oder die Nummer schreiben.",
-        "Commands work in English and German. To answer, vote in the poll or type the number.",
+        "Befehle funktionieren auf Deutsch und Englisch. Zum Antworten tippen Sie eine Antwort an oder schreiben die Nummer. Freiwillige Fragen überspringen Sie mit „weiter“.",
+        "Commands work in English and German. To answer, tap an answer or type its number. To skip an optional question, send “skip”.",
     )
 }
 

@@ -4,7 +4,7 @@
 use super::*;
 use crate::survey::{SurveyDefaults, parse_str};
 
-const BASELINE: &str = include_str!("../../../surveys/pilot-baseline.toml");
+const BASELINE: &str = include_str!("../../../tests/fixtures/surveys/baseline-2025.toml");
 const GOOD_CSV: &[u8] = include_bytes!("../../../tests/fixtures/import/limesurvey-webex.csv");
 const BAD_CSV: &[u8] = include_bytes!("../../../tests/fixtures/import/malformed.csv");
 const MAPPING: &str = include_str!("../../../tests/fixtures/import/limesurvey-webex.toml");

@@ -166,12 +166,35 @@ pub(crate) fn respondents(survey: &Survey, records: Vec<AnswerRecord>) -> Vec<Re
                     answers[i] = to_answer(&questions[i], v);
                 }
             }
+            drop_not_asked(questions, &index, &mut answers);
             Respondent {
                 answers,
                 pseudonym: r.pseudonym,
             }
         })
         .collect()
+}
+
+/// Answers that contradict their condition (`show_if` answered otherwise, e.g. Webex ratings
+/// beside "I do not use Webex") count as missing, like the block the chat skipped: the chat
+/// never asks them, but an imported file could still carry them. A condition whose item has
+/// no answer at all keeps the answers: an import from an older questionnaire without the
+/// screening question still counts its ratings.
+fn drop_not_asked(
+    questions: &[Question],
+    index: &std::collections::HashMap<&str, usize>,
+    answers: &mut [Option<Answer>],
+) {
+    for (i, q) in questions.iter().enumerate() {
+        let Some(cond) = &q.show_if else { continue };
+        let given = index
+            .get(cond.item.as_str())
+            .and_then(|&t| answers.get(t))
+            .and_then(Option::as_ref);
+        if given.is_some() && !cond.is_met(given) {
+            answers[i] = None;
+        }
+    }
 }
 
 /// Completion counts and rates under the policy (rule 4 of `suppress`).
@@ -405,5 +428,94 @@ pub(crate) fn round_report(
             .map(|c| super::instruments::describe_column(c, policy))
             .collect(),
         comparisons: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::fixture::{generated_at, round, sus_answers};
+    use super::super::{Policy, build_report};
+    use crate::model::{AnswerRecord, AnswerValue};
+    use crate::survey::{SurveyDefaults, parse_str};
+
+    /// SUS about both systems, the Webex block behind "Do you use Webex?".
+    const SCREENED: &str = r#"
+id = "screened"
+title = { de = "T", en = "T" }
+intro = { de = "I", en = "I" }
+[[blocks]]
+type = "sus"
+id = "sus_bm"
+subject = "BundesMessenger"
+[[blocks]]
+type = "single"
+id = "uses_webex"
+text = { de = "Nutzen Sie Webex bei der Arbeit?", en = "Do you use Webex at work?" }
+options = [ { id = "yes", de = "Ja", en = "Yes" }, { id = "no", de = "Nein", en = "No" } ]
+[[blocks]]
+type = "sus"
+id = "sus_webex"
+subject = "Webex"
+show_if = { item = "uses_webex", values = ["yes"] }
+"#;
+
+    fn record(bm: f64, uses: Option<&str>, webex: Option<f64>) -> AnswerRecord {
+        let mut a = BTreeMap::new();
+        sus_answers("sus_bm", bm, &mut a);
+        if let Some(u) = uses {
+            a.insert("uses_webex".into(), AnswerValue::Choice(u.into()));
+        }
+        if let Some(w) = webex {
+            sus_answers("sus_webex", w, &mut a);
+        }
+        AnswerRecord {
+            survey_id: "screened".into(),
+            round: 1,
+            complete: true,
+            answers: a,
+            pseudonym: None,
+        }
+    }
+
+    #[test]
+    fn a_skipped_block_is_missing_not_a_low_rating() {
+        let survey =
+            parse_str("screened.toml", SCREENED, &SurveyDefaults::default()).expect("valid survey");
+        let mut input = round(1, 0, 0, 20);
+        input.responses = vec![
+            // Five rated Webex: 50, 60, 70, 80, 90 → mean 70.
+            record(80.0, Some("yes"), Some(50.0)),
+            record(80.0, Some("yes"), Some(60.0)),
+            record(80.0, Some("yes"), Some(70.0)),
+            record(80.0, Some("yes"), Some(80.0)),
+            record(80.0, Some("yes"), Some(90.0)),
+            // Two never use Webex: the chat skipped the block, nothing is stored.
+            record(80.0, Some("no"), None),
+            record(80.0, Some("no"), None),
+            // An imported row that says "no" and still carries ratings: they contradict
+            // the screening and count as missing.
+            record(80.0, Some("no"), Some(0.0)),
+            // An import from a questionnaire without the screening question keeps them.
+            record(80.0, None, Some(70.0)),
+        ];
+        let report =
+            build_report(&survey, vec![input], Policy::new(5), generated_at()).expect("report");
+        let r = &report.rounds[0];
+        let sus = |block: &str| {
+            r.instruments
+                .iter()
+                .find(|i| i.key.block == block)
+                .unwrap_or_else(|| panic!("no {block}"))
+        };
+        assert_eq!(sus("sus_bm").n.value(), Some(&9));
+        assert_eq!(sus("sus_webex").n.value(), Some(&6));
+        let m = sus("sus_webex").score.value().expect("published");
+        assert!((m.mean - 70.0).abs() < 1e-9, "{}", m.mean);
+        // The items count the same six people; the screening item all nine.
+        let item = |id: &str| r.items.iter().find(|i| i.id == id).expect("item");
+        assert_eq!(item("sus_webex.1").n.value(), Some(&6));
+        assert_eq!(item("uses_webex").n.value(), Some(&8));
     }
 }

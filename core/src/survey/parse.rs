@@ -261,7 +261,6 @@ const INSTRUMENT_EDIT_KEYS: &[&str] = &[
     "questions",
     "wording",
     "optional",
-    "show_if",
     "reverse",
     "order",
     "max_length",
@@ -471,8 +470,8 @@ fn parse_blocks(p: &mut Parser<'_, '_>, e: &Entry) -> (Vec<Block>, Vec<Question>
     }
     // id → where it was defined (block ids and custom item ids share one namespace).
     let mut ids: HashMap<String, IdSite> = HashMap::new();
-    // show_if conditions to resolve once every id is known: (question index, table).
-    let mut pending: Vec<(usize, Entry)> = Vec::new();
+    // show_if conditions to resolve once every id is known.
+    let mut pending: Vec<Pending> = Vec::new();
 
     for (n, node) in items.iter().enumerate() {
         let ctx0 = format!("block {}", n + 1);
@@ -498,6 +497,13 @@ fn parse_blocks(p: &mut Parser<'_, '_>, e: &Entry) -> (Vec<Block>, Vec<Question>
             };
             let count = qs.len();
             questions.extend(qs);
+            if let Some(s) = t.get("show_if") {
+                pending.push(Pending {
+                    questions: first..first + count,
+                    block: Some(block.id.clone()),
+                    entry: s.clone(),
+                });
+            }
             blocks.push(Block {
                 first_question: first,
                 question_count: count,
@@ -508,7 +514,11 @@ fn parse_blocks(p: &mut Parser<'_, '_>, e: &Entry) -> (Vec<Block>, Vec<Question>
                 continue;
             };
             if let Some(s) = show_if {
-                pending.push((first, s.clone()));
+                pending.push(Pending {
+                    questions: first..first + 1,
+                    block: None,
+                    entry: s,
+                });
             }
             blocks.push(Block {
                 id: q.id.clone(),
@@ -534,22 +544,41 @@ fn parse_blocks(p: &mut Parser<'_, '_>, e: &Entry) -> (Vec<Block>, Vec<Question>
     // Raw targets of every condition, for following chains when looking for cycles.
     let raw_targets: HashMap<String, String> = pending
         .iter()
-        .filter_map(|(qi, e)| {
-            let Kind::Table(t) = &e.value.kind else {
+        .filter_map(|c| {
+            let Kind::Table(t) = &c.entry.value.kind else {
                 return None;
             };
             let Kind::Str(target) = &t.get("item")?.value.kind else {
                 return None;
             };
-            Some((questions[*qi].id.clone(), target.clone()))
+            Some(
+                c.questions
+                    .clone()
+                    .map(|qi| (questions[qi].id.clone(), target.clone())),
+            )
         })
+        .flatten()
         .collect();
-    for (qi, entry) in pending {
-        if let Some(cond) = resolve_show_if(p, &questions, &ids, &raw_targets, qi, &entry) {
-            questions[qi].show_if = Some(cond);
+    for c in pending {
+        if let Some(cond) = resolve_show_if(p, &questions, &ids, &raw_targets, &c) {
+            // A block's condition holds for each of its items: the whole block is asked or
+            // skipped, never a part of it (a partial instrument has no score).
+            for qi in c.questions {
+                questions[qi].show_if = Some(cond.clone());
+            }
         }
     }
     (blocks, questions)
+}
+
+/// A `show_if` waiting for every id to be known: of one custom item, or of a whole
+/// instrument block (then it applies to each of the block's questions).
+struct Pending {
+    /// The questions the condition applies to (one for a custom item).
+    questions: Range<usize>,
+    /// The instrument block's id, if it is a block's condition.
+    block: Option<String>,
+    entry: Entry,
 }
 
 fn register_id(
@@ -613,9 +642,9 @@ fn parse_instrument_block(
         }
     }
     let allowed: &[&str] = if instr == Instrument::Seq {
-        &["type", "id", "subject", "task"]
+        &["type", "id", "subject", "task", "show_if"]
     } else {
-        &["type", "id", "subject"]
+        &["type", "id", "subject", "show_if"]
     };
     let others: Vec<Entry> = t
         .entries
@@ -961,11 +990,21 @@ fn resolve_show_if(
     questions: &[Question],
     ids: &HashMap<String, IdSite>,
     raw_targets: &HashMap<String, String>,
-    qi: usize,
-    entry: &Entry,
+    cond: &Pending,
 ) -> Option<ShowIf> {
-    let me = questions[qi].id.clone();
-    let ctx = format!("item `{me}`");
+    let qi = cond.questions.start;
+    let entry = &cond.entry;
+    let own: Vec<&str> = questions[cond.questions.clone()]
+        .iter()
+        .map(|q| q.id.as_str())
+        .collect();
+    let (me, ctx) = match &cond.block {
+        Some(b) => (b.clone(), format!("block `{b}`")),
+        None => (
+            questions[qi].id.clone(),
+            format!("item `{}`", questions[qi].id),
+        ),
+    };
     let t = table_of(&entry.value, &format!("{ctx}: `show_if`"), p.sink)?;
     check_keys(t, &["item", "values"], &format!("{ctx}: `show_if`"), p.sink);
     let Some(ie) = t.get("item") else {
@@ -980,11 +1019,27 @@ fn resolve_show_if(
     let span = &ie.value.span;
     let tq = questions.iter().position(|q| q.id == target);
     match (tq, ids.get(target)) {
+        _ if target == me && cond.block.is_some() => {
+            p.err(
+                span,
+                format!("{ctx}: `show_if` refers to the block itself"),
+                "refer to an item asked before the block, e.g. a `single` item \"Do you use …?\"",
+            );
+            return None;
+        }
         _ if target == me => {
             p.err(
                 span,
                 format!("{ctx}: `show_if` refers to the item itself"),
                 "refer to an item defined earlier in the survey",
+            );
+            return None;
+        }
+        _ if own.contains(&target) => {
+            p.err(
+                span,
+                format!("{ctx}: `show_if` refers to `{target}`, an item of the block itself"),
+                "a block is asked or skipped as a whole; refer to an item asked before the block, e.g. a `single` item \"Do you use …?\"",
             );
             return None;
         }
@@ -994,7 +1049,7 @@ fn resolve_show_if(
             let mut cur = target.to_owned();
             let mut cycle = false;
             while let Some(next) = raw_targets.get(&cur) {
-                if *next == me {
+                if *next == me || own.contains(&next.as_str()) {
                     chain.push(me.clone());
                     cycle = true;
                     break;

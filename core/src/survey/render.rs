@@ -119,8 +119,8 @@ fn how_to_answer(q: &Question, lang: Lang) -> String {
     if q.optional {
         s.push(' ');
         s.push_str(lang.pick(
-            "Diese Frage ist freiwillig – zum Überspringen „-“ oder „überspringen“ senden.",
-            "This question is optional – send “-” or “skip” to skip it.",
+            "Diese Frage ist freiwillig – zum Überspringen „weiter“ senden.",
+            "This question is optional – send “skip” to skip it.",
         ));
     }
     s
@@ -194,14 +194,19 @@ pub fn poll(q: &Question, progress: Progress, lang: Lang) -> Option<Poll> {
 pub fn intro(survey: &Survey, lang: Lang, deadline: Option<&str>) -> String {
     let n = survey.questions().len();
     let m = survey.estimated_minutes();
+    // With conditional questions (e.g. a block skipped by those who do not use a system)
+    // the count is an upper bound, and the intro says so.
+    let up_to = survey.questions().iter().any(|q| q.show_if.is_some());
     let head = match lang {
         Lang::De => format!(
-            "Neue Umfrage: {n} {}, ca. {m} {}",
+            "Neue Umfrage: {}{n} {}, ca. {m} {}",
+            if up_to { "bis zu " } else { "" },
             if n == 1 { "Frage" } else { "Fragen" },
             if m == 1 { "Minute" } else { "Minuten" }
         ),
         Lang::En => format!(
-            "New survey: {n} {}, about {m} {}",
+            "New survey: {}{n} {}, about {m} {}",
+            if up_to { "up to " } else { "" },
             if n == 1 { "question" } else { "questions" },
             if m == 1 { "minute" } else { "minutes" }
         ),
@@ -247,7 +252,10 @@ pub fn preview(survey: &Survey, lang: Lang) -> String {
             out.push_str(c.get(lang));
             out.push_str("\n\n");
         }
-        if let Some(cond) = &q.show_if {
+        // A block's condition is the same on each of its items: say it once, before the
+        // block's first item.
+        let same_as_before = i > 0 && qs[i - 1].show_if == q.show_if;
+        if let Some(cond) = q.show_if.as_ref().filter(|_| !same_as_before) {
             let pos = qs
                 .iter()
                 .position(|x| x.id == cond.item)
@@ -345,7 +353,7 @@ mod tests {
         };
         assert!(poll(&t, Progress { index: 1, total: 1 }, Lang::De).is_none());
         let s = question_text(&t, Progress { index: 1, total: 1 }, Lang::De);
-        assert!(s.contains("„-“ oder „überspringen“"), "{s}");
+        assert!(s.contains("zum Überspringen „weiter“ senden"), "{s}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ fn load(name: &str) -> Survey {
 fn shipped_surveys_are_valid_and_as_specified() {
     let report = validate_paths(&[root().join("surveys")], &defaults());
     assert!(report.is_ok(), "{report}");
-    assert_eq!(report.surveys.len(), 2);
+    assert_eq!(report.surveys.len(), 3);
 
     let b = load("pilot-baseline.toml");
     assert_eq!(b.id, "pilot-baseline");
@@ -61,18 +61,33 @@ fn shipped_surveys_are_valid_and_as_specified() {
         kinds,
         [
             "sus:BundesMessenger",
-            "sus:Webex",
             "ueq-s:BundesMessenger",
             "nps:BundesMessenger",
             "custom:obstacle",
-            "custom:useful"
         ]
     );
-    // 10 + 10 + 8 + 1 + 2 questions; both free-text questions optional.
-    assert_eq!(b.questions().len(), 31);
+    // 10 + 8 + 1 + 1 questions, the free text optional; at most 5 minutes (issue 16).
+    assert_eq!(b.questions().len(), 20);
     assert!(b.question("obstacle").is_some_and(|q| q.optional));
-    assert!(b.question("useful").is_some_and(|q| q.optional));
-    assert!(b.question("sus_webex.10").is_some());
+    assert!(b.estimated_minutes() <= 5, "{}", b.estimated_minutes());
+
+    // The Webex SUS is its own round, behind a screening question, with the SUS about
+    // BundesMessenger beside it so the report compares the two.
+    let w = load("webex-comparison.toml");
+    assert_eq!(w.schedule.start, crate::schedule::Start::Manual);
+    assert_eq!(w.questions().len(), 21);
+    assert!(w.estimated_minutes() <= 5, "{}", w.estimated_minutes());
+    assert!(w.question("sus_bm.1").is_some_and(|q| q.show_if.is_none()));
+    let cond = ShowIf {
+        item: "uses_webex".into(),
+        values: vec!["yes".into()],
+    };
+    assert!(
+        w.questions()
+            .iter()
+            .filter(|q| q.id.starts_with("sus_webex."))
+            .all(|q| q.show_if.as_ref() == Some(&cond))
+    );
     // Audience defaults to all pilot rooms.
     assert_eq!(b.audience, defaults().pilot_rooms);
 
@@ -92,6 +107,12 @@ fn shipped_surveys_are_valid_and_as_specified() {
     assert_eq!(time.to_string(), "10:00:00");
     assert_eq!(p.schedule.open_for.to_string(), "3 days");
     assert_eq!(p.schedule.reminders.len(), 2);
+    // The pulse begins after the baseline and ends with the pilot: both dates set once.
+    let crate::schedule::Start::Every { start, until, .. } = &p.schedule.start else {
+        panic!("pulse is recurring");
+    };
+    assert_eq!(start.to_string(), "2027-01-12");
+    assert_eq!(until.map(|d| d.to_string()).as_deref(), Some("2027-06-29"));
     assert_eq!(p.schedule.timezone.iana_name(), Some("Europe/Berlin"));
     let tasks: Vec<&str> = p
         .blocks
@@ -142,6 +163,12 @@ fn readme_example_is_valid() {
             item: "usage".into(),
             values: vec!["daily".into(), "weekly".into()]
         })
+    );
+    // The screened block: each Webex item behind "uses_webex = yes".
+    let w = s.question("sus_webex.10").expect("webex item");
+    assert_eq!(
+        w.show_if.as_ref().map(|c| c.item.as_str()),
+        Some("uses_webex")
     );
 }
 
@@ -239,19 +266,24 @@ fn preview_reads_like_the_chat() {
     );
     assert!(de.contains("Die folgenden Aussagen beziehen sich auf: BundesMessenger\n\nFrage 1/6 · BundesMessenger: Die Funktionen dieses Systems erfüllen meine Anforderungen.\n\n1 – Stimme überhaupt nicht zu\n2\n3\n4\n5\n6\n7 – Stimme voll zu\n\nAntworten Sie mit der Nummer (1–7)."), "{de}");
     assert!(de.contains("Aufgabe: Einen Anruf starten\n\nFrage 4/6 · BundesMessenger: Wie schwierig oder einfach war es insgesamt, die Aufgabe zu erledigen?"), "{de}");
-    assert!(de.contains("Frage 6/6: Möchten Sie uns noch etwas mitteilen?\n\nAntworten Sie mit einer Nachricht (höchstens 500 Zeichen). Diese Frage ist freiwillig – zum Überspringen „-“ oder „überspringen“ senden."), "{de}");
+    assert!(de.contains("Frage 6/6: Möchten Sie uns noch etwas mitteilen?\n\nAntworten Sie mit einer Nachricht (höchstens 500 Zeichen). Diese Frage ist freiwillig – zum Überspringen „weiter“ senden."), "{de}");
     assert!(
         de.trim_end()
             .ends_with("Danke! Ihre Antworten sind gespeichert. Die Ergebnisse gibt es nach dem Ende der Umfrage nur als Gesamtzahlen.")
     );
     let en = render::preview(&load("pilot-baseline.toml"), Lang::En);
     assert!(
-        en.starts_with("New survey: 31 questions, about 8 minutes"),
+        en.starts_with("New survey: 20 questions, about 5 minutes"),
         "{en}"
     );
-    assert!(en.contains("The following statements refer to: Webex\n\nQuestion 11/31 · Webex: I think that I would like to use this system frequently."), "{en}");
-    assert!(en.contains("Question 29/31 · BundesMessenger: How likely is it that you would recommend BundesMessenger to a colleague?\n\n0 – Not at all likely\n1\n"), "{en}");
-    assert!(en.contains("send “-” or “skip”"));
+    assert!(en.contains("Question 19/20 · BundesMessenger: How likely is it that you would recommend BundesMessenger to a colleague?\n\n0 – Not at all likely\n1\n"), "{en}");
+    let w = render::preview(&load("webex-comparison.toml"), Lang::En);
+    assert!(
+        w.starts_with("New survey: up to 21 questions, about 5 minutes"),
+        "{w}"
+    );
+    assert!(w.contains("The following statements refer to: Webex\n\n(Only if question 11 was answered with “Yes”.)\nQuestion 12/21 · Webex: I think that I would like to use this system frequently."), "{w}");
+    assert!(en.contains("send “skip” to skip it"));
 }
 
 #[test]
@@ -342,13 +374,17 @@ fn answers_flow_into_scores() {
     );
     assert_eq!(
         scores[1],
-        scoring::BlockScore::Sus {
-            block: "sus_webex".into(),
-            score: None
+        scoring::BlockScore::UeqS {
+            block: "ueq_bm".into(),
+            scores: scoring::UeqS {
+                pragmatic: None,
+                hedonic: None,
+                overall: None
+            }
         }
     );
     assert_eq!(
-        scores[3],
+        scores[2],
         scoring::BlockScore::Nps {
             block: "recommend_bm".into(),
             category: Some(scoring::NpsCategory::Passive)
@@ -425,4 +461,112 @@ proptest! {
             Err(ds) => prop_assert!(!ds.is_empty()),
         }
     }
+}
+
+/// A screening item and an instrument block behind it (issue 16, no forced ratings).
+pub(crate) const SCREENED: &str = r#"
+id = "screened"
+title = { de = "T", en = "T" }
+intro = { de = "I", en = "I" }
+[[blocks]]
+type = "sus"
+id = "sus_bm"
+subject = "BundesMessenger"
+[[blocks]]
+type = "single"
+id = "uses_webex"
+text = { de = "Nutzen Sie Webex bei der Arbeit?", en = "Do you use Webex at work?" }
+options = [ { id = "yes", de = "Ja", en = "Yes" }, { id = "no", de = "Nein", en = "No" } ]
+[[blocks]]
+type = "sus"
+id = "sus_webex"
+subject = "Webex"
+show_if = { item = "uses_webex", values = ["yes"] }
+[[blocks]]
+type = "nps"
+id = "recommend"
+subject = "BundesMessenger"
+"#;
+
+#[test]
+fn show_if_on_an_instrument_block_applies_to_each_of_its_items() {
+    let s = parse_str("screened.toml", SCREENED, &defaults()).expect("valid");
+    let cond = ShowIf {
+        item: "uses_webex".into(),
+        values: vec!["yes".into()],
+    };
+    let webex: Vec<&Question> = s
+        .questions()
+        .iter()
+        .filter(|q| q.id.starts_with("sus_webex."))
+        .collect();
+    assert_eq!(webex.len(), 10);
+    assert!(webex.iter().all(|q| q.show_if.as_ref() == Some(&cond)));
+    // The wording stays the published one, and nothing else is conditional.
+    assert_eq!(
+        webex[0].text,
+        load("pilot-baseline.toml").questions()[0].text
+    );
+    assert!(
+        s.questions()
+            .iter()
+            .filter(|q| !q.id.starts_with("sus_webex."))
+            .all(|q| q.show_if.is_none())
+    );
+    let no = Answer::Choice("no".into());
+    assert!(!s.is_shown(webex[3], |id| (id == "uses_webex").then_some(&no)));
+    // The intro's count is an upper bound; the preview names the condition once.
+    let de = render::preview(&s, Lang::De);
+    assert!(
+        de.starts_with("Neue Umfrage: bis zu 22 Fragen, ca. 5 Minuten"),
+        "{de}"
+    );
+    assert_eq!(de.matches("(Nur wenn Frage 11 mit „Ja“").count(), 1, "{de}");
+    let en = render::intro(&s, Lang::En, None);
+    assert!(
+        en.starts_with("New survey: up to 22 questions, about 5 minutes"),
+        "{en}"
+    );
+}
+
+#[test]
+fn show_if_on_instrument_blocks_is_checked_like_on_items() {
+    let with = |cond: &str| {
+        SCREENED.replace(
+            "show_if = { item = \"uses_webex\", values = [\"yes\"] }",
+            cond,
+        )
+    };
+    let first = |text: &str| match parse_str("s.toml", text, &defaults()) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(ds) => ds[0].to_string(),
+    };
+    let d = first(&with(
+        "show_if = { item = \"uses_webex\", values = [\"maybe\"] }",
+    ));
+    assert_eq!(
+        d,
+        "s.toml:18:44: error: block `sus_webex`: `show_if` value `maybe` is not an answer of `uses_webex` — use one of: yes, no"
+    );
+    let d = first(&with(
+        "show_if = { item = \"sus_webex.2\", values = [\"1\"] }",
+    ));
+    assert!(
+        d.contains(
+            "block `sus_webex`: `show_if` refers to `sus_webex.2`, an item of the block itself"
+        ),
+        "{d}"
+    );
+    let d = first(&with(
+        "show_if = { item = \"recommend.1\", values = [\"1\"] }",
+    ));
+    assert!(d.contains("block `sus_webex`: `show_if` refers to `recommend.1`, which comes later in the survey — move `recommend.1` before `sus_webex`"), "{d}");
+    let d = first(&with("show_if = { item = \"sus_bm\", values = [\"1\"] }"));
+    assert!(
+        d.contains("refers to block `sus_bm`, not to an item"),
+        "{d}"
+    );
+    // `optional` stays refused: a block is skipped as a whole or answered as a whole.
+    let d = first(&with("optional = true"));
+    assert!(d.contains("cannot be changed (`optional`)"), "{d}");
 }
