@@ -35,8 +35,9 @@
 //!
 //! **Pace.** One task works the queue, one request at a time: `löschen` jobs first and
 //! quickly ([`URGENT_PACE`]), the others at the lowest priority: only while the sender's
-//! outbox is empty and [`BACKGROUND_PACE`] apart, so a participant's next question never waits
-//! behind a redaction. [`Bot::redaction_turn`] is that one gate; the paced sender with
+//! outbox is empty (waiting at most [`OUTBOX_YIELD`] per request, since a message for a DM
+//! whose invite was never accepted stays pending) and [`BACKGROUND_PACE`] apart, so a
+//! participant's next question does not wait behind a redaction. [`Bot::redaction_turn`] is that one gate; the paced sender with
 //! priorities can take it over by routing these requests into its lowest lane.
 //!
 //! Clocks: the window compares the bot's clock with the homeserver's `origin_server_ts`;
@@ -69,6 +70,8 @@ pub(super) const BACKGROUND_PACE: Duration = Duration::from_millis(250);
 pub(super) const URGENT_PACE: Duration = Duration::from_millis(50);
 /// How often a background job looks whether the outbox has emptied.
 const OUTBOX_POLL: Duration = Duration::from_millis(200);
+/// Longest a background request waits for the outbox to empty.
+const OUTBOX_YIELD: Duration = Duration::from_secs(10);
 /// The queue's progress is written at most this often (a lost write only repeats a job).
 const PERSIST_EVERY: Duration = Duration::from_secs(5);
 /// Longest pause after a failed job.
@@ -257,7 +260,11 @@ impl Bot {
     /// priorities.)
     pub(super) async fn redaction_turn(&self, urgent: bool) {
         if !urgent {
+            // Messages that cannot go (a DM invite never accepted) stay pending for long:
+            // the cleaner yields to them for a while, not for ever.
+            let give_way_until = Instant::now() + OUTBOX_YIELD;
             while self.inner.metrics.outbox_pending.load(Ordering::Relaxed) > 0
+                && Instant::now() < give_way_until
                 && !self.inner.cancel.is_cancelled()
             {
                 tokio::time::sleep(OUTBOX_POLL).await;
