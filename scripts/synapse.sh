@@ -87,6 +87,19 @@ rc_room_creation: $rl
 rc_reports: $rl
 rc_user_directory: $rl
 rc_profile: $rl
+# Chat history (issue 15): retention policies are honoured, rooms with a short lifetime (the
+# tests' DMs) are purged every few seconds, the rest daily; redacted content is purged from the
+# database after a minute (docs/operations.md, "Chat history").
+retention:
+  enabled: true
+  allowed_lifetime_min: 1s
+  allowed_lifetime_max: 3650d
+  purge_jobs:
+    - longest_max_lifetime: 1h
+      interval: 5s
+    - shortest_max_lifetime: 1h
+      interval: 1d
+redaction_retention_period: 1m
 YAML
   cat > "$dir/log.config" <<YAML
 version: 1

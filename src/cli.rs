@@ -421,6 +421,9 @@ fn validate(flag: Option<&Path>, paths: Vec<PathBuf>) -> anyhow::Result<()> {
     };
     let report = crate::survey::validate_paths(&paths, &config.survey_defaults());
     if report.diagnostics.is_empty() {
+        for w in config.chat_history_warnings(&report.surveys) {
+            println!("warning: {w}");
+        }
         for s in &report.surveys {
             println!(
                 "{}: survey `{}` OK ({} questions)",

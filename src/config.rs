@@ -79,7 +79,7 @@ pub struct Config {
 }
 
 /// The built-in German data-protection notice, a template: `{controller}`, `{contact}`,
-/// `{min_group_size}` and `{retention_days}` are filled in from the config.
+/// `{min_group_size}`, `{retention_days}` and `{chat_history}` are filled in from the config.
 pub const DEFAULT_NOTICE_DE: &str = include_str!("../docs/notice.de.txt");
 /// The built-in English data-protection notice (the same template).
 pub const DEFAULT_NOTICE_EN: &str = include_str!("../docs/notice.en.txt");
@@ -113,6 +113,7 @@ fn notice(
     raw: &raw::Notice,
     min_group_size: u32,
     retention_days: u32,
+    privacy: &PrivacyConfig,
 ) -> (crate::conversation::Notice, bool) {
     let fill = |template: &str, i: usize| {
         template
@@ -128,6 +129,10 @@ fn notice(
             )
             .replace("{min_group_size}", &min_group_size.to_string())
             .replace("{retention_days}", &retention_days.to_string())
+            .replace(
+                "{chat_history}",
+                &chat_history_sentence(privacy, if i == 0 { Lang::De } else { Lang::En }),
+            )
     };
     let de = raw.de.as_deref().unwrap_or(DEFAULT_NOTICE_DE);
     let en = raw.en.as_deref().unwrap_or(DEFAULT_NOTICE_EN);
@@ -247,6 +252,33 @@ impl StoreConfig {
 }
 
 impl Config {
+    /// Surveys whose rounds stay open longer than `privacy.chat_history_lifetime` (in
+    /// `"retention"` mode): the homeserver would purge a round's questions before a late
+    /// participant answers them. Allowed (a shorter lifetime keeps less), but named with
+    /// the key and the survey so the operator can lengthen it.
+    pub fn chat_history_warnings<'a>(
+        &self,
+        surveys: impl IntoIterator<Item = &'a crate::survey::Survey>,
+    ) -> Vec<String> {
+        let Some(life) = self.privacy.dm_retention() else {
+            return Vec::new();
+        };
+        let life_secs = i64::try_from(life.as_secs()).unwrap_or(i64::MAX);
+        surveys
+            .into_iter()
+            .filter(|s| s.schedule.open_for.nominal_minutes().saturating_mul(60) >= life_secs)
+            .map(|s| {
+                format!(
+                    "privacy.chat_history_lifetime ({}) is not longer than the rounds of survey `{}` stay open ({} minutes, {}): the homeserver purges questions before late participants answer them; set it longer than the longest open_for",
+                    lifetime_words(life, Lang::En),
+                    s.id,
+                    s.schedule.open_for.nominal_minutes(),
+                    s.file
+                )
+            })
+            .collect()
+    }
+
     /// The defaults survey files inherit from this config.
     pub fn survey_defaults(&self) -> crate::survey::SurveyDefaults {
         crate::survey::SurveyDefaults {
@@ -272,6 +304,136 @@ pub struct PrivacyConfig {
     pub min_group_size: u32,
     /// Raw answers are deleted this many days after their round closed.
     pub retention_days: u32,
+    /// How the answers in the participants' direct chats leave the homeserver.
+    pub chat_history: ChatHistory,
+    /// `privacy.chat_history_lifetime`: with `"retention"`, how long after it was sent the
+    /// homeserver purges a message of a participant's direct chat.
+    pub chat_history_lifetime: std::time::Duration,
+}
+
+impl PrivacyConfig {
+    /// The `m.room.retention` lifetime every DM carries, if the mode sets one.
+    pub fn dm_retention(&self) -> Option<std::time::Duration> {
+        (self.chat_history == ChatHistory::Retention).then_some(self.chat_history_lifetime)
+    }
+}
+
+/// `privacy.chat_history`: what happens to the answers in a participant's direct chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChatHistory {
+    /// `"retention"` (default): every DM carries a retention policy (`m.room.retention`,
+    /// MSC1763); a homeserver with retention enabled purges each message
+    /// `chat_history_lifetime` after it was sent.
+    #[default]
+    Retention,
+    /// `"redact"`: the bot redacts a participant's messages of a round once they finished
+    /// it, at the latest when it closes.
+    Redact,
+    /// `"keep"`: the messages stay until the participant deletes them.
+    Keep,
+}
+
+impl ChatHistory {
+    /// The value as written in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatHistory::Retention => "retention",
+            ChatHistory::Redact => "redact",
+            ChatHistory::Keep => "keep",
+        }
+    }
+
+    /// Reads the config value; `None` for anything else.
+    pub fn parse(s: &str) -> Option<ChatHistory> {
+        match s {
+            "retention" => Some(ChatHistory::Retention),
+            "redact" => Some(ChatHistory::Redact),
+            "keep" => Some(ChatHistory::Keep),
+            _ => None,
+        }
+    }
+}
+
+/// Default of `privacy.chat_history_lifetime`.
+const DEFAULT_CHAT_HISTORY_LIFETIME: &str = "30 days";
+/// Longest `privacy.chat_history_lifetime` (what `retention_days` allows too).
+const MAX_CHAT_HISTORY_SECS: u64 = 3650 * 86_400;
+
+/// Reads a lifetime such as "30 days", "12 hours", "90 minutes" or "20 seconds" (also
+/// "30d", "12h", "90min", "20s" and the German unit names).
+fn parse_lifetime(s: &str) -> Option<std::time::Duration> {
+    let s = s.trim().to_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let unit = match unit.trim() {
+        "s" | "sec" | "secs" | "second" | "seconds" | "sekunde" | "sekunden" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" | "minuten" => 60,
+        "h" | "hour" | "hours" | "stunde" | "stunden" => 3600,
+        "d" | "day" | "days" | "tag" | "tage" => 86_400,
+        "w" | "week" | "weeks" | "woche" | "wochen" => 7 * 86_400,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(n.checked_mul(unit)?))
+}
+
+/// A lifetime as a participant reads it: "30 Tage" / "30 days", in the largest whole unit.
+pub fn lifetime_words(d: std::time::Duration, lang: Lang) -> String {
+    let secs = d.as_secs();
+    let units: [(u64, [&str; 4]); 4] = [
+        (86_400, ["Tag", "Tage", "day", "days"]),
+        (3600, ["Stunde", "Stunden", "hour", "hours"]),
+        (60, ["Minute", "Minuten", "minute", "minutes"]),
+        (1, ["Sekunde", "Sekunden", "second", "seconds"]),
+    ];
+    let (size, names) = units
+        .iter()
+        .find(|(size, _)| secs >= *size && secs.is_multiple_of(*size))
+        .copied()
+        .unwrap_or(units[3]);
+    let n = secs / size;
+    let name = match (lang, n == 1) {
+        (Lang::De, true) => names[0],
+        (Lang::De, false) => names[1],
+        (_, true) => names[2],
+        (_, false) => names[3],
+    };
+    format!("{n} {name}")
+}
+
+/// What the notice says about the chat history in each mode (`{chat_history}`).
+fn chat_history_sentence(privacy: &PrivacyConfig, lang: Lang) -> String {
+    let start = lang.pick(
+        "Ihre Antworten stehen auch als Nachrichten in diesem verschlüsselten Chat; das Bot-Konto, das die IT betreibt, kann ihn lesen.",
+        "your answers are also messages in this encrypted chat; the bot account, run by IT, can read it.",
+    );
+    let mode = match privacy.chat_history {
+        ChatHistory::Retention => {
+            let life = lifetime_words(privacy.chat_history_lifetime, lang);
+            lang.pick(
+                &format!("Der Server löscht jede Nachricht in diesem Chat {life} nach dem Senden."),
+                &format!("The server deletes every message in this chat {life} after it was sent."),
+            )
+            .to_owned()
+        }
+        ChatHistory::Redact => lang
+            .pick(
+                "Sobald Sie eine Runde beendet haben, spätestens wenn sie endet, entfernt der Bot Ihre Nachrichten dieser Runde aus dem Chat.",
+                "Once you have finished a round, at the latest when it ends, the bot removes your messages of that round from this chat.",
+            )
+            .to_owned(),
+        ChatHistory::Keep => lang
+            .pick(
+                "Die Nachrichten bleiben hier, bis Sie sie selbst löschen.",
+                "The messages stay here until you delete them yourself.",
+            )
+            .to_owned(),
+    };
+    let erase = lang.pick(
+        "„löschen“ entfernt Ihre Nachrichten hier sofort.",
+        "\"delete\" removes your messages here at once.",
+    );
+    format!("{start} {mode} {erase}")
 }
 
 /// `[metrics]`
@@ -426,6 +588,8 @@ mod raw {
     pub struct Privacy {
         pub min_group_size: Option<Spanned<i64>>,
         pub retention_days: Option<Spanned<i64>>,
+        pub chat_history: Option<Spanned<String>>,
+        pub chat_history_lifetime: Option<Spanned<String>>,
     }
 
     #[derive(Deserialize, Default)]
@@ -865,7 +1029,9 @@ impl Checker<'_> {
                 }
             },
         };
-        let (notice, notice_configured) = notice(&raw.notice, min_group_size, retention_days);
+        let privacy = self.privacy(&raw.privacy, min_group_size, retention_days);
+        let (notice, notice_configured) =
+            notice(&raw.notice, min_group_size, retention_days, &privacy);
         Some(Config {
             source: path.to_path_buf(),
             matrix: matrix?,
@@ -875,10 +1041,7 @@ impl Checker<'_> {
                 passphrase: passphrase?,
             },
             surveys: SurveysConfig { dir: surveys_dir },
-            privacy: PrivacyConfig {
-                min_group_size,
-                retention_days,
-            },
+            privacy,
             sync: SyncConfig {
                 timeline_limit,
                 timeout_secs,
@@ -995,6 +1158,54 @@ impl Checker<'_> {
             device_name: m.device_name.unwrap_or_else(|| "pulsebot".to_string()),
             device_trust,
         })
+    }
+
+    /// `[privacy]` with `chat_history` and its lifetime checked.
+    fn privacy(
+        &mut self,
+        p: &raw::Privacy,
+        min_group_size: u32,
+        retention_days: u32,
+    ) -> PrivacyConfig {
+        let chat_history = match &p.chat_history {
+            None => ChatHistory::default(),
+            Some(v) => ChatHistory::parse(v.get_ref()).unwrap_or_else(|| {
+                self.problem(
+                    "privacy.chat_history",
+                    Some(v.span()),
+                    format!(
+                        "`{}` is not a chat-history mode: use \"retention\" (default), \"redact\" or \"keep\"",
+                        v.get_ref()
+                    ),
+                );
+                ChatHistory::default()
+            }),
+        };
+        let default =
+            parse_lifetime(DEFAULT_CHAT_HISTORY_LIFETIME).expect("the default lifetime parses");
+        let chat_history_lifetime = match &p.chat_history_lifetime {
+            None => default,
+            Some(v) => match parse_lifetime(v.get_ref()) {
+                Some(d) if d.as_secs() >= 1 && d.as_secs() <= MAX_CHAT_HISTORY_SECS => d,
+                _ => {
+                    self.problem(
+                        "privacy.chat_history_lifetime",
+                        Some(v.span()),
+                        format!(
+                            "`{}` is not a lifetime from 1 second to 3650 days: write e.g. \"30 days\", \"12 hours\" or \"90 minutes\"",
+                            v.get_ref()
+                        ),
+                    );
+                    default
+                }
+            },
+        };
+        PrivacyConfig {
+            min_group_size,
+            retention_days,
+            chat_history,
+            chat_history_lifetime,
+        }
     }
 
     fn bot(&mut self, b: raw::Bot) -> Option<BotConfig> {
@@ -1240,6 +1451,147 @@ pilot_rooms = ["#pilot:localhost"]
         .expect("valid");
         assert!(c.notice_configured);
         assert_eq!(c.notice.de, "Hinweis der Stadt X");
+    }
+
+    #[test]
+    fn the_notice_says_what_the_chat_history_mode_does() {
+        let c = parse(GOOD).expect("valid");
+        assert_eq!(c.privacy.chat_history, ChatHistory::Retention);
+        assert_eq!(
+            c.privacy.dm_retention(),
+            Some(std::time::Duration::from_secs(30 * 86_400))
+        );
+        assert!(
+            c.notice.de.contains(
+                "Der Server löscht jede Nachricht in diesem Chat 30 Tage nach dem Senden."
+            ),
+            "{}",
+            c.notice.de
+        );
+        assert!(
+            c.notice.en.contains(
+                "The server deletes every message in this chat 30 days after it was sent."
+            ),
+            "{}",
+            c.notice.en
+        );
+        let with = |extra: &str| parse(&format!("{GOOD}\n[privacy]\n{extra}\n")).expect("valid");
+        let c = with("chat_history_lifetime = \"12 hours\"");
+        assert!(
+            c.notice.de.contains(" 12 Stunden nach dem Senden"),
+            "{}",
+            c.notice.de
+        );
+        let c = with("chat_history = \"redact\"");
+        assert_eq!(c.privacy.dm_retention(), None);
+        assert!(
+            c.notice
+                .de
+                .contains("entfernt der Bot Ihre Nachrichten dieser Runde")
+        );
+        assert!(
+            c.notice
+                .en
+                .contains("the bot removes your messages of that round")
+        );
+        let c = with("chat_history = \"keep\"");
+        assert_eq!(c.privacy.dm_retention(), None);
+        assert!(
+            c.notice
+                .de
+                .contains("Die Nachrichten bleiben hier, bis Sie sie selbst löschen.")
+        );
+        assert!(
+            c.notice
+                .en
+                .contains("The messages stay here until you delete them yourself.")
+        );
+        for mode in ["retention", "redact", "keep"] {
+            let c = with(&format!("chat_history = \"{mode}\""));
+            assert_eq!(c.privacy.chat_history.as_str(), mode);
+            assert!(
+                c.notice
+                    .de
+                    .contains("„löschen“ entfernt Ihre Nachrichten hier sofort.")
+            );
+            assert!(
+                c.notice
+                    .en
+                    .contains("\"delete\" removes your messages here at once.")
+            );
+            assert!(!c.notice.de.contains('{') && !c.notice.en.contains('{'));
+        }
+        let e = problem(&format!("{GOOD}\n[privacy]\nchat_history = \"purge\"\n"));
+        assert!(
+            e.contains("key `privacy.chat_history`: `purge` is not a chat-history mode"),
+            "{e}"
+        );
+        for bad in [
+            "\"0 days\"",
+            "\"3 fortnights\"",
+            "\"9999 days\"",
+            "\"days\"",
+        ] {
+            let e = problem(&format!(
+                "{GOOD}\n[privacy]\nchat_history_lifetime = {bad}\n"
+            ));
+            assert!(e.contains("key `privacy.chat_history_lifetime`"), "{e}");
+            assert!(e.contains(":11:"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_lifetime_shorter_than_a_round_is_open_is_named_with_its_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("s.toml");
+        std::fs::write(
+            &file,
+            "id = \"s\"\ntitle = { de = \"T\", en = \"T\" }\nintro = { de = \"I\", en = \"I\" }\n[schedule]\nmanual = true\nopen_for = \"3 days\"\n\n[[blocks]]\ntype = \"nps\"\nid = \"r\"\nsubject = \"X\"\n",
+        )
+        .expect("write");
+        let c = parse(&format!(
+            "{GOOD}\n[privacy]\nchat_history_lifetime = \"2 days\"\n"
+        ))
+        .expect("valid");
+        let report = crate::survey::validate_paths(&[file], &c.survey_defaults());
+        assert!(report.diagnostics.is_empty(), "{report}");
+        let w = c.chat_history_warnings(&report.surveys);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("privacy.chat_history_lifetime (2 days)"),
+            "{}",
+            w[0]
+        );
+        assert!(
+            w[0].contains("survey `s`") && w[0].contains("4320 minutes"),
+            "{}",
+            w[0]
+        );
+        let c = parse(&format!(
+            "{GOOD}\n[privacy]\nchat_history_lifetime = \"4 days\"\n"
+        ))
+        .expect("valid");
+        assert!(c.chat_history_warnings(&report.surveys).is_empty());
+        let c = parse(&format!(
+            "{GOOD}\n[privacy]\nchat_history = \"redact\"\nchat_history_lifetime = \"1 hour\"\n"
+        ))
+        .expect("valid");
+        assert!(
+            c.chat_history_warnings(&report.surveys).is_empty(),
+            "only retention purges"
+        );
+        assert_eq!(
+            lifetime_words(std::time::Duration::from_secs(1), Lang::De),
+            "1 Sekunde"
+        );
+        assert_eq!(
+            lifetime_words(std::time::Duration::from_secs(90), Lang::En),
+            "90 seconds"
+        );
+        assert_eq!(
+            lifetime_words(std::time::Duration::from_secs(7200), Lang::En),
+            "2 hours"
+        );
     }
 
     #[test]

@@ -14,11 +14,13 @@
 //! - `participant`: events in participants' direct chats → the conversation → the store.
 //! - `rounds`: audience, opening/reminding/closing rounds, the scheduler tick, status counts.
 //! - `outbox`: the sender that delivers queued messages at most once.
+//! - `history`: the chat history: redacting answers in the DMs (`[privacy] chat_history`).
 //! - `fake` (tests only): the in-memory port, and the fast tier's tests in `tests`.
 
 mod directory;
 #[cfg(test)]
 mod fake;
+mod history;
 mod outbox;
 mod participant;
 pub mod port;
@@ -82,6 +84,8 @@ struct Inner {
     commands_seen: Mutex<std::collections::VecDeque<OwnedEventId>>,
     /// The sender's workers, slots and wake-up.
     sender: outbox::Sender,
+    /// The queue of DMs whose messages are to be redacted.
+    history: history::Redactor,
     /// Set while a tick runs, so ticks never overlap.
     ticking: AtomicBool,
     options: RunOptions,
@@ -145,7 +149,12 @@ async fn run_tagged(
     options: RunOptions,
 ) -> anyhow::Result<()> {
     let surveys = load_surveys(&config)?;
-    for w in &config.warnings {
+    for w in config
+        .warnings
+        .iter()
+        .cloned()
+        .chain(config.chat_history_warnings(&surveys))
+    {
         warn!("{w}");
     }
     let lock = DataDirLock::acquire(&config.store.path)?;
@@ -473,6 +482,7 @@ impl Bot {
                 commands_seen: Mutex::new(std::collections::VecDeque::new()),
                 ticking: AtomicBool::new(false),
                 sender: outbox::Sender::new(),
+                history: history::Redactor::default(),
                 options,
                 directory,
                 store,
@@ -542,6 +552,10 @@ impl Bot {
         self.inner
             .tasks
             .spawn(async move { bot.sender_loop().await }.instrument(info_span!("sender")));
+        let bot = self.clone();
+        self.inner.tasks.spawn(
+            async move { bot.redaction_loop().await }.instrument(info_span!("chat_history")),
+        );
         let bot = self.clone();
         self.inner.tasks.spawn(
             async move {

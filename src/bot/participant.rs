@@ -240,6 +240,12 @@ impl Bot {
                 debug!("participant stopped");
             }
             Action::Erase { confirmation } => {
+                // Queued before the erasure drops the DM from the ledger: a crash between
+                // the two replays `löschen`, which queues the same job again.
+                if let Some(dm) = entry.dm_room.as_deref() {
+                    self.queue_redactions(vec![super::history::Job::erase(dm, &user, now)])
+                        .await?;
+                }
                 let (o, u) = (out(&confirmation), user.clone());
                 store.run(move |s| s.erase_participant(&u, now, &o)).await?;
                 debug!("participant's data erased on request");
@@ -409,6 +415,9 @@ impl Bot {
                         round = n,
                         "participant finished the round"
                     );
+                    // Their answers are final now: out of the DM (`"redact"` mode).
+                    self.redact_after_finish(room_id, &user, survey_id, n)
+                        .await?;
                 }
                 return Ok(!finished);
             }
@@ -548,7 +557,10 @@ impl Bot {
         if entry.erased || entry.dm_room.as_deref() != Some(old.as_str()) {
             return Ok(());
         }
-        let new = self.port().ensure_dm(user, None).await?;
+        let new = self
+            .port()
+            .ensure_dm(user, None, self.inner.config.privacy.dm_retention())
+            .await?;
         let (lang, new_id) = (entry.lang, new.to_string());
         let mut msgs = vec![conversation::Outgoing::text(
             conversation::Context::Hint,

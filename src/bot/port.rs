@@ -86,6 +86,46 @@ pub enum Redecrypted {
     StillUndecryptable,
 }
 
+/// What one event of a room's history is, as far as the chat-history cleaner needs to know
+/// (`bot::history`): never its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryKind {
+    /// A state event (membership, name, encryption, ...): never redacted.
+    State,
+    /// A redaction.
+    Redaction,
+    /// An event already redacted (its content is gone).
+    Redacted,
+    /// A text message (`m.room.message`, decrypted).
+    Text,
+    /// A poll start or end (the bot's questions; they carry no answer).
+    Poll,
+    /// Anything else: poll responses, reactions, files, events that could not be decrypted.
+    Other,
+}
+
+/// One event of a room's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEvent {
+    /// Its id.
+    pub event_id: OwnedEventId,
+    /// Who sent it.
+    pub sender: OwnedUserId,
+    /// When the homeserver received it (ms since the epoch, `origin_server_ts`).
+    pub ts_ms: i64,
+    /// What it is.
+    pub kind: HistoryKind,
+}
+
+/// A page of a room's history from the homeserver, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryPage {
+    /// The events, newest first.
+    pub events: Vec<HistoryEvent>,
+    /// Where the next (older) page starts; `None` at the room's beginning.
+    pub next: Option<String>,
+}
+
 /// What the bot asks of the homeserver.
 #[async_trait]
 pub trait MatrixPort: Send + Sync + 'static {
@@ -120,8 +160,29 @@ pub trait MatrixPort: Send + Sync + 'static {
     async fn known_joined_members(&self, room: &RoomId) -> Vec<OwnedUserId>;
 
     /// A usable encrypted direct chat with `user`: `known` if it still is one, else an
-    /// existing one, else a new one.
-    async fn ensure_dm(&self, user: &UserId, known: Option<&RoomId>) -> Result<OwnedRoomId>;
+    /// existing one, else a new one. With `retention`, a new DM carries that
+    /// `m.room.retention` lifetime from its creation request (no extra event), and a reused
+    /// DM gets it set once if it lacks it.
+    async fn ensure_dm(
+        &self,
+        user: &UserId,
+        known: Option<&RoomId>,
+        retention: Option<std::time::Duration>,
+    ) -> Result<OwnedRoomId>;
+
+    /// One page of `room`'s history as the homeserver has it (not a local cache), newest
+    /// first, starting at `from` (`None`: the newest event).
+    async fn history_page(
+        &self,
+        room: &RoomId,
+        from: Option<&str>,
+        limit: u32,
+    ) -> Result<HistoryPage>;
+
+    /// Redacts `event` in `room`, at most once: the transaction id is derived from the event,
+    /// so a redaction sent again after a crash is deduplicated by the homeserver. Errors are
+    /// [`Refused`] where the homeserver refused.
+    async fn redact(&self, room: &RoomId, event: &EventId) -> Result<()>;
 
     /// Resolves a room alias.
     async fn resolve_alias(&self, alias: &RoomAliasId) -> Result<OwnedRoomId>;

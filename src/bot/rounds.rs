@@ -157,6 +157,9 @@ impl Bot {
     async fn close_round(&self, survey: &Arc<Survey>, round: u32) -> anyhow::Result<String> {
         let now = self.now();
         let participants = self.inner.store.run(|s| s.participants()).await?;
+        // `"redact"` mode: everyone's job is written before the round closes.
+        self.redact_at_close(&participants, &survey.id, round, now)
+            .await?;
         let dms: BTreeMap<String, (String, crate::lang::Lang)> = participants
             .into_iter()
             .filter_map(|e| Some((e.user_id.clone(), (e.dm_room.clone()?, e.lang))))
@@ -323,7 +326,14 @@ impl Bot {
                     .as_ref()
                     .and_then(|e| e.dm_room.as_deref())
                     .and_then(|r| OwnedRoomId::try_from(r).ok());
-                let room = self.port().ensure_dm(user, known.as_deref()).await?;
+                let room = self
+                    .port()
+                    .ensure_dm(
+                        user,
+                        known.as_deref(),
+                        self.inner.config.privacy.dm_retention(),
+                    )
+                    .await?;
                 let lang = survey.default_lang;
                 let msgs = conversation::first_contact(&self.inner.config.notice, lang);
                 let room_id = room.to_string();
@@ -362,7 +372,14 @@ impl Bot {
                     .dm_room
                     .as_deref()
                     .and_then(|r| OwnedRoomId::try_from(r).ok());
-                let room = self.port().ensure_dm(user, known.as_deref()).await?;
+                let room = self
+                    .port()
+                    .ensure_dm(
+                        user,
+                        known.as_deref(),
+                        self.inner.config.privacy.dm_retention(),
+                    )
+                    .await?;
                 let room_id = room.to_string();
                 let (_, msgs) =
                     conversation::start(&self.round_view(survey, round, entry.lang).await?);

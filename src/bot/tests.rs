@@ -63,6 +63,8 @@ struct Harness {
     port: Arc<FakePort>,
     clock: Arc<ManualClock>,
     dir: tempfile::TempDir,
+    /// Appended to the test config (e.g. a `[privacy]` table).
+    extra: String,
 }
 
 impl Harness {
@@ -73,6 +75,16 @@ impl Harness {
 
     /// [`Harness::new`] with several surveys.
     async fn with_surveys(surveys: &[&str], members: &[&str], now: Timestamp) -> Harness {
+        Harness::with_config(surveys, members, now, "").await
+    }
+
+    /// [`Harness::with_surveys`] with `extra` appended to the bot's config.
+    async fn with_config(
+        surveys: &[&str],
+        members: &[&str],
+        now: Timestamp,
+        extra: &str,
+    ) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("password"), "bot password").expect("write");
         std::fs::write(dir.path().join("passphrase"), "store passphrase").expect("write");
@@ -87,11 +99,13 @@ impl Harness {
         port.add_room(&room(PILOT), &refs);
         port.add_room(&room(ADMIN_ROOM), &[&user(ADMIN)]);
         let clock = Arc::new(ManualClock::new(now));
+        port.set_clock(clock.clone());
         Harness {
-            running: Some(start(&dir, port.clone(), clock.clone()).await),
+            running: Some(start(&dir, port.clone(), clock.clone(), extra).await),
             port,
             clock,
             dir,
+            extra: extra.to_owned(),
         }
     }
 
@@ -108,13 +122,24 @@ impl Harness {
         let _ = tokio::time::timeout(Duration::from_secs(5), old.inner.tasks.wait()).await;
         // The store's handle must be gone before it opens again.
         drop(old);
-        self.running = Some(start(&self.dir, self.port.clone(), self.clock.clone()).await);
+        self.running = Some(
+            start(
+                &self.dir,
+                self.port.clone(),
+                self.clock.clone(),
+                &self.extra,
+            )
+            .await,
+        );
     }
 
     /// The participant says `text` in `room`.
     async fn say(&self, room: &RoomId, who: &UserId, text: &str) {
+        let id = event_id();
+        self.port
+            .note_incoming(room, who, &id, super::port::HistoryKind::Text);
         let ev = Inbound::Text {
-            event_id: event_id(),
+            event_id: id,
             sender: who.to_owned(),
             body: text.to_owned(),
         };
@@ -143,6 +168,8 @@ impl Harness {
         poll: &SentEvent,
         answers: &[&str],
     ) {
+        self.port
+            .note_incoming(room, who, &id, super::port::HistoryKind::Other);
         let ev = Inbound::PollResponse {
             event_id: id,
             sender: who.to_owned(),
@@ -191,12 +218,17 @@ fn survey_id(toml: &str) -> String {
 }
 
 /// A bot on the data in `dir`, running its background tasks.
-async fn start(dir: &tempfile::TempDir, port: Arc<FakePort>, clock: Arc<ManualClock>) -> Bot {
+async fn start(
+    dir: &tempfile::TempDir,
+    port: Arc<FakePort>,
+    clock: Arc<ManualClock>,
+    extra: &str,
+) -> Bot {
     let text = format!(
         "[matrix]\nhomeserver = \"http://127.0.0.1:9\"\nuser = \"@pulsebot:fake\"\npassword_file = \"password\"\n\n\
          [bot]\nadmins = [\"{ADMIN}\"]\npilot_rooms = [\"{PILOT}\"]\nadmin_room = \"{ADMIN_ROOM}\"\n\n\
          [store]\npath = \"store\"\npassphrase_file = \"passphrase\"\n\n\
-         [surveys]\ndir = \"surveys\"\n"
+         [surveys]\ndir = \"surveys\"\n{extra}\n"
     );
     let path = dir.path().join("config.toml");
     std::fs::write(&path, &text).expect("write config");
@@ -1203,3 +1235,6 @@ async fn who_does_not_use_webex_skips_its_block_and_the_webex_sus_counts_only_ra
     assert_eq!(sus["suppressed"], false, "{sus}");
     assert_eq!(sus["mean"], 50.0, "{sus}");
 }
+
+#[path = "history_tests.rs"]
+mod history;

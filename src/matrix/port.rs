@@ -7,12 +7,16 @@ use matrix_sdk::deserialized_responses::TimelineEventKind;
 use matrix_sdk::ruma::events::AnySyncTimelineEvent;
 use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::serde::Raw;
-use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId};
+use matrix_sdk::ruma::{
+    EventId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId,
+};
 use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
 
 use super::trust::{self, DeviceTrust};
 use super::{events, rooms, send};
-use crate::bot::port::{MatrixPort, Once, Redecrypted, Refusal, Refused, ReplyTo, Upload};
+use crate::bot::port::{
+    HistoryPage, MatrixPort, Once, Redecrypted, Refusal, Refused, ReplyTo, Upload,
+};
 use crate::conversation::Outgoing;
 
 /// The port over a logged-in client.
@@ -22,6 +26,8 @@ pub struct ClientPort {
     own: OwnedUserId,
     trust: DeviceTrust,
     look: rooms::DmLook,
+    /// DMs this process gave their retention policy (see [`rooms::RetentionSet`]).
+    retention_done: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<OwnedRoomId>>>,
 }
 
 impl ClientPort {
@@ -36,6 +42,7 @@ impl ClientPort {
             own,
             trust,
             look: rooms::DmLook::default(),
+            retention_done: Default::default(),
         })
     }
 
@@ -138,11 +145,39 @@ impl MatrixPort for ClientPort {
             .unwrap_or_default()
     }
 
-    async fn ensure_dm(&self, user: &UserId, known: Option<&RoomId>) -> Result<OwnedRoomId> {
-        Ok(rooms::ensure_dm(&self.client, user, known, &self.look)
-            .await?
-            .room_id()
-            .to_owned())
+    async fn ensure_dm(
+        &self,
+        user: &UserId,
+        known: Option<&RoomId>,
+        retention: Option<std::time::Duration>,
+    ) -> Result<OwnedRoomId> {
+        let retention = retention.map(|d| rooms::RetentionSet {
+            max_lifetime_ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            done: &self.retention_done,
+        });
+        Ok(
+            rooms::ensure_dm(&self.client, user, known, &self.look, retention)
+                .await?
+                .room_id()
+                .to_owned(),
+        )
+    }
+
+    async fn history_page(
+        &self,
+        room: &RoomId,
+        from: Option<&str>,
+        limit: u32,
+    ) -> Result<HistoryPage> {
+        rooms::history_page(&self.room(room)?, from, limit).await
+    }
+
+    async fn redact(&self, room: &RoomId, event: &EventId) -> Result<()> {
+        let room = self.room(room)?;
+        room.redact(event, None, Some(send::txn_id("redact", event.as_str())))
+            .await
+            .map_err(|e| send::send_error(e.into()))?;
+        Ok(())
     }
 
     async fn resolve_alias(&self, alias: &RoomAliasId) -> Result<OwnedRoomId> {

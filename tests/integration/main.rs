@@ -6,6 +6,7 @@
 mod cli;
 mod foundation;
 mod helpers;
+mod history;
 mod hostile;
 mod install;
 mod package;

@@ -112,8 +112,8 @@ pub fn already_stopped(lang: Lang) -> &'static str {
 /// The confirmation of `löschen`.
 pub fn deleted(lang: Lang) -> &'static str {
     lang.pick(
-        "Alles, was beim Bot noch mit Ihrer Person verknüpft war, ist gelöscht, und Sie erhalten keine Nachrichten mehr. Anonyme Antworten abgeschlossener Umfragen lassen sich niemandem zuordnen und bleiben in der Auswertung. Die Nachrichten in diesem Chat löschen Sie bei Bedarf selbst. Mit „start“ können Sie wieder teilnehmen.",
-        "Everything the bot still linked to you has been deleted, and you will get no more messages. Anonymous answers of finished surveys cannot be traced to anyone and stay in the results. You can delete the messages in this chat yourself. Send “start” to take part again.",
+        "Alles, was beim Bot noch mit Ihrer Person verknüpft war, ist gelöscht, und Sie erhalten keine Nachrichten mehr. Anonyme Antworten abgeschlossener Umfragen lassen sich niemandem zuordnen und bleiben in der Auswertung. Ihre Nachrichten in diesem Chat entfernt der Bot jetzt. Mit „start“ können Sie wieder teilnehmen.",
+        "Everything the bot still linked to you has been deleted, and you will get no more messages. Anonymous answers of finished surveys cannot be traced to anyone and stay in the results. The bot now removes your messages from this chat. Send “start” to take part again.",
     )
 }
 
