@@ -170,7 +170,17 @@ pub struct MatrixConfig {
     /// Whether the bot sets up secret storage and server-side key backup with a recovery key,
     /// so `pulsebot recover` can restore its identity after a lost data directory.
     pub recovery: bool,
+    /// `matrix.max_send_rate`: at most this many events per second from the bot (messages,
+    /// replies, redactions, new DMs), shared fairly across rooms (`bot::pace`).
+    /// default: 10
+    pub max_send_rate: f64,
 }
+
+/// Default of `matrix.max_send_rate` (events per second).
+pub const DEFAULT_MAX_SEND_RATE: f64 = 10.0;
+/// Bounds of `matrix.max_send_rate`: below one event in ten seconds a round stalls; above
+/// 1,000 it is no cap.
+const MAX_SEND_RATE_BOUNDS: (f64, f64) = (0.1, 1000.0);
 
 /// `matrix.device_trust`: which of a user's devices the bot trusts.
 ///
@@ -550,6 +560,7 @@ mod raw {
         pub recovery: Option<bool>,
         pub device_name: Option<String>,
         pub device_trust: Option<Spanned<String>>,
+        pub max_send_rate: Option<Spanned<f64>>,
     }
 
     #[derive(Deserialize)]
@@ -1149,6 +1160,25 @@ impl Checker<'_> {
                 DeviceTrust::default()
             }),
         };
+        let max_send_rate = match &m.max_send_rate {
+            None => DEFAULT_MAX_SEND_RATE,
+            Some(v) => {
+                let (min, max) = MAX_SEND_RATE_BOUNDS;
+                let r = *v.get_ref();
+                if r.is_finite() && (min..=max).contains(&r) {
+                    r
+                } else {
+                    self.problem(
+                        "matrix.max_send_rate",
+                        Some(v.span()),
+                        format!(
+                            "{r} is out of range: give the events per second the bot may send, from {min} to {max} (default {DEFAULT_MAX_SEND_RATE})"
+                        ),
+                    );
+                    DEFAULT_MAX_SEND_RATE
+                }
+            }
+        };
         Some(MatrixConfig {
             homeserver: homeserver?,
             user: user?,
@@ -1157,6 +1187,7 @@ impl Checker<'_> {
             recovery: m.recovery.unwrap_or(true),
             device_name: m.device_name.unwrap_or_else(|| "pulsebot".to_string()),
             device_trust,
+            max_send_rate,
         })
     }
 
@@ -1602,6 +1633,23 @@ pilot_rooms = ["#pilot:localhost"]
         let e = problem(&format!("{GOOD}\n[sync]\nbatch_ms = -1\n"));
         assert!(e.contains("sync.batch_ms"), "{e}");
         assert!(e.contains("out of range"), "{e}");
+    }
+
+    #[test]
+    fn max_send_rate_defaults_to_ten_and_is_checked() {
+        assert_eq!(parse(GOOD).expect("valid").matrix.max_send_rate, 10.0);
+        for (v, want) in [("2.5", 2.5), ("1000", 1000.0), ("0.1", 0.1), ("25", 25.0)] {
+            let text = GOOD.replace("[bot]", &format!("max_send_rate = {v}\n\n[bot]"));
+            assert_eq!(parse(&text).expect("valid").matrix.max_send_rate, want);
+        }
+        for v in ["0", "-3", "0.05", "1001", "nan", "inf"] {
+            let text = GOOD.replace("[bot]", &format!("max_send_rate = {v}\n\n[bot]"));
+            let e = problem(&text);
+            assert!(e.contains("key `matrix.max_send_rate`"), "{v}: {e}");
+            assert!(e.contains("from 0.1 to 1000"), "{v}: {e}");
+        }
+        let text = GOOD.replace("[bot]", "max_send_rate = \"fast\"\n\n[bot]");
+        assert!(problem(&text).contains("max_send_rate"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -34,6 +35,8 @@ pub struct BenchOptions {
     pub think_ms: u64,
     /// The bot's `sync.batch_ms`, if not its default.
     pub sync_batch_ms: Option<u64>,
+    /// The bot's `matrix.max_send_rate`, if not its default.
+    pub max_send_rate: Option<f64>,
 }
 
 fn step(msg: &str) {
@@ -115,8 +118,8 @@ impl BotChild {
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
     }
 
-    /// Waits until the bot has nothing left to send (after a close, every poll gets its
-    /// end): an empty outbox and no message sent for a few seconds.
+    /// Waits until the bot has nothing left to send (after a close, the polls still waiting
+    /// get their end): an empty outbox and no message sent for a few seconds.
     async fn wait_idle(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + WAIT;
         loop {
@@ -262,6 +265,7 @@ async fn start_echo(
     echo: &SimUser,
     participants: &[Arc<SimUser>],
     questions: usize,
+    sent: Sent,
 ) -> anyhow::Result<Vec<OwnedRoomId>> {
     use matrix_sdk::Room;
     use matrix_sdk::ruma::events::room::encrypted::OriginalSyncRoomEncryptedEvent;
@@ -280,37 +284,54 @@ async fn start_echo(
     let asked: Asked = Arc::default();
     let own = echo.user_id.clone();
     echo.client.add_event_handler({
-        let (asked, own) = (asked.clone(), own.clone());
+        let (asked, own, sent) = (asked.clone(), own.clone(), sent.clone());
         move |ev: OriginalSyncRoomMessageEvent, room: Room| {
-            echo_reply(asked.clone(), own.clone(), ev.sender, room, questions)
+            echo_reply(
+                asked.clone(),
+                own.clone(),
+                ev.sender,
+                room,
+                questions,
+                sent.clone(),
+            )
         }
     });
     echo.client
         .add_event_handler(move |ev: OriginalSyncRoomEncryptedEvent, room: Room| {
-            echo_reply(asked.clone(), own.clone(), ev.sender, room, questions)
+            echo_reply(
+                asked.clone(),
+                own.clone(),
+                ev.sender,
+                room,
+                questions,
+                sent.clone(),
+            )
         });
     Ok(rooms)
 }
 
 /// One echo round: a fresh echo client `name` opens a room with each participant, asks
 /// the first "question" and answers every answer at once; the participants answer after
-/// `think`. Returns the time from the first question to the last participant's thanks, and
-/// each participant's latencies.
+/// `think`. Returns the time from the first question to the last participant's thanks, each
+/// participant's latencies, and the events the echo sent per finished response.
 async fn echo_round(
     hs: &Homeserver,
     name: &str,
     users: &[Arc<SimUser>],
     q: usize,
     think: Duration,
-) -> anyhow::Result<(Duration, Vec<Vec<Duration>>)> {
+) -> anyhow::Result<(Duration, Vec<Vec<Duration>>, f64)> {
     let echo = SimUser::register(hs, name).await?;
-    let rooms = start_echo(&echo, users, q).await?;
+    let sent: Sent = Arc::default();
+    let rooms = start_echo(&echo, users, q, sent.clone()).await?;
     let since = Instant::now();
     let t = Instant::now();
     let kick_off = rooms.iter().map(|room| {
         let echo = &echo;
+        let sent = sent.clone();
         async move {
             echo.send_text(room, &format!("Frage 1/{q}")).await?;
+            sent.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
     });
@@ -330,8 +351,15 @@ async fn echo_round(
     let (kicked, answered) = tokio::join!(bounded(kick_off, users.len()), answering);
     kicked?;
     let latencies = answered?;
-    Ok((t.elapsed(), latencies))
+    let elapsed = t.elapsed();
+    // Replies still under way (none should be: the thanks is the last) have a moment.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let per_response = sent.load(Ordering::Relaxed) as f64 / users.len().max(1) as f64;
+    Ok((elapsed, latencies, per_response))
 }
+
+/// Events the echo client sent (successful sends).
+type Sent = Arc<std::sync::atomic::AtomicUsize>;
 
 /// Questions the echo has asked per room.
 type Asked = Arc<std::sync::Mutex<std::collections::HashMap<OwnedRoomId, usize>>>;
@@ -343,6 +371,7 @@ async fn echo_reply(
     sender: OwnedUserId,
     room: matrix_sdk::Room,
     questions: usize,
+    sent: Sent,
 ) {
     use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
     if sender == own {
@@ -370,6 +399,7 @@ async fn echo_reply(
                 .await
                 .is_ok()
             {
+                sent.fetch_add(1, Ordering::Relaxed);
                 return;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -525,10 +555,13 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
     std::fs::write(
         dir.join("config.toml"),
         format!(
-            "[matrix]\nhomeserver = \"{}\"\nuser = \"{bot_id}\"\n\n[bot]\nadmins = [\"{}\"]\n\
+            "[matrix]\nhomeserver = \"{}\"\nuser = \"{bot_id}\"\n{}\n[bot]\nadmins = [\"{}\"]\n\
              pilot_rooms = [\"#bench:localhost\", \"#bench-small:localhost\"]\n\n[store]\npath = \"store\"\n\n\
              [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\n[notice]\nde = \"Benchmark.\"\nen = \"Benchmark.\"\n{}",
             hs.url,
+            opts.max_send_rate
+                .map(|r| format!("max_send_rate = {r:?}\n"))
+                .unwrap_or_default(),
             admin.user_id,
             opts.sync_batch_ms
                 .map(|ms| format!("\n[sync]\nbatch_ms = {ms}\n"))
@@ -605,7 +638,7 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
         opts.participants, opts.questions
     ));
     let cpu0 = Cpu::now(synapse_pid, bot_pid);
-    let (echo_elapsed, _) =
+    let (echo_elapsed, _, echo_events) =
         echo_round(&hs, "echo", &users[..opts.participants], q, Duration::ZERO).await?;
     let echo_cpu = Cpu::now(synapse_pid, bot_pid)
         .since(cpu0)
@@ -622,7 +655,7 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
             think.as_millis()
         ));
         let name = format!("echo-lat{}", think.as_millis());
-        let (_, lat) =
+        let (_, lat, _) =
             echo_round(&hs, &name, &users[..opts.latency_participants], q, think).await?;
         let mut lat: Vec<Duration> = lat.into_iter().flatten().collect();
         lat.sort();
@@ -665,8 +698,18 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
     let sync_events = delta("pulsebot_sync_events_total ").unwrap_or(0.0);
     let sync_request = delta("pulsebot_sync_request_seconds_total ").unwrap_or(0.0);
     let sync_handling = delta("pulsebot_sync_handling_seconds_total ").unwrap_or(0.0);
+    // Events per finished response (issue 17): what the bot sent in this round, its second
+    // for every participant (the notice and consent went out in the warm-up), once nothing
+    // more is on its way (a poll end after the thanks would count), per participant; every
+    // one of them finished.
+    bot.wait_idle().await?;
+    let idle = bot.scrape().await?;
+    let round_events = metric(&idle, "pulsebot_messages_sent_total ").unwrap_or(0.0)
+        - metric(&before, "pulsebot_messages_sent_total ").unwrap_or(0.0);
+    let events_per_response = round_events / opts.participants.max(1) as f64;
     command("!pulse close round".into()).await?;
-    // Closing ends every poll of the round: let those messages go out before measuring.
+    // Closing ends the polls still waiting (none here: everyone finished) and may post a
+    // summary: let those go out before measuring.
     bot.wait_idle().await?;
 
     let mut latency = Vec::new();
@@ -709,14 +752,21 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
 
     println!();
     println!(
-        "pulsebot round benchmark ({} participants, {} questions; Synapse on 127.0.0.1)",
-        opts.participants, opts.questions
+        "pulsebot round benchmark ({} participants, {} questions, bot max_send_rate {}; Synapse on 127.0.0.1)",
+        opts.participants,
+        opts.questions,
+        opts.max_send_rate
+            .map_or_else(|| "10 (default)".to_owned(), |r| r.to_string())
     );
     println!(
         "  plain clients, same Synapse:       {baseline:.1} events/s ({events} encrypted messages, one per request)"
     );
     println!(
         "  echo client, same conversation:    {echo_rate:.1} answers/s (a bare client answering each message at once)"
+    );
+    println!(
+        "  events per finished response: {events_per_response:.1} (bot events sent in a round after the participant's first, {q} questions; target <= {}); echo client: {echo_events:.1}",
+        q + 3
     );
     println!(
         "  round throughput:                  {throughput:.1} answers/s ({events} answers in {:.1} s) = {:.2} of plain (target >= 0.7), {:.2} of echo",

@@ -39,6 +39,9 @@ enum Command {
         /// The bot's `sync.batch_ms` (default: the bot's default).
         #[arg(long)]
         sync_batch_ms: Option<u64>,
+        /// The bot's `matrix.max_send_rate` (events per second; default: the bot's, 10).
+        #[arg(long)]
+        max_send_rate: Option<f64>,
         /// Working folder (emptied first).
         #[arg(long, default_value = ".bench")]
         dir: PathBuf,
@@ -54,6 +57,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             latency_participants,
             think_ms,
             sync_batch_ms,
+            max_send_rate,
             dir,
         } => {
             let opts = pulsebot_sim::bench::BenchOptions {
@@ -62,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 latency_participants: latency_participants.min(participants),
                 think_ms,
                 sync_batch_ms,
+                max_send_rate,
             };
             pulsebot_sim::bench::run(&dir, &opts).await
         }

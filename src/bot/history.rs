@@ -37,8 +37,9 @@
 //! quickly ([`URGENT_PACE`]), the others at the lowest priority: only while the sender's
 //! outbox is empty (waiting at most [`OUTBOX_YIELD`] per request, since a message for a DM
 //! whose invite was never accepted stays pending) and [`BACKGROUND_PACE`] apart, so a
-//! participant's next question does not wait behind a redaction. [`Bot::redaction_turn`] is that one gate; the paced sender with
-//! priorities can take it over by routing these requests into its lowest lane.
+//! participant's next question does not wait behind a redaction. [`Bot::redaction_turn`] is
+//! that one gate; each redaction then also waits for a turn in the paced port's lowest class
+//! (`bot::pace`, `Class::Cleanup`), behind every message that is waiting to go.
 //!
 //! Clocks: the window compares the bot's clock with the homeserver's `origin_server_ts`;
 //! both must be set by NTP (a difference of more than a few seconds could leave the

@@ -14,6 +14,7 @@
 //! - `participant`: events in participants' direct chats → the conversation → the store.
 //! - `rounds`: audience, opening/reminding/closing rounds, the scheduler tick, status counts.
 //! - `outbox`: the sender that delivers queued messages at most once.
+//! - `pace`: every send waits its turn at `[matrix] max_send_rate`, fair across rooms.
 //! - `history`: the chat history: redacting answers in the DMs (`[privacy] chat_history`).
 //! - `fake` (tests only): the in-memory port, and the fast tier's tests in `tests`.
 
@@ -22,6 +23,7 @@ mod directory;
 mod fake;
 mod history;
 mod outbox;
+mod pace;
 mod participant;
 pub mod port;
 mod report;
@@ -472,8 +474,9 @@ impl Bot {
             directory::Directory::new(&config.bot.pilot_rooms, config.bot.admin_room.as_ref());
         Bot {
             inner: Arc::new(Inner {
+                // Every send waits for its turn at the configured rate (issue 17).
+                port: Arc::new(pace::PacedPort::new(port, config.matrix.max_send_rate)),
                 config,
-                port,
                 started: Instant::now(),
                 metrics: options.metrics.clone(),
                 contact_now: tokio::sync::Notify::new(),

@@ -225,7 +225,8 @@ async fn start(
     extra: &str,
 ) -> Bot {
     let text = format!(
-        "[matrix]\nhomeserver = \"http://127.0.0.1:9\"\nuser = \"@pulsebot:fake\"\npassword_file = \"password\"\n\n\
+        "[matrix]\nhomeserver = \"http://127.0.0.1:9\"\nuser = \"@pulsebot:fake\"\npassword_file = \"password\"\n\
+         max_send_rate = 1000\n\n\
          [bot]\nadmins = [\"{ADMIN}\"]\npilot_rooms = [\"{PILOT}\"]\nadmin_room = \"{ADMIN_ROOM}\"\n\n\
          [store]\npath = \"store\"\npassphrase_file = \"passphrase\"\n\n\
          [surveys]\ndir = \"surveys\"\n{extra}\n"
@@ -1234,6 +1235,82 @@ async fn who_does_not_use_webex_skips_its_block_and_the_webex_sus_counts_only_ra
     assert_eq!(sus["n"], 5, "{sus}");
     assert_eq!(sus["suppressed"], false, "{sus}");
     assert_eq!(sus["mean"], 50.0, "{sus}");
+}
+
+/// Answers every question of a `flow` round in `dm` from event `from` on (polls voted,
+/// numbers and text typed); returns the index of the thanks.
+async fn answer_flow_round(h: &Harness, dm: &RoomId, who: &UserId, from: usize) -> usize {
+    let (i, usage) = h.asked(dm, from, "usage").await;
+    h.vote(dm, who, &usage, &["daily"]).await;
+    let (i, features) = h.asked(dm, i + 1, "features").await;
+    h.vote(dm, who, &features, &["chat"]).await;
+    let (i, notify) = h.asked(dm, i + 1, "notify").await;
+    h.vote(dm, who, &notify, &["4"]).await;
+    let (i, _) = h.asked(dm, i + 1, "overall").await;
+    h.say(dm, who, "7").await;
+    let (i, task) = h.asked(dm, i + 1, "task.1").await;
+    h.vote(dm, who, &task, &["5"]).await;
+    let (i, _) = h.asked(dm, i + 1, "comment").await;
+    h.say(dm, who, "-").await;
+    h.port
+        .wait_for(dm, i + 1, "thanks", is_context(&Context::Thanks))
+        .await
+        .0
+}
+
+/// Issue 17: the bot's events per finished response, counted by the fake homeserver in a
+/// round after the participant's first (the notice and consent are once per participant):
+/// at most the questions plus 3, no poll ends. The SEQ item's task line travels in its
+/// question's event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_response_costs_at_most_questions_plus_three_events() {
+    let alice = user("@alice:fake");
+    let h = Harness::new(FLOW, &[alice.as_str()], at("2030-01-07T09:00:00Z")).await;
+    h.admin("!pulse start flow").await;
+    let (dm, from) = consent(&h, &alice).await;
+    let end_first = answer_flow_round(&h, &dm, &alice, from).await;
+    h.admin("!pulse close flow").await;
+    h.in_admin_room(
+        "the close reply",
+        |e| matches!(&e.what, Sent::Text(t) if t.contains("geschlossen")),
+    )
+    .await;
+    h.admin("!pulse start flow").await;
+    let (intro, _) = h
+        .port
+        .wait_for(&dm, end_first + 1, "round 2's intro", is_context(&Context::Intro))
+        .await;
+    let thanks = answer_flow_round(&h, &dm, &alice, intro + 1).await;
+    // Nothing more comes after the thanks (no poll end, no clean-up).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = h.port.sent(&dm);
+    assert_eq!(sent.len(), thanks + 1, "events after the thanks: {sent:#?}");
+    let round_two = &sent[intro..];
+    let questions = 6; // usage, features (shown after "daily"), notify, overall, task, comment
+    assert!(
+        round_two.len() <= questions + 3,
+        "{} events for {questions} questions: {round_two:#?}",
+        round_two.len()
+    );
+    assert!(
+        !round_two
+            .iter()
+            .any(|e| matches!(&e.what, Sent::Message(Outgoing::PollEnd { .. }))),
+        "a poll end in a finished round"
+    );
+    // A late vote on an answered poll of the finished round is refused politely and not
+    // counted.
+    let (_, usage) = h.asked(&dm, intro, "usage").await;
+    h.vote(&dm, &alice, &usage, &["rarely"]).await;
+    h.port
+        .wait_for(&dm, thanks + 1, "the closed reply", is_context(&Context::Closed))
+        .await;
+    let stored = answers_of(&h, "flow", 2).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].answers.get("usage"),
+        Some(&AnswerValue::Choice("daily".into()))
+    );
 }
 
 #[path = "history_tests.rs"]

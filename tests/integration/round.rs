@@ -537,3 +537,109 @@ async fn a_full_round_counts_what_participants_sent() {
     .collect();
     assert_eq!(stored, expected);
 }
+
+/// A bot message in `room` containing `text` that arrived after `since`.
+async fn said_after(
+    p: &SimUser,
+    bot: &OwnedUserId,
+    room: &OwnedRoomId,
+    since: std::time::Instant,
+    text: &str,
+) -> Received {
+    p.wait_for(WAIT, |m| {
+        m.sender == *bot && m.room_id == *room && m.at > since && m.body.contains(text)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the bot never said {text:?}: {e}"))
+}
+
+/// Answers a whole `flow` round in `dm` by typing (usage "weekly", so `features` is asked:
+/// six questions), waiting for each question after `since`; the thanks.
+async fn type_flow_round(
+    p: &SimUser,
+    bot: &OwnedUserId,
+    dm: &OwnedRoomId,
+    since: std::time::Instant,
+) -> Received {
+    let mut last = since;
+    for (i, answer) in ["2", "1 3", "4/5", "8", "5", "überspringen"]
+        .into_iter()
+        .enumerate()
+    {
+        let q = said_after(p, bot, dm, since, &format!("Frage {}/", i + 1)).await;
+        last = q.at;
+        p.send_text(dm, answer).await.expect("send");
+    }
+    said_after(p, bot, dm, last, "Danke").await
+}
+
+/// Issue 17, counted by the real homeserver: in a round after the participant's first, the
+/// bot's events in the DM from the intro on (the DM's history as Synapse returns it, every
+/// event type, state events aside) are at most the questions plus 3, and none is a poll end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_round_costs_the_homeserver_at_most_questions_plus_three_events() {
+    let Pilot { admin, alias, bot } = pilot_bot(hs(), "", "flow", FLOW_SURVEY).await;
+    let p = participant("again").await;
+    pilot_room(&admin, &bot.user_id, &alias, &[&p]).await;
+    let process = bot.start();
+    let control = room_with_bot(&admin, &bot).await;
+    let b = &bot.user_id;
+    let command = |text: &'static str| {
+        let (admin, room) = (&admin, control.room_id().to_owned());
+        async move {
+            let cmd = admin.send_text(&room, text).await.expect("send");
+            admin.wait_for_reply(&cmd, WAIT).await.expect("reply")
+        }
+    };
+    let t0 = std::time::Instant::now();
+    command("!pulse start flow").await;
+    let consent = consent_poll(&p, b).await;
+    let dm = consent.room_id.clone();
+    p.send_text(&dm, "ja").await.expect("send");
+    type_flow_round(&p, b, &dm, t0).await;
+    let closed = command("!pulse close flow").await;
+    assert!(closed.body.contains("geschlossen"), "{}", closed.body);
+
+    let second = std::time::Instant::now();
+    command("!pulse start flow").await;
+    let intro = said_after(&p, b, &dm, second, "Neue Umfrage").await;
+    type_flow_round(&p, b, &dm, second).await;
+    // Whatever the bot would still send for this response (poll ends, clean-up) has time
+    // to arrive.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let room = p.client.get_room(&dm).expect("the DM is known");
+    let mut from = None;
+    let mut kinds = Vec::new();
+    'pages: loop {
+        let mut options = matrix_sdk::room::MessagesOptions::backward();
+        options.from = from.take();
+        let page = room.messages(options).await.expect("the DM's history");
+        for ev in &page.chunk {
+            let v: serde_json::Value = ev.raw().deserialize_as().expect("an event");
+            if v.get("state_key").is_some() || v["sender"] != b.as_str() {
+                continue;
+            }
+            kinds.push(v["type"].as_str().unwrap_or_default().to_owned());
+            if v["event_id"] == intro.event_id.as_str() {
+                break 'pages;
+            }
+        }
+        match page.end {
+            Some(end) if !page.chunk.is_empty() => from = Some(end),
+            _ => panic!("round 2's intro is not in the DM's history"),
+        }
+    }
+    let questions = 6;
+    assert!(
+        kinds.len() <= questions + 3,
+        "{} bot events for {questions} questions: {kinds:?}",
+        kinds.len()
+    );
+    assert!(
+        !kinds.iter().any(|k| k.contains("poll.end")),
+        "a poll end in a finished round: {kinds:?}"
+    );
+    let (status, _) = process.stop().await;
+    assert!(status.success(), "bot exits cleanly");
+}

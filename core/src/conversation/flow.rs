@@ -35,6 +35,17 @@
 //! when a changed vote reveals a question. Always `1 ≤ i ≤ N`. The last question shown may
 //! read "9/10" when the answer to it hides the 10th: the thanks follows directly.
 //!
+//! # Ending polls (issue 17: light on the homeserver)
+//! Every event is work for the homeserver the pilot's staff chat on, so a round costs at most
+//! one event per question plus the intro and the thanks (a question's context line travels
+//! in its own event, see [`ask`]). A poll the participant answered gets no `poll.end`: in
+//! Element it keeps showing their vote. Finishing sends only the thanks, the closing message;
+//! a vote after it is refused with the "survey closed" line (the bot's `RoundFinished`). A
+//! round closed before the participant finished ends only the poll(s) of the question still
+//! waiting (one, or two after a reminder), so that question reads "ended" and nothing else
+//! invites a late vote; such a vote is refused with the same polite line. Until then a vote
+//! on an earlier poll of the open round still changes its answer.
+//!
 //! # Answers as stored
 //! [`to_value`]/[`from_value`] map `survey::Answer` ↔ `model::AnswerValue`:
 //! `Choice(id)` ↔ `Choice(id)`, `Multi(ids)` ↔ `Multi(ids)`, `Scale(u8)` ↔ `Number(i64)`,
@@ -68,22 +79,17 @@ pub struct Round<'a> {
     pub survey: &'a Survey,
     /// The participant's language (from the ledger).
     pub lang: Lang,
-    /// Whether finishing also ends the round's polls (`poll.end`, one event per poll).
-    /// The conversation state, and with it the poll ids, is deleted when the participant
-    /// finishes, so this is the last chance to end their polls.
-    pub end_polls_on_finish: bool,
     /// When the round closes, as the participant reads it ("Freitag, 12. Dezember, 16 Uhr"),
     /// named in the intro and the reminders.
     pub deadline: Option<String>,
 }
 
 impl<'a> Round<'a> {
-    /// A round of `survey` in `lang`, ending polls on finish.
+    /// A round of `survey` in `lang`.
     pub fn new(survey: &'a Survey, lang: Lang) -> Self {
         Round {
             survey,
             lang,
-            end_polls_on_finish: true,
             deadline: None,
         }
     }
@@ -360,19 +366,22 @@ pub fn progress(state: &ConversationState, survey: &Survey) -> Option<Progress> 
         .map(|i| progress_at(survey, &state.answers, i, state.current))
 }
 
-/// The messages that ask `q`: its context line (instrument subject, task), then the poll
-/// or, for free text, the plain question.
+/// The message that asks `q`: one event, the poll or, for free text, the plain question.
+/// A context line (instrument subject, task) goes in front of the question's text in the
+/// same event rather than in a message of its own: one event per question (see "Ending
+/// polls").
 fn ask(q: &Question, progress: Progress, lang: Lang) -> Vec<Outgoing> {
-    let mut out = Vec::with_capacity(2);
-    if let Some(c) = &q.context {
-        out.push(Outgoing::text(Context::Info(q.id.clone()), c.get(lang)));
-    }
     let context = Context::Question(q.id.clone());
-    match render::poll(q, progress, lang) {
-        Some(p) => out.push(Outgoing::Poll {
+    let lead = q.context.as_ref().map(|c| with_stop(c.get(lang)));
+    let led = |text: String| match &lead {
+        Some(l) => format!("{l}\n\n{text}"),
+        None => text,
+    };
+    let out = match render::poll(q, progress, lang) {
+        Some(p) => Outgoing::Poll {
             context,
             poll: PollStart {
-                question: p.question,
+                question: led(p.question),
                 answers: p
                     .answers
                     .into_iter()
@@ -383,22 +392,35 @@ fn ask(q: &Question, progress: Progress, lang: Lang) -> Vec<Outgoing> {
                     .collect(),
                 max_selections: p.max_selections,
                 disclosed: true,
-                fallback: p.fallback,
+                fallback: led(p.fallback),
             },
-        }),
-        None => out.push(Outgoing::text(
-            context,
-            render::question_text(q, progress, lang),
-        )),
-    }
-    out
+        },
+        None => Outgoing::text(context, led(render::question_text(q, progress, lang))),
+    };
+    vec![out]
 }
 
-/// Poll ends for every poll of the round.
-fn poll_ends(state: &ConversationState, lang: Lang) -> Vec<Outgoing> {
+/// A context line as the first sentence of a question: Element shows a poll's question as
+/// one heading, line breaks collapsed, so the line must end like a sentence.
+fn with_stop(line: &str) -> String {
+    let line = line.trim_end();
+    if line.ends_with(['.', '!', '?', ':']) {
+        line.to_owned()
+    } else {
+        format!("{line}.")
+    }
+}
+
+/// Poll ends for the polls of the question still waiting (the one asked last, and the
+/// same question asked again by a reminder), none for answered ones: see "Ending polls".
+fn poll_ends(state: &ConversationState, survey: &Survey, lang: Lang) -> Vec<Outgoing> {
+    let Some(waiting) = waiting(state, survey) else {
+        return Vec::new();
+    };
     state
         .polls
         .iter()
+        .filter(|(_, p)| p.item_id == waiting.id)
         .map(|(event_id, p)| Outgoing::PollEnd {
             context: Context::PollEnd(p.item_id.clone()),
             poll_event_id: event_id.clone(),
@@ -666,10 +688,9 @@ fn accept(
                 );
             }
             None => {
+                // The thanks is the one closing message: no poll is waiting, and answered
+                // polls are not ended (see "Ending polls").
                 outgoing.push(Outgoing::text(Context::Thanks, render::thanks(round.lang)));
-                if round.end_polls_on_finish {
-                    outgoing.extend(poll_ends(&next, round.lang));
-                }
                 finish = true;
             }
         }
@@ -781,11 +802,12 @@ pub fn resume(state: &ConversationState, round: &Round<'_>) -> Vec<Outgoing> {
     )
 }
 
-/// Messages for a participant whose round is closed before they finished: the round's
-/// polls ended, and a thank-you if they had answered anything (their answers are kept as a
-/// partial response by the bot's `close_round`). Read the state before closing the round.
+/// Messages for a participant whose round is closed before they finished: the poll still
+/// waiting for an answer ended (answered ones are not, see "Ending polls"), and a thank-you
+/// if they had answered anything (their answers are kept as a partial response by the bot's
+/// `close_round`). Read the state before closing the round.
 pub fn close(state: &ConversationState, round: &Round<'_>) -> Vec<Outgoing> {
-    let mut out = poll_ends(state, round.lang);
+    let mut out = poll_ends(state, round.survey, round.lang);
     if !state.answers.is_empty() {
         out.push(Outgoing::text(
             Context::Closed,

@@ -31,7 +31,9 @@ pub enum Context {
     Consent,
     /// The round's intro (`intro`).
     Intro,
-    /// A subject announcement or task shown before a question (`info:<item id>`).
+    /// A subject announcement or task shown before a question (`info:<item id>`). No longer
+    /// queued (issue 17: the line now leads the question's own event); still read back from
+    /// outboxes written before.
     Info(String),
     /// A question (`q:<item id>`): a poll to register after sending, or a text question.
     Question(String),

@@ -192,11 +192,12 @@ impl<'a> Sim<'a> {
     }
 }
 
-/// Parses "Frage 3/10:" / "Question 3/10:" at the start of a question.
+/// Parses "Frage 3/10:" / "Question 3/10:" at the start of a question's first line that
+/// has one (a context line may come first).
 fn progress_of(body: &str) -> Option<(usize, usize)> {
     let rest = body
-        .strip_prefix("Frage ")
-        .or_else(|| body.strip_prefix("Question "))?;
+        .lines()
+        .find_map(|l| l.strip_prefix("Frage ").or_else(|| l.strip_prefix("Question ")))?;
     let (frac, _) = rest.split_once(':')?;
     // "14/31 · Webex": the system an instrument item is about follows the numbers.
     let frac = frac.split(" · ").next()?;
@@ -226,12 +227,18 @@ fn pilot_baseline_round_by_poll_with_typed_numbers_and_text() {
         "Neue Umfrage: {n} Fragen, ca. {} Minuten",
         survey.estimated_minutes()
     )));
-    // The first SUS item comes with its subject announcement, as a poll.
-    assert!(matches!(sim.sent[1].context(), Context::Info(i) if i == "sus_bm.1"));
-    assert!(sim.sent[1].body().contains("BundesMessenger"));
-    let Outgoing::Poll { poll, .. } = &sim.sent[2] else {
+    // The first SUS item comes with its subject announcement in the same event, a poll.
+    assert!(matches!(sim.sent[1].context(), Context::Question(i) if i == "sus_bm.1"));
+    let Outgoing::Poll { poll, .. } = &sim.sent[1] else {
         panic!("choice questions are polls");
     };
+    assert!(
+        poll.question
+            .starts_with("Die folgenden Aussagen beziehen sich auf: BundesMessenger.\n\nFrage 1/"),
+        "{}",
+        poll.question
+    );
+    assert!(poll.fallback.starts_with("Die folgenden Aussagen"));
     assert_eq!(poll.answers.len(), 5);
     assert!(poll.disclosed && poll.max_selections == 1);
     assert!(poll.fallback.contains("\n1 – Stimme überhaupt nicht zu\n"));
@@ -275,17 +282,15 @@ fn pilot_baseline_round_by_poll_with_typed_numbers_and_text() {
         ))
     );
 
-    // Thanks, then every poll of the round ended.
-    let thanks_at = sim
-        .sent
-        .iter()
-        .position(|m| *m.context() == Context::Thanks)
-        .expect("thanks sent");
-    let ends = sim.sent[thanks_at + 1..]
-        .iter()
-        .filter(|m| matches!(m, Outgoing::PollEnd { .. }))
-        .count();
-    assert_eq!(ends, sim.polls.len());
+    // The thanks is the last message and the one closing message: answered polls get no
+    // end of their own (issue 17), so the round cost the intro, one event per question and
+    // the thanks.
+    assert_eq!(sim.sent.last().map(Outgoing::context), Some(&Context::Thanks));
+    assert!(
+        !sim.sent.iter().any(|m| matches!(m, Outgoing::PollEnd { .. })),
+        "a poll end after finishing"
+    );
+    assert_eq!(sim.sent.len(), n + 2);
     // Progress 1/N … N/N, one step at a time.
     let seen = sim.progress_seen();
     let want: Vec<(usize, usize)> = (1..=n).map(|i| (i, n)).collect();
@@ -305,14 +310,27 @@ fn pulse_round_in_english_with_context_lines() {
             sim.typed("6");
         }
     }
-    let infos = sim
+    // UMUX-Lite subject plus three SEQ tasks, each in front of its question's text in the
+    // question's own event, none as a message of its own.
+    assert!(
+        !sim.sent
+            .iter()
+            .any(|m| matches!(m.context(), Context::Info(_))),
+        "a context line in a message of its own"
+    );
+    let led: Vec<&str> = sim
         .sent
         .iter()
-        .filter(|m| matches!(m.context(), Context::Info(_)))
-        .count();
-    // UMUX-Lite subject plus three SEQ tasks.
-    assert_eq!(infos, 4);
-    assert!(sim.sent.iter().any(|m| m.body().contains("Sending a file")));
+        .filter(|m| matches!(m.context(), Context::Question(_)))
+        .filter(|m| m.body().starts_with("The following"))
+        .map(Outgoing::body)
+        .collect();
+    assert_eq!(led.len(), 4, "{led:?}");
+    assert!(
+        led.iter()
+            .any(|b| b.starts_with("The following question refers to: BundesMessenger – task: Sending a file.\n\nQuestion ")),
+        "{led:?}"
+    );
     assert_eq!(
         sim.answer("comment"),
         Some(&AnswerValue::Text("Works well 👍".into()))
@@ -643,19 +661,90 @@ fn remind_and_close_messages() {
     let survey = mini();
     let mut sim = Sim::new(&survey, Lang::En);
     let round = Round::new(&survey, Lang::En);
-    assert!(
-        close(&sim.state, &round)
-            .iter()
-            .all(|m| matches!(m, Outgoing::PollEnd { .. }))
-    );
+    let ended = |msgs: &[Outgoing]| -> Vec<String> {
+        msgs.iter()
+            .filter_map(|m| match m {
+                Outgoing::PollEnd { poll_event_id, .. } => Some(poll_event_id.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    // Nothing answered: the waiting poll ended, no thank-you.
+    let c = close(&sim.state, &round);
+    assert_eq!(ended(&c), vec![sim.poll_of("usage")]);
+    assert_eq!(c.len(), 1);
     sim.typed("1");
     let r = remind(&sim.state, &round);
     assert_eq!(*r[0].context(), Context::Reminder);
     assert!(matches!(r[1].context(), Context::Question(i) if i == "features"));
     assert_eq!(progress_of(r[1].body()).map(|p| p.0), Some(2));
+    // The reminder's poll asks the same question again.
+    sim.deliver(r);
+    // Only the polls of the waiting question end (both of them), not the answered one
+    // (issue 17: no clean-up storm at close), then one thank-you.
     let c = close(&sim.state, &round);
-    assert_eq!(c.len(), 3); // two polls ended, one thank-you
+    let want: Vec<String> = sim
+        .polls
+        .iter()
+        .filter(|(item, _)| item == "features")
+        .map(|(_, e)| e.clone())
+        .collect();
+    assert_eq!(want.len(), 2);
+    let mut got = ended(&c);
+    got.sort();
+    let mut want_sorted = want.clone();
+    want_sorted.sort();
+    assert_eq!(got, want_sorted);
+    assert!(!ended(&c).contains(&sim.poll_of("usage")));
+    assert_eq!(c.len(), 3); // two polls of the waiting question ended, one thank-you
     assert_eq!(*c[2].context(), Context::Closed);
+}
+
+/// Issue 17: in every round after the first (notice and consent are once per participant
+/// and come from `route`, not from here) a finished response costs at most the questions
+/// plus 3 events, whichever path the participant takes (polls or typed, a changed vote on
+/// an earlier poll, which still changes the answer while the round is open).
+#[test]
+fn a_finished_response_costs_at_most_questions_plus_three_events() {
+    for (name, lang) in [
+        ("pilot-baseline.toml", Lang::De),
+        ("pulse.toml", Lang::En),
+        ("pilot-baseline.toml", Lang::En),
+    ] {
+        let survey = load(name);
+        let mut sim = Sim::new(&survey, lang);
+        let mut asked = 0;
+        let mut changed = false;
+        while !sim.finished {
+            let item = sim.asked();
+            let q = survey.question(&item).cloned().expect("asked question exists");
+            asked += 1;
+            if asked == 3 && !changed {
+                // A changed vote on the first poll of the round: replaces that answer, and
+                // sends nothing.
+                let (first, _) = sim.polls[0].clone();
+                let before = sim.sent.len();
+                let s = sim.vote(&first, &["2"]);
+                assert_eq!(s.outcome, Outcome::Changed { item: first.clone() });
+                assert_eq!(sim.sent.len(), before);
+                assert_eq!(sim.answer(&first), Some(&AnswerValue::Choice("2".into())));
+                changed = true;
+            }
+            match &q.kind {
+                survey::QuestionKind::Text { .. } => sim.typed("-"),
+                survey::QuestionKind::Scale { .. } => sim.vote(&item, &["7"]),
+                _ => sim.vote(&item, &["3"]),
+            };
+        }
+        let questions = survey.questions().len();
+        assert_eq!(asked, questions, "{name}");
+        assert!(
+            sim.sent.len() <= questions + 3,
+            "{name}: {} events for {questions} questions",
+            sim.sent.len()
+        );
+        assert!(!sim.sent.iter().any(|m| matches!(m, Outgoing::PollEnd { .. })));
+    }
 }
 
 #[test]
@@ -1449,9 +1538,14 @@ fn webex_users_get_the_block_and_a_changed_mind_drops_it() {
     let survey = screened();
     let mut sim = Sim::new(&survey, Lang::En);
     sim.vote("uses_webex", &["yes"]);
-    // The block starts with its announcement, and every item names its system.
+    // The block starts with its announcement, in front of the first item's text in the
+    // same event (issue 17), and every item names its system.
+    let first = sim.sent.last().expect("the first Webex item");
+    assert!(matches!(first.context(), Context::Question(i) if i == "sus_webex.1"));
     assert!(
-        matches!(sim.sent.iter().rev().nth(1).map(Outgoing::context), Some(Context::Info(i)) if i == "sus_webex.1")
+        first.body().starts_with("The following") && first.body().contains("Webex"),
+        "{}",
+        first.body()
     );
     for item in 1..=3 {
         assert_eq!(sim.asked(), format!("sus_webex.{item}"));
