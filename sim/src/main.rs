@@ -42,6 +42,9 @@ enum Command {
         /// The bot's `matrix.max_send_rate` (events per second; default: the bot's, 10).
         #[arg(long)]
         max_send_rate: Option<f64>,
+        /// Also measure the bot with this many more direct chats (set up cheaply, unencrypted).
+        #[arg(long)]
+        rooms: Option<usize>,
         /// Working folder (emptied first).
         #[arg(long, default_value = ".bench")]
         dir: PathBuf,
@@ -58,6 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             think_ms,
             sync_batch_ms,
             max_send_rate,
+            rooms,
             dir,
         } => {
             let opts = pulsebot_sim::bench::BenchOptions {
@@ -67,6 +71,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 think_ms,
                 sync_batch_ms,
                 max_send_rate,
+                rooms,
             };
             pulsebot_sim::bench::run(&dir, &opts).await
         }

@@ -252,7 +252,12 @@ impl MatrixPort for PacedPort {
         self.inner.ensure_dm(user, known, retention).await
     }
 
-    async fn history_page(&self, room: &RoomId, from: Option<&str>, limit: u32) -> Result<HistoryPage> {
+    async fn history_page(
+        &self,
+        room: &RoomId,
+        from: Option<&str>,
+        limit: u32,
+    ) -> Result<HistoryPage> {
         self.inner.history_page(room, from, limit).await
     }
 

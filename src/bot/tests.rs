@@ -1286,7 +1286,12 @@ async fn a_finished_response_costs_at_most_questions_plus_three_events() {
     h.admin("!pulse start flow").await;
     let (intro, _) = h
         .port
-        .wait_for(&dm, end_first + 1, "round 2's intro", is_context(&Context::Intro))
+        .wait_for(
+            &dm,
+            end_first + 1,
+            "round 2's intro",
+            is_context(&Context::Intro),
+        )
         .await;
     let thanks = answer_flow_round(&h, &dm, &alice, intro + 1).await;
     // Nothing more comes after the thanks (no poll end, no clean-up).
@@ -1311,7 +1316,12 @@ async fn a_finished_response_costs_at_most_questions_plus_three_events() {
     let (_, usage) = h.asked(&dm, intro, "usage").await;
     h.vote(&dm, &alice, &usage, &["rarely"]).await;
     h.port
-        .wait_for(&dm, thanks + 1, "the closed reply", is_context(&Context::Closed))
+        .wait_for(
+            &dm,
+            thanks + 1,
+            "the closed reply",
+            is_context(&Context::Closed),
+        )
         .await;
     let stored = answers_of(&h, "flow", 2).await;
     assert_eq!(stored.len(), 1);

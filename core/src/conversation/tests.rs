@@ -195,9 +195,10 @@ impl<'a> Sim<'a> {
 /// Parses "Frage 3/10:" / "Question 3/10:" at the start of a question's first line that
 /// has one (a context line may come first).
 fn progress_of(body: &str) -> Option<(usize, usize)> {
-    let rest = body
-        .lines()
-        .find_map(|l| l.strip_prefix("Frage ").or_else(|| l.strip_prefix("Question ")))?;
+    let rest = body.lines().find_map(|l| {
+        l.strip_prefix("Frage ")
+            .or_else(|| l.strip_prefix("Question "))
+    })?;
     let (frac, _) = rest.split_once(':')?;
     // "14/31 · Webex": the system an instrument item is about follows the numbers.
     let frac = frac.split(" · ").next()?;
@@ -285,9 +286,14 @@ fn pilot_baseline_round_by_poll_with_typed_numbers_and_text() {
     // The thanks is the last message and the one closing message: answered polls get no
     // end of their own (issue 17), so the round cost the intro, one event per question and
     // the thanks.
-    assert_eq!(sim.sent.last().map(Outgoing::context), Some(&Context::Thanks));
+    assert_eq!(
+        sim.sent.last().map(Outgoing::context),
+        Some(&Context::Thanks)
+    );
     assert!(
-        !sim.sent.iter().any(|m| matches!(m, Outgoing::PollEnd { .. })),
+        !sim.sent
+            .iter()
+            .any(|m| matches!(m, Outgoing::PollEnd { .. })),
         "a poll end after finishing"
     );
     assert_eq!(sim.sent.len(), n + 2);
@@ -327,8 +333,9 @@ fn pulse_round_in_english_with_context_lines() {
         .collect();
     assert_eq!(led.len(), 4, "{led:?}");
     assert!(
-        led.iter()
-            .any(|b| b.starts_with("The following question refers to: BundesMessenger – task: Sending a file.\n\nQuestion ")),
+        led.iter().any(|b| b.starts_with(
+            "The following question refers to: BundesMessenger – task: Sending a file.\n\nQuestion "
+        )),
         "{led:?}"
     );
     assert_eq!(
@@ -717,7 +724,10 @@ fn a_finished_response_costs_at_most_questions_plus_three_events() {
         let mut changed = false;
         while !sim.finished {
             let item = sim.asked();
-            let q = survey.question(&item).cloned().expect("asked question exists");
+            let q = survey
+                .question(&item)
+                .cloned()
+                .expect("asked question exists");
             asked += 1;
             if asked == 3 && !changed {
                 // A changed vote on the first poll of the round: replaces that answer, and
@@ -725,7 +735,12 @@ fn a_finished_response_costs_at_most_questions_plus_three_events() {
                 let (first, _) = sim.polls[0].clone();
                 let before = sim.sent.len();
                 let s = sim.vote(&first, &["2"]);
-                assert_eq!(s.outcome, Outcome::Changed { item: first.clone() });
+                assert_eq!(
+                    s.outcome,
+                    Outcome::Changed {
+                        item: first.clone()
+                    }
+                );
                 assert_eq!(sim.sent.len(), before);
                 assert_eq!(sim.answer(&first), Some(&AnswerValue::Choice("2".into())));
                 changed = true;
@@ -743,7 +758,11 @@ fn a_finished_response_costs_at_most_questions_plus_three_events() {
             "{name}: {} events for {questions} questions",
             sim.sent.len()
         );
-        assert!(!sim.sent.iter().any(|m| matches!(m, Outgoing::PollEnd { .. })));
+        assert!(
+            !sim.sent
+                .iter()
+                .any(|m| matches!(m, Outgoing::PollEnd { .. }))
+        );
     }
 }
 

@@ -20,7 +20,13 @@ use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
 
 use crate::sim::{Homeserver, SimUser};
 
+mod ping;
+mod rooms;
+
 const WAIT: Duration = Duration::from_secs(300);
+
+/// Messages of the plain user with the bot idle.
+const PINGS: usize = 100;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -37,6 +43,8 @@ pub struct BenchOptions {
     pub sync_batch_ms: Option<u64>,
     /// The bot's `matrix.max_send_rate`, if not its default.
     pub max_send_rate: Option<f64>,
+    /// Direct chats to add for the many-rooms figures (none: skipped).
+    pub rooms: Option<usize>,
 }
 
 fn step(msg: &str) {
@@ -107,15 +115,88 @@ async fn pilot_room(
 struct BotChild {
     child: Child,
     metrics: String,
+    /// When the process was started.
+    started: Instant,
+    /// Its log (for errors).
+    log: std::path::PathBuf,
+}
+
+/// How the benchmark starts the bot (again, on the same data directory).
+struct BotLauncher {
+    config: std::path::PathBuf,
+    log: std::path::PathBuf,
+    password: String,
+    metrics: String,
+}
+
+impl BotLauncher {
+    fn spawn(&self) -> anyhow::Result<BotChild> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let child = Command::new(bot_binary()?)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("run")
+            .env("PULSEBOT_PASSWORD", &self.password)
+            .env(
+                "PULSEBOT_STORE_PASSPHRASE",
+                "benchmark passphrase, not secret",
+            )
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start the bot")?;
+        Ok(BotChild {
+            child,
+            metrics: self.metrics.clone(),
+            started: Instant::now(),
+            log: self.log.clone(),
+        })
+    }
 }
 
 impl BotChild {
-    fn peak_rss_kib(&self) -> Option<u64> {
+    /// A `/proc/PID/status` field in KiB.
+    fn status_kib(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    }
+
+    fn peak_rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    fn rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    /// Waits until `/health` answers 200 (the bot handled its first sync); the time since
+    /// the process started.
+    async fn wait_healthy(&mut self) -> anyhow::Result<Duration> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(resp) =
+                matrix_sdk::reqwest::get(format!("http://{}/health", self.metrics)).await
+                && resp.status().is_success()
+            {
+                return Ok(self.started.elapsed());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "the bot exited ({status}); its log is {}",
+                    self.log.display()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!("the bot did not sync within {WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits until the bot has nothing left to send (after a close, the polls still waiting
@@ -527,7 +608,7 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
     println!("    {baseline:.1} events/s");
 
     step("pilot rooms and the bot");
-    pilot_room(&admin, "bench", &bot_id, &users[..opts.participants]).await?;
+    let bench_room = pilot_room(&admin, "bench", &bot_id, &users[..opts.participants]).await?;
     pilot_room(
         &admin,
         "bench-small",
@@ -568,24 +649,13 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
                 .unwrap_or_default()
         ),
     )?;
-    let log = std::fs::File::create(dir.join("bot.log"))?;
-    let child = Command::new(bot_binary()?)
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .arg("run")
-        .env("PULSEBOT_PASSWORD", &bot_password)
-        .env(
-            "PULSEBOT_STORE_PASSPHRASE",
-            "benchmark passphrase, not secret",
-        )
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .context("cannot start the bot")?;
-    let mut bot = BotChild {
-        child,
+    let launcher = BotLauncher {
+        config: dir.join("config.toml"),
+        log: dir.join("bot.log"),
+        password: bot_password.clone(),
         metrics: format!("127.0.0.1:{metrics_port}"),
     };
+    let mut bot = launcher.spawn()?;
     let control = admin.create_encrypted_room("admin", &[&bot_id]).await?;
     let deadline = Instant::now() + WAIT;
     while admin
@@ -640,9 +710,8 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
     let cpu0 = Cpu::now(synapse_pid, bot_pid);
     let (echo_elapsed, _, echo_events) =
         echo_round(&hs, "echo", &users[..opts.participants], q, Duration::ZERO).await?;
-    let echo_cpu = Cpu::now(synapse_pid, bot_pid)
-        .since(cpu0)
-        .line(echo_elapsed, events);
+    let echo_cpu_used = Cpu::now(synapse_pid, bot_pid).since(cpu0);
+    let echo_cpu = echo_cpu_used.line(echo_elapsed, events);
     let echo_rate = events as f64 / echo_elapsed.as_secs_f64();
     println!("    {echo_rate:.1} answers/s");
     // The same latency rounds as the bot's below, held by the echo: what the homeserver
@@ -662,8 +731,14 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
         echo_latency.push(lat);
     }
 
+    step("a plain user's messages in a room of their own, the bot idle");
+    let pingers = ping::Pingers::start(&hs).await?;
+    bot.wait_idle().await?;
+    let ping_idle = pingers.run(PINGS).await?;
+
     step(&format!(
-        "throughput: {} participants answer a {}-question round as fast as questions arrive",
+        "throughput: {} participants answer a {}-question round as fast as questions arrive, \
+         while the plain user chats on",
         opts.participants, opts.questions
     ));
     let before = bot.scrape().await?;
@@ -671,25 +746,44 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
     let since = Instant::now();
     let t = Instant::now();
     let cpu0 = Cpu::now(synapse_pid, bot_pid);
-    command("!pulse start round".into()).await?;
-    bounded(
-        users[..opts.participants].iter().zip(&dms).map(|(u, dm)| {
-            answer_round(
-                u.clone(),
-                bot_id.clone(),
-                dm.clone(),
-                q,
-                since,
-                Duration::ZERO,
-            )
-        }),
-        opts.participants,
-    )
-    .await?;
+    // The plain user chats from the start command until every participant has their first
+    // question: the round's start, when the bot sends the most at once.
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let all_started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let round = async {
+        command("!pulse start round".into()).await?;
+        bounded(
+            users[..opts.participants].iter().zip(&dms).map(|(u, dm)| {
+                let (started, all_started) = (started.clone(), all_started.clone());
+                let (u, bot_id, dm) = (u.clone(), bot_id.clone(), dm.clone());
+                let participants = opts.participants;
+                async move {
+                    u.wait_for(WAIT, |m| {
+                        m.sender == bot_id
+                            && m.room_id == dm
+                            && m.at >= since
+                            && m.body.contains("Frage 1/")
+                    })
+                    .await
+                    .context("the first question never came")?;
+                    if started.fetch_add(1, Ordering::Relaxed) + 1 == participants {
+                        all_started.store(true, Ordering::Relaxed);
+                    }
+                    answer_round(u, bot_id, dm, q, since, Duration::ZERO).await
+                }
+            }),
+            opts.participants,
+        )
+        .await
+    };
+    let (answered, ping_busy) =
+        tokio::join!(round, pingers.run_until(all_started.clone(), 10 * PINGS));
+    all_started.store(true, Ordering::Relaxed);
+    answered?;
+    let ping_busy = ping_busy?;
     let elapsed = t.elapsed();
-    let round_cpu = Cpu::now(synapse_pid, bot_pid)
-        .since(cpu0)
-        .line(elapsed, events);
+    let round_cpu_used = Cpu::now(synapse_pid, bot_pid).since(cpu0);
+    let round_cpu = round_cpu_used.line(elapsed, events);
     let throughput = events as f64 / elapsed.as_secs_f64();
     let scraped = bot.scrape().await?;
     let (round_handling, round_stored) = bot_samples(&bot, counts0).await?;
@@ -744,7 +838,31 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
         latency.push((think, lat, handling, stored));
     }
     let rss = bot.peak_rss_kib();
+    let room_figures = match opts.rooms {
+        Some(added) => {
+            step(&format!(
+                "{added} more direct chats: the bot stopped, rooms added, started twice"
+            ));
+            // Pilot rooms, the admin room and a DM per participant.
+            let before = 3 + opts.participants;
+            let (figures, last) = rooms::measure(
+                &hs,
+                bot,
+                || launcher.spawn(),
+                &admin,
+                &bench_room,
+                &bot_password,
+                before,
+                added,
+            )
+            .await?;
+            bot = last;
+            Some(figures)
+        }
+        None => None,
+    };
     drop(bot);
+    drop(pingers);
     // The clients stop syncing before their homeserver goes away.
     drop(users);
     drop(admin);
@@ -769,10 +887,28 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
         q + 3
     );
     println!(
-        "  round throughput:                  {throughput:.1} answers/s ({events} answers in {:.1} s) = {:.2} of plain (target >= 0.7), {:.2} of echo",
+        "  round throughput:                  {throughput:.1} answers/s ({events} answers in {:.1} s) = {:.2} of plain, {:.2} of echo (target >= 0.9 of echo)",
         elapsed.as_secs_f64(),
         throughput / baseline,
         throughput / echo_rate
+    );
+    let per_response = |c: Cpu| c.synapse / opts.participants.max(1) as f64;
+    println!(
+        "  homeserver CPU per finished response: {:.3} s; echo client: {:.3} s = {:.2} of echo (target <= 1.2)",
+        per_response(round_cpu_used),
+        per_response(echo_cpu_used),
+        per_response(round_cpu_used) / per_response(echo_cpu_used).max(1e-9)
+    );
+    let seen = |v: &[Duration]| p50_p99(v, 0, "messages");
+    println!(
+        "  plain user's message latency, bot idle:          {}",
+        seen(&ping_idle)
+    );
+    println!(
+        "  plain user's message latency, round starting:    {} = {:.2} of idle at p99 (target <= 1.5; {} participants getting their first question)",
+        seen(&ping_busy),
+        ms(percentile(&ping_busy, 0.99)) / ms(percentile(&ping_idle, 0.99)).max(1e-9),
+        opts.participants
     );
     println!("  CPU, plain clients:                {baseline_cpu}");
     println!("  CPU, echo:                         {echo_cpu}");
@@ -801,12 +937,13 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
         );
         let seen = |v: &[Duration]| p50_p99(v, 0, "samples");
         println!(
-            "    participant latency, answer -> next question: {} (target p99 <= 1000 ms)",
+            "    participant latency, answer -> next question: {}",
             seen(lat)
         );
         println!(
-            "    the same with the echo client:                {}",
-            seen(echo_lat)
+            "    the same with the echo client:                {} -> p99 {:.2} of echo (target <= 1.2)",
+            seen(echo_lat),
+            ms(percentile(lat, 0.99)) / ms(percentile(echo_lat, 0.99)).max(1e-9)
         );
         println!("    bot time per answer: {}", quantiles(handling));
         println!("      of which storing the answer: {}", quantiles(stored));
@@ -817,6 +954,37 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
             kib as f64 / 1024.0
         ),
         None => println!("  bot peak RSS: unavailable (no /proc)"),
+    }
+    if let Some(f) = room_figures {
+        let mib = |k: Option<u64>| {
+            k.map_or_else(
+                || "unavailable".to_owned(),
+                |k| format!("{:.1} MiB", k as f64 / 1024.0),
+            )
+        };
+        println!(
+            "  with {} more direct chats ({} rooms in all):",
+            f.added,
+            f.added + f.before
+        );
+        println!(
+            "    start to the first sync handled: {:.2} s the first time it sees them, {:.2} s on a restart (target <= 5 s)",
+            f.first_start.as_secs_f64(),
+            f.restart.as_secs_f64()
+        );
+        println!(
+            "    time per incremental sync: {:.2} ms with {} rooms, {:.2} ms with {} = {:.2}x (target <= 2x)",
+            ms(f.per_sync_before),
+            f.before,
+            ms(f.per_sync_after),
+            f.added + f.before,
+            ms(f.per_sync_after) / ms(f.per_sync_before).max(1e-9)
+        );
+        println!(
+            "    bot RSS after the restart: {}; peak of the first start: {} (target <= 200 MiB)",
+            mib(f.rss_kib),
+            mib(f.peak_first_kib)
+        );
     }
     if latency.iter().any(|(_, lat, _, _)| lat.is_empty()) {
         bail!("no latency samples");
