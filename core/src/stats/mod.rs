@@ -45,7 +45,7 @@ pub use report::{
     Moments, NpsCategories, Reading, Report, RoundReport, SCHEMA_VERSION, ScoreKey, UeqScale,
     Value,
 };
-pub use suppress::{Gated, Policy, Reason};
+pub use suppress::{Distributions, Gated, Policy, Reason};
 
 use compare::{Difference, paired, welch};
 use instruments::ScoreColumn;

@@ -373,7 +373,8 @@ proptest! {
         input.responses = people.iter().map(|p| record(&s, p)).collect();
         let [a, c, f, p] = counts;
         input.participation = Participation { audience: a + c + f + p, consented: c + f + p, finished: f, partial: p };
-        let policy = Policy::new(k).with_text(include_text);
+        // The cell rule: no cell of 1..k−1 people, published or derivable.
+        let policy = Policy::new(k).with_text(include_text).with_distributions(Distributions::Cell);
         let r = build_report(&s, vec![input], policy, fixture::generated_at())
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let k = u64::from(k);
@@ -442,6 +443,54 @@ proptest! {
             if comp.finished.value().is_some() { rows.push(vec![0.0, 1.0, 0.0, 0.0]); }
             if comp.partial.value().is_some() { rows.push(vec![0.0, 0.0, 1.0, 0.0]); }
             prop_assert_eq!(derivable_small_group(&atoms, &rows, k), None);
+        }
+    }
+}
+
+proptest! {
+    /// The group rule (`[privacy] distributions = "group"`, the default): a distribution is
+    /// published only when its group has at least k people (an item's n, an NPS block's n,
+    /// a round's audience), and every other figure still rests on at least k people.
+    #[test]
+    fn the_group_rule_shows_distributions_only_of_groups_of_k(
+        (k, people, counts) in arb_round(),
+    ) {
+        let s = fixture::survey();
+        let mut input = fixture::round(1, 0, 0, 0);
+        input.responses = people.iter().map(|p| record(&s, p)).collect();
+        let [a, c, f, p] = counts;
+        input.participation = Participation { audience: a + c + f + p, consented: c + f + p, finished: f, partial: p };
+        let r = build_report(&s, vec![input], Policy::new(k), fixture::generated_at())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let k = u64::from(k);
+        let round = &r.rounds[0];
+        for item in &round.items {
+            let published = item.counts.iter().any(|c| c.count.value().is_some());
+            if published {
+                prop_assert!(item.n.value().is_some_and(|n| *n >= k), "item {} counts with n < k", item.id);
+                prop_assert!(item.counts.iter().all(|c| c.count.value().is_some()), "item {}: a group is shown whole", item.id);
+            }
+        }
+        for inst in &round.instruments {
+            if inst.nps_categories.as_ref().is_some_and(|g| g.value().is_some()) {
+                prop_assert!(inst.n.value().is_some_and(|n| *n >= k));
+            }
+        }
+        let comp = &round.completion;
+        let shown = [&comp.consented, &comp.finished, &comp.partial].iter().any(|g| g.value().is_some());
+        if shown {
+            prop_assert!(a + c + f + p >= k, "participation shown for an audience below k");
+        }
+        if a + c + f + p >= k {
+            prop_assert!(comp.audience.value().is_some() && comp.consented.value().is_some()
+                && comp.finished.value().is_some() && comp.partial.value().is_some(),
+                "an audience of at least k shows all participation counts");
+        }
+        for fig in r.figures() {
+            let count = matches!(fig.name, "count" | "partial" | "finished" | "consented" | "promoters" | "passives" | "detractors");
+            if let (Ok(_), Some(b), false) = (&fig.value, fig.basis, count) {
+                prop_assert!(b >= k, "{fig:?} published with basis {b} < k = {k}");
+            }
         }
     }
 }
