@@ -877,15 +877,25 @@ impl Checker<'_> {
                     None
                 } else {
                     use std::os::unix::fs::PermissionsExt;
-                    if let Ok(m) = std::fs::metadata(&path)
-                        && m.permissions().mode() & 0o077 != 0
-                    {
-                        self.warnings.push(format!(
-                            "{key}: the secret file {} may be read by other users (mode {:04o}); run `chmod 600 {}`",
-                            path.display(),
-                            m.permissions().mode() & 0o7777,
-                            path.display()
-                        ));
+                    let mode = std::fs::metadata(&path).map_or(0, |m| m.permissions().mode());
+                    // Others may never read a secret, nor its group change it. Group read
+                    // stays allowed: the packaged layout shares the files with the
+                    // operators' group `pulsebot` (0640 root:pulsebot, docs/operations.md).
+                    if mode & 0o027 != 0 {
+                        self.problem(
+                            key,
+                            Some(file.span()),
+                            format!(
+                                "the secret file {} may be read or changed by other users \
+                                 (mode {:04o}); run `chmod 600 {}` (or `chmod 640` with the \
+                                 file's group the service's group, see docs/operations.md, \
+                                 \"Secrets\")",
+                                path.display(),
+                                mode & 0o7777,
+                                path.display()
+                            ),
+                        );
+                        return None;
                     }
                     Some(Secret(s.to_string()))
                 }
@@ -1742,6 +1752,12 @@ pilot_rooms = ["#pilot:localhost"]
         );
     }
 
+    /// Makes a test's secret file the bot's alone, as the loader requires.
+    fn private(p: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+
     fn passphrase_only() -> SecretOverrides {
         SecretOverrides {
             password: None,
@@ -1755,6 +1771,7 @@ pilot_rooms = ["#pilot:localhost"]
         let dir = tempfile::tempdir().expect("tempdir");
         let token = dir.path().join("token");
         std::fs::write(&token, "syt_abc\n").expect("write");
+        private(&token);
         let text = GOOD.replace(
             "[bot]",
             &format!("access_token_file = \"{}\"\n\n[bot]", token.display()),
@@ -1773,6 +1790,7 @@ pilot_rooms = ["#pilot:localhost"]
         let dir = tempfile::tempdir().expect("tempdir");
         for name in ["token", "pw"] {
             std::fs::write(dir.path().join(name), "x").expect("write");
+            private(&dir.path().join(name));
         }
         let text = GOOD.replace(
             "[bot]",

@@ -78,12 +78,22 @@ fn text_cases(dir: &Path) -> Vec<Case> {
     let secret = |name: &str, content: &[u8]| {
         let p = dir.join(name);
         std::fs::write(&p, content).expect("write secret");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
         p.display().to_string()
     };
     let empty = secret("empty", b"\n\n");
     let example = secret("example", b"change-me\n");
     let latin1 = secret("latin1", b"gr\xfc\xdf\n");
     let missing = dir.join("missing").display().to_string();
+    let open_to_all = secret("open-to-all", b"a long passphrase\n");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&open_to_all, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+    }
     let folder = dir.display().to_string();
     let passphrase = |file: &str| plus(&format!("[store]\npassphrase_file = \"{file}\""));
     let own = |mut case: Case| {
@@ -468,6 +478,13 @@ fn text_cases(dir: &Path) -> Vec<Case> {
             Some("store.passphrase_file"),
             Some((10, 19)),
             "cannot read the secret file",
+        )),
+        own(c(
+            "passphrase file readable by everyone",
+            passphrase(&open_to_all),
+            Some("store.passphrase_file"),
+            Some((10, 19)),
+            "may be read or changed by other users (mode 0644); run `chmod 600",
         )),
         own(c(
             "passphrase file a directory",

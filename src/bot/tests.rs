@@ -88,6 +88,14 @@ impl Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("password"), "bot password").expect("write");
         std::fs::write(dir.path().join("passphrase"), "store passphrase").expect("write");
+        for secret in ["password", "passphrase"] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                dir.path().join(secret),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .expect("chmod");
+        }
         std::fs::create_dir_all(dir.path().join("surveys")).expect("mkdir");
         for survey in surveys {
             let id = survey_id(survey);

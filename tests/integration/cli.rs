@@ -43,6 +43,14 @@ fn config_with_surveys(files: &[(&str, &str)]) -> (tempfile::TempDir, std::path:
         std::fs::write(dir.path().join("surveys").join(name), content).expect("write");
     }
     std::fs::write(dir.path().join("pp"), "a long passphrase").expect("write");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.path().join("pp"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod");
+    }
     let config = dir.path().join("config.toml");
     std::fs::write(
         &config,
@@ -64,23 +72,30 @@ fn validate_accepts_the_shipped_surveys_and_names_errors_with_positions() {
         "{}",
         text(&out)
     );
-    // A secret file others may read is allowed but named, with the fix (issue 18).
     assert!(
-        text(&out).contains("warning: store.passphrase_file: the secret file")
-            && text(&out).contains("chmod 600"),
+        !text(&out).contains("warning: store.passphrase_file"),
         "{}",
         text(&out)
     );
+    // A secret file others may read is refused, with the fix (issue 18); group read (the
+    // packaged layout's 0640) is allowed.
     {
         use std::os::unix::fs::PermissionsExt;
         let pp = _dir.path().join("pp");
-        std::fs::set_permissions(&pp, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::fs::set_permissions(&pp, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         let out = pulsebot(&["validate"], Some(&config));
+        assert_ne!(out.status.code(), Some(0), "{}", text(&out));
         assert!(
-            !text(&out).contains("warning: store.passphrase_file"),
+            text(&out).contains("store.passphrase_file")
+                && text(&out).contains("may be read or changed by other users (mode 0644)")
+                && text(&out).contains("chmod 600"),
             "{}",
             text(&out)
         );
+        std::fs::set_permissions(&pp, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let out = pulsebot(&["validate"], Some(&config));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        std::fs::set_permissions(&pp, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
 
     let out = pulsebot(&["validate", &repo("surveys")], Some(&config));
@@ -179,6 +194,10 @@ async fn store_check_backup_and_rekey_while_running_and_stopped() {
     // Rekey needs the bot stopped.
     let new_pass = bot.dir.path().join("new-passphrase");
     std::fs::write(&new_pass, "an entirely new passphrase").expect("write");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&new_pass, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
     let out = pulsebot(
         &[
             "store",

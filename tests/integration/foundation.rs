@@ -511,7 +511,13 @@ async fn a_second_instance_on_the_same_store_refuses_to_start() {
 fn validate(text: &str, files: &[(&str, &str)]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, content) in files {
+        use std::os::unix::fs::PermissionsExt;
         std::fs::write(dir.path().join(name), content).expect("write");
+        std::fs::set_permissions(
+            dir.path().join(name),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod");
     }
     let config = dir.path().join("config.toml");
     std::fs::write(&config, text).expect("write");

@@ -52,6 +52,14 @@ impl BotSetup {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("password"), &password).expect("write");
         std::fs::write(dir.path().join("passphrase"), &passphrase).expect("write");
+        for secret in ["password", "passphrase"] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                dir.path().join(secret),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .expect("chmod");
+        }
         let admins: Vec<String> = admins
             .iter()
             .map(|a| format!("\"{}\"", a.user_id))

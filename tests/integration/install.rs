@@ -101,7 +101,6 @@ async fn an_operator_in_the_group_uses_the_running_bot_and_others_are_refused() 
     chmod(&exe, 0o755);
     let pass = dir.path().join("pp");
     std::fs::write(&pass, "a long passphrase").expect("write");
-    chmod(&pass, 0o644);
     let config = dir.path().join("config.toml");
     std::fs::write(
         &config,
@@ -123,6 +122,25 @@ async fn an_operator_in_the_group_uses_the_running_bot_and_others_are_refused() 
     } else {
         group.to_string()
     };
+    // The passphrase as packaged: 0640, owner root, the service's group. Someone outside the
+    // group cannot read it, so the stranger below brings a passphrase file of their own (the
+    // refusal under test is the socket's, not the file's).
+    chmod(&pass, 0o640);
+    std::os::unix::fs::chown(&pass, Some(0), Some(group)).expect("chown");
+    let stranger_pass = dir.path().join("pp-stranger");
+    std::fs::write(&stranger_pass, "a long passphrase").expect("write");
+    chmod(&stranger_pass, 0o600);
+    std::os::unix::fs::chown(&stranger_pass, Some(NOBODY), Some(NOBODY)).expect("chown");
+    let stranger_config = dir.path().join("stranger.toml");
+    std::fs::write(
+        &stranger_config,
+        std::fs::read_to_string(&config).expect("config").replace(
+            "passphrase_file = \"pp\"",
+            "passphrase_file = \"pp-stranger\"",
+        ),
+    )
+    .expect("write");
+    chmod(&stranger_config, 0o644);
 
     // The running bot: its store held open, its control socket served.
     let store = AsyncStore::open(data.clone(), passphrase)
@@ -152,7 +170,12 @@ async fn an_operator_in_the_group_uses_the_running_bot_and_others_are_refused() 
     assert_eq!(mode(&store_dir), 0o710, "the group passes, nothing more");
 
     let run = |args: Vec<String>, groups: Vec<u32>| {
-        let (exe, config) = (exe.clone(), config.clone());
+        let config = if groups.is_empty() {
+            stranger_config.clone()
+        } else {
+            config.clone()
+        };
+        let exe = exe.clone();
         async move {
             tokio::task::spawn_blocking(move || {
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
