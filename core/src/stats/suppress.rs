@@ -29,7 +29,8 @@
 //!    counts as published, because every item's n reveals it. Counts are withheld, least
 //!    important first, until none is derivable.
 //! 5. **Differences** (subject vs subject, round over round) are published only when both
-//!    sides are: a difference next to one published mean reveals the other.
+//!    sides are: a difference next to one published mean reveals the other. A withheld
+//!    difference carries its withheld side's reason (usually fewer than k answers).
 //! 6. **Free text** only with the explicit include-text flag and n ≥ max(k, k_text)
 //!    (default k_text = 10); texts are sorted, so their order says nothing.
 //!
