@@ -417,3 +417,56 @@ fn html_distribution_draws_published_columns_and_marks_small_ones() {
     let round2 = html.split("<h2 id=\"round-2\"").nth(1).unwrap_or_default();
     assert!(round2.contains("Abbildung unterdrückt: kein Wert darf gezeigt werden."));
 }
+
+/// Issue 16: the readable formats lead with the summary and the method, show the choice
+/// items (HTML as in Markdown), name the NPS as such, explain SUS grades, and carry the
+/// UMUX-Lite translation caveat in both languages.
+#[test]
+fn readable_reports_lead_with_summary_and_method_and_show_every_item() {
+    let r = fixture_report(false);
+    for lang in [Lang::De, Lang::En] {
+        let html = String::from_utf8(render(&r, Format::Html, lang).expect("html")).expect("utf-8");
+        let md = String::from_utf8(render(&r, Format::Markdown, lang).expect("md")).expect("utf-8");
+        let (summary, method, first_round) = match lang {
+            Lang::De => ("Zusammenfassung", "Methode", "Runde 1 (03.03.2025"),
+            Lang::En => ("Summary", "Method", "Round 1 (2025-03-03"),
+        };
+        for doc in [&html, &md] {
+            let at = |needle: &str| {
+                doc.find(needle)
+                    .unwrap_or_else(|| panic!("{lang:?}: `{needle}` missing"))
+            };
+            // Summary, then method, then the details of the rounds.
+            assert!(at(summary) < at(method), "{lang:?}");
+            let details = doc
+                .find("id=\"round-1\"")
+                .or_else(|| doc.find(&format!("## {first_round}")))
+                .unwrap_or_else(|| panic!("{lang:?}: no round heading"));
+            assert!(at(method) < details, "{lang:?}");
+            assert!(doc.contains("UMUX-Lite"), "{lang:?}");
+            assert!(
+                doc.contains(lang.pick("nicht validiert", "not validated")),
+                "{lang:?}"
+            );
+            assert!(doc.contains("B 74"), "{lang:?}: SUS grade legend");
+            assert!(
+                doc.contains(lang.pick("NPS −42,1", "NPS −42.1"))
+                    || doc.contains(lang.pick("NPS -42,1", "NPS -42.1")),
+                "{lang:?}: NPS by its name"
+            );
+            // The choice item `usage` with its options.
+            assert!(
+                doc.contains(lang.pick("Täglich", "Daily")),
+                "{lang:?}: usage missing"
+            );
+            assert!(doc.contains(lang.pick("Wöchentlich", "Weekly")), "{lang:?}");
+        }
+        assert!(
+            !html.contains(lang.pick(
+                "<th>Mittelwert</th><th>95 %-KI</th><th>Einordnung",
+                "<th>Mean</th><th>95 % CI</th><th>Reading"
+            )),
+            "{lang:?}: scores under 'mean'"
+        );
+    }
+}
