@@ -331,6 +331,17 @@ fn large_report() -> Report {
     }
 }
 
+/// Every `<svg class="chart <variant>">…</svg>` of `html`, concatenated: each chart is drawn
+/// wide and narrow, and the checks look at one variant at a time.
+fn charts_of(html: &str, variant: &str) -> String {
+    let open = format!("<svg class=\"chart {variant}\"");
+    html.split(&open)
+        .skip(1)
+        .filter_map(|s| s.split("</svg>").next())
+        .map(|s| format!("{open}{s}</svg>"))
+        .collect()
+}
+
 #[test]
 fn html_is_self_contained_escaped_and_draws_only_published_values() {
     let html = html::report(&fixture_report(true), Lang::De).unwrap_or_default();
@@ -357,16 +368,20 @@ fn html_is_self_contained_escaped_and_draws_only_published_values() {
     // Round 3 (3 responses): every SUS value is withheld with its reason, and no bar of it
     // is drawn; the rounds before draw one bar per system each.
     assert!(html.contains("unterdrückt: weniger als 5 Antworten"));
-    let trend = html.split("<h2 id=\"round-1\"").next().unwrap_or_default();
-    // Bars in the systems' colours: BundesMessenger blue, Webex orange, rounds 1 and 2 only.
-    assert_eq!(
-        trend.matches("<rect").count(),
-        1 + 3 + 4,
-        "background, 3 bands, 4 bars"
-    );
-    assert_eq!(trend.matches("fill=\"#005EA8\"").count(), 2, "{trend}");
-    assert_eq!(trend.matches("fill=\"#E67800\"").count(), 2, "{trend}");
-    assert!(trend.contains("74,2 · n = 21") && trend.contains("63,1 · n = 8"));
+    let section = html.split("<h2 id=\"round-1\"").next().unwrap_or_default();
+    // Bars in the systems' colours: BundesMessenger blue, Webex orange, rounds 1 and 2 only;
+    // the same in the wide and the narrow drawing.
+    for variant in ["wide", "narrow"] {
+        let trend = charts_of(section, variant);
+        assert_eq!(
+            trend.matches("<rect").count(),
+            1 + 3 + 4,
+            "{variant}: background, 3 bands, 4 bars"
+        );
+        assert_eq!(trend.matches("fill=\"#005EA8\"").count(), 2, "{trend}");
+        assert_eq!(trend.matches("fill=\"#E67800\"").count(), 2, "{trend}");
+        assert!(trend.contains("74,2 · n = 21") && trend.contains("63,1 · n = 8"));
+    }
     // The English report reads in English with decimal points.
     let en = html::report(&fixture_report(false), Lang::En).unwrap_or_default();
     assert!(en.contains("<html lang=\"en\">") && en.contains("74.2 · n = 21"));
@@ -390,6 +405,12 @@ fn html_distribution_draws_published_columns_and_marks_small_ones() {
         .and_then(|(_, s)| s.split("</figure>").next())
         .unwrap_or_default();
     assert!(nps.contains("<svg"), "published cells are drawn: {nps}");
+    assert_eq!(
+        charts_of(nps, "wide").matches("<rect").count(),
+        charts_of(nps, "narrow").matches("<rect").count(),
+        "both drawings show the same columns"
+    );
+    let nps = &charts_of(nps, "wide");
     assert!(
         nps.contains(">\nn = 90\n</text>"),
         "the chart names its n: {nps}"

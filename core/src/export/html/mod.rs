@@ -182,7 +182,7 @@ border-bottom:2px solid #005ea8;padding-bottom:.2rem}h3{font-size:1.15rem;margin
 h4{font-size:1rem;margin:1.2rem 0 .3rem}\
 .meta{color:#5f6368}.note{background:#f1f3f5;border-left:4px solid #005ea8;padding:.6rem .9rem}\
 figure{margin:1rem 0 1.6rem;padding:0}figcaption{margin:.3rem 0 0}\
-svg.chart{display:block;width:100%;max-width:56rem;height:auto}\
+svg.chart{display:block;width:100%;max-width:56rem;height:auto}svg.narrow{display:none;max-width:30rem}\
 .reading{margin:.4rem 0}.reading li{margin:.2rem 0}\
 .suppressed{border:1px dashed #adb5bd;background:#f8f9fa;color:#495057;padding:.8rem 1rem;font-style:italic}\
 table{border-collapse:collapse;width:100%;margin:.6rem 0 1rem;font-size:.95rem}\
@@ -190,7 +190,12 @@ th,td{border-bottom:1px solid #dee2e6;padding:.3rem .5rem;text-align:left;vertic
 td.n{text-align:right;white-space:nowrap}td.sup{color:#6c757d;font-style:italic}\
 .answer{font-size:1.1rem;font-weight:600}.legend{font-size:.95rem;color:#3c4043}\
 details{margin:1rem 0}summary{cursor:pointer;font-weight:600}\
-@media print{h2{break-before:page}figure{break-inside:avoid}}";
+@media print{h2{break-before:page}figure{break-inside:avoid}}\
+@media (max-width:52rem){svg.wide{display:none}svg.narrow{display:block}}\
+@media (max-width:40rem){body{padding:1rem .75rem 2rem}h1{font-size:1.45rem}h2{font-size:1.25rem}\
+table{font-size:.85rem}th,td{padding:.25rem .3rem;overflow-wrap:anywhere}td.n{white-space:normal}}";
+
+// The phone rules come last so that they override the rules above (same specificity).
 
 /// The full report as one HTML document.
 pub fn report(report: &Report, lang: Lang) -> Result<String, ExportError> {
