@@ -197,9 +197,16 @@ pub(crate) fn lead(report: &Report, lang: Lang) -> Lead {
                     },
                     Method::Welch => format!("n = {} {} {}", d.n_a, w.t("und", "and"), d.n_b),
                 };
+                // A paired difference rests on the pairs only, so its means can differ from
+                // the systems' scores in the tables; the sentence says whose means they are.
+                let who = match (d.method, lang) {
+                    (Method::Paired, Lang::De) => " bei denen, die beide bewertet haben",
+                    (Method::Paired, Lang::En) => " among those who rated both",
+                    (Method::Welch, _) => "",
+                };
                 summary.push(match lang {
                     Lang::De => format!(
-                        "{}, {}: {a} erreicht {}, {b} {}; {a} liegt {} Punkte {dir} {b} (95\u{a0}%-KI der Differenz {} bis {}; {n}).",
+                        "{}, {}: {a} erreicht {}{who}, {b} {}; {a} liegt {} Punkte {dir} {b} (95\u{a0}%-KI der Differenz {} bis {}; {n}).",
                         names::round_label(r.round, lang),
                         measure(&w, c),
                         w.num(d.mean_a, dd),
@@ -209,7 +216,7 @@ pub(crate) fn lead(report: &Report, lang: Lang) -> Lead {
                         w.num(d.ci95.high, dd),
                     ),
                     Lang::En => format!(
-                        "{}, {}: {a} scores {}, {b} {}; {a} is {} points {dir} {b} (95\u{a0}% CI of the difference {} to {}; {n}).",
+                        "{}, {}: {a} scores {}{who}, {b} {}; {a} is {} points {dir} {b} (95\u{a0}% CI of the difference {} to {}; {n}).",
                         names::round_label(r.round, lang),
                         measure(&w, c),
                         w.num(d.mean_a, dd),

@@ -547,6 +547,20 @@ pub fn summary(report: &Report, lang: Lang) -> String {
         md.t("Runde", "round"),
         r.round
     );
+    // The answer first, as in the full report, about this round only.
+    let this_round = Report {
+        survey: report.survey.clone(),
+        title: report.title.clone(),
+        generated_at: report.generated_at,
+        policy: report.policy,
+        rounds: vec![r.clone()],
+        trends: Vec::new(),
+    };
+    let _ = writeln!(
+        s,
+        "{}\n",
+        super::lead::lead(&this_round, lang).summary.join(" ")
+    );
     let k = report.policy.k();
     let finished = match r.completion.finished.value() {
         Some(f) => f.to_string(),

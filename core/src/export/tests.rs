@@ -491,3 +491,29 @@ fn readable_reports_lead_with_summary_and_method_and_show_every_item() {
         );
     }
 }
+
+/// The chat summary after a round opens with the same answer as the report, about that
+/// round: here the comparison with its interval and n.
+#[test]
+fn the_chat_summary_leads_with_the_rounds_comparison() {
+    let r = match build_report(
+        &fixture::survey(),
+        vec![fixture::round(1, 19, 2, 40)],
+        Policy::new(5),
+        fixture::generated_at(),
+    ) {
+        Ok(r) => r,
+        Err(e) => panic!("fixture report: {e}"),
+    };
+    let text = markdown::summary(&r, Lang::De);
+    let second = text.lines().nth(2).unwrap_or_default();
+    assert!(
+        second.starts_with("Runde 1, SUS (0–100): BundesMessenger erreicht 73,8 bei denen, die beide bewertet haben, Webex 63,1; BundesMessenger liegt 10,6 Punkte über Webex (95\u{a0}%-KI der Differenz 4,3 bis 16,9"),
+        "{text}"
+    );
+    // Paired: n is the pairs.
+    assert!(
+        second.contains("n = 16 Personen, die beide bewertet haben"),
+        "{text}"
+    );
+}
