@@ -296,6 +296,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
                 format,
                 include_text,
                 lang: lang.into(),
+                distributions: Default::default(),
             };
             export_command(cli.config.as_deref(), request, out.as_deref())
         }
@@ -470,10 +471,11 @@ fn find_survey(
 
 fn export_command(
     flag: Option<&Path>,
-    request: ExportRequest,
+    mut request: ExportRequest,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
     let config = load(flag)?;
+    request.distributions = config.privacy.distributions;
     let survey = find_survey(
         &request.survey,
         Some(&config.surveys.dir),

@@ -319,6 +319,8 @@ pub struct PrivacyConfig {
     /// `privacy.chat_history_lifetime`: with `"retention"`, how long after it was sent the
     /// homeserver purges a message of a participant's direct chat.
     pub chat_history_lifetime: std::time::Duration,
+    /// Whether a distribution is held to k as a whole group or cell by cell (default group).
+    pub distributions: crate::stats::Distributions,
 }
 
 impl PrivacyConfig {
@@ -601,6 +603,7 @@ mod raw {
         pub retention_days: Option<Spanned<i64>>,
         pub chat_history: Option<Spanned<String>>,
         pub chat_history_lifetime: Option<Spanned<String>>,
+        pub distributions: Option<Spanned<String>>,
     }
 
     #[derive(Deserialize, Default)]
@@ -1007,6 +1010,20 @@ impl Checker<'_> {
             1,
             3650,
         ) as u32;
+        let distributions = match &raw.privacy.distributions {
+            None => crate::stats::Distributions::default(),
+            Some(v) => crate::stats::Distributions::parse(v.get_ref()).unwrap_or_else(|| {
+                self.problem(
+                    "privacy.distributions",
+                    Some(v.span()),
+                    format!(
+                        "`{}` is not a distribution rule: use \"group\" (default) or \"cell\"",
+                        v.get_ref()
+                    ),
+                );
+                crate::stats::Distributions::default()
+            }),
+        };
         let timeline_limit = self.int(
             "sync.timeline_limit",
             raw.sync.timeline_limit.as_ref(),
@@ -1050,7 +1067,7 @@ impl Checker<'_> {
                 }
             },
         };
-        let privacy = self.privacy(&raw.privacy, min_group_size, retention_days);
+        let privacy = self.privacy(&raw.privacy, min_group_size, retention_days, distributions);
         let (notice, notice_configured) =
             notice(&raw.notice, min_group_size, retention_days, &privacy);
         Some(Config {
@@ -1207,6 +1224,7 @@ impl Checker<'_> {
         p: &raw::Privacy,
         min_group_size: u32,
         retention_days: u32,
+        distributions: crate::stats::Distributions,
     ) -> PrivacyConfig {
         let chat_history = match &p.chat_history {
             None => ChatHistory::default(),
@@ -1246,6 +1264,7 @@ impl Checker<'_> {
             retention_days,
             chat_history,
             chat_history_lifetime,
+            distributions,
         }
     }
 
@@ -1426,6 +1445,7 @@ pilot_rooms = ["#pilot:localhost"]
         let c = Config::parse(&path, &text, &secrets()).expect("example is valid");
         assert!(!c.bot.admins.is_empty());
         assert_eq!(c.matrix.device_trust, DeviceTrust::CrossSigned);
+        assert_eq!(c.privacy.distributions, crate::stats::Distributions::Group);
         // The example fills the built-in notice with its office, contact and figures; its
         // made-up office still counts as a placeholder (the bot warns until it is replaced).
         assert!(!c.notice_configured);
@@ -1660,6 +1680,31 @@ pilot_rooms = ["#pilot:localhost"]
         }
         let text = GOOD.replace("[bot]", "max_send_rate = \"fast\"\n\n[bot]");
         assert!(problem(&text).contains("max_send_rate"));
+    }
+
+    #[test]
+    fn distributions_default_to_group_and_are_checked() {
+        use crate::stats::Distributions;
+        let c = parse(GOOD).expect("valid");
+        assert_eq!(c.privacy.distributions, Distributions::Group);
+        for (v, want) in [
+            ("group", Distributions::Group),
+            ("cell", Distributions::Cell),
+        ] {
+            let text = format!("{GOOD}\n[privacy]\ndistributions = \"{v}\"\n");
+            assert_eq!(parse(&text).expect("valid").privacy.distributions, want);
+        }
+        let text = format!("{GOOD}\n[privacy]\ndistributions = \"cells\"\n");
+        let problems = match parse(&text) {
+            Ok(_) => panic!("`cells` accepted"),
+            Err(e) => e.problems,
+        };
+        let p = problems
+            .iter()
+            .find(|p| p.key.as_deref() == Some("privacy.distributions"))
+            .unwrap_or_else(|| panic!("no problem named privacy.distributions: {problems:?}"));
+        assert!(p.message.contains("\"group\""), "{}", p.message);
+        assert!(p.position.is_some());
     }
 
     #[test]

@@ -31,6 +31,7 @@ fn export(survey_file: PathBuf) -> Request {
             format: Format::Json,
             include_text: false,
             lang: Lang::De,
+            distributions: Default::default(),
         },
         survey_file,
     }

@@ -133,6 +133,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
             )
         })?;
     let data_dir = config.store.data_dir();
+    let distributions = config.privacy.distributions;
 
     step("starting pulsebot");
     let cancel = CancellationToken::new();
@@ -292,13 +293,14 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         format,
         include_text: false,
         lang: Lang::De,
+        distributions,
     };
     let now = jiff::Timestamp::now();
     let html = export_file(&store, &survey, &request(Format::Html), "demo", now)?;
     let html_path = report_dir.join(&html.file_name);
     std::fs::write(&html_path, &html.bytes)?;
     let json = export_file(&store, &survey, &request(Format::Json), "demo", now)?;
-    let summary = round_summary(&store, &survey, 1, Lang::De, "demo", now)?;
+    let summary = round_summary(&store, &survey, 1, Lang::De, distributions, "demo", now)?;
     println!();
     for line in summary.lines() {
         println!("    {line}");

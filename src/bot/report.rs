@@ -48,6 +48,7 @@ impl Bot {
             format,
             include_text: false,
             lang,
+            distributions: self.inner.config.privacy.distributions,
         };
         let store = self.inner.store.blocking_store().clone();
         let actor = sender.to_string();

@@ -201,8 +201,9 @@ impl Bot {
             survey.clone(),
             self.now(),
         );
+        let distributions = self.inner.config.privacy.distributions;
         let kept = tokio::task::spawn_blocking(move || {
-            crate::services::export::keep_aggregate(&store, &sv, round, now)
+            crate::services::export::keep_aggregate(&store, &sv, round, distributions, now)
         })
         .await?;
         if let Err(e) = kept {
@@ -228,8 +229,17 @@ impl Bot {
             self.lang(),
             self.now(),
         );
+        let distributions = self.inner.config.privacy.distributions;
         let text = tokio::task::spawn_blocking(move || {
-            crate::services::export::round_summary(&store, &sv, round, lang, "bot", now)
+            crate::services::export::round_summary(
+                &store,
+                &sv,
+                round,
+                lang,
+                distributions,
+                "bot",
+                now,
+            )
         })
         .await??;
         for id in self.pilot_room_ids(survey) {

@@ -1227,6 +1227,7 @@ async fn who_does_not_use_webex_skips_its_block_and_the_webex_sus_counts_only_ra
         format: crate::export::Format::Json,
         include_text: false,
         lang: crate::lang::Lang::De,
+        distributions: Default::default(),
     };
     let json =
         crate::services::export::export(h.store().blocking_store(), &survey, &req, "test", now)

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 pub use crate::export::request::{ExportRequest, Rounds, file_name};
 use crate::export::{Format, audit_detail, render};
 use crate::lang::Lang;
-use crate::stats::{self, Participation, Policy, RoundInput};
+use crate::stats::{self, Distributions, Participation, Policy, RoundInput};
 use crate::store::Store;
 use crate::survey::Survey;
 
@@ -68,7 +68,14 @@ pub fn export_file(
     actor: &str,
     now: Timestamp,
 ) -> Result<ExportFile, ExportFailure> {
-    let report = build(store, survey, req.rounds, req.include_text, now)?;
+    let report = build(
+        store,
+        survey,
+        req.rounds,
+        req.include_text,
+        req.distributions,
+        now,
+    )?;
     let bytes = render(&report, req.format, req.lang)?;
     store.audit(now, actor, "export", &audit_detail(&report, req.format))?;
     Ok(ExportFile {
@@ -79,16 +86,18 @@ pub fn export_file(
 }
 
 /// The short chat summary of one round (for the pilot rooms after close), audited as
-/// `summary` under `actor`: suppressed below the survey's minimum group size like any export.
+/// `summary` under `actor`: suppressed below the survey's minimum group size like any export,
+/// with the configured distribution rule.
 pub fn round_summary(
     store: &Store,
     survey: &Survey,
     round: u32,
     lang: Lang,
+    distributions: Distributions,
     actor: &str,
     now: Timestamp,
 ) -> Result<String, ExportFailure> {
-    let report = build(store, survey, Rounds::One(round), false, now)?;
+    let report = build(store, survey, Rounds::One(round), false, distributions, now)?;
     let text = crate::export::markdown::summary(&report, lang);
     store.audit(
         now,
@@ -106,9 +115,10 @@ pub fn keep_aggregate(
     store: &Store,
     survey: &Survey,
     round: u32,
+    distributions: Distributions,
     now: Timestamp,
 ) -> Result<(), ExportFailure> {
-    let report = build(store, survey, Rounds::One(round), false, now)?;
+    let report = build(store, survey, Rounds::One(round), false, distributions, now)?;
     let bytes = render(&report, Format::Json, Lang::De)?;
     store.put_aggregate(&survey.id, round, &bytes)?;
     Ok(())
@@ -120,6 +130,7 @@ fn build(
     survey: &Survey,
     which: Rounds,
     include_text: bool,
+    distributions: Distributions,
     now: Timestamp,
 ) -> Result<crate::stats::Report, ExportFailure> {
     let mut rounds: Vec<_> = store
@@ -164,6 +175,8 @@ fn build(
         };
         inputs.push(RoundInput::new(info, part, answers));
     }
-    let policy = Policy::new(survey.min_group_size).with_text(include_text);
+    let policy = Policy::new(survey.min_group_size)
+        .with_text(include_text)
+        .with_distributions(distributions);
     Ok(stats::build_report(survey, inputs, policy, now)?)
 }

@@ -29,6 +29,7 @@ struct JReport<'a> {
     min_group_size: u32,
     text_min: u32,
     include_text: bool,
+    distributions: &'static str,
     rounds: Vec<JRound<'a>>,
     trends: Vec<JComparison<'a>>,
 }
@@ -350,6 +351,7 @@ pub fn to_string(report: &Report) -> Result<String, ExportError> {
         min_group_size: report.policy.min_group_size,
         text_min: report.policy.text_min,
         include_text: report.policy.include_text,
+        distributions: report.policy.distributions.name(),
         rounds: report
             .rounds
             .iter()

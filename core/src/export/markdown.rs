@@ -195,7 +195,8 @@ fn instruments_table(s: &mut String, md: &mut Md, list: &[InstrumentReport]) {
         "| {} | {} | n | {} | SD | {} | {} |",
         md.t("Fragebogen", "Questionnaire"),
         md.t("System", "System"),
-        md.t("Mittelwert", "Mean"),
+        // Not "mean": the NPS is a difference of shares, and SUS a scaled sum per person.
+        md.t("Wert", "Score"),
         md.t("95 %-KI", "95 % CI"),
         md.t("Einordnung", "Reading"),
     );
@@ -204,7 +205,14 @@ fn instruments_table(s: &mut String, md: &mut Md, list: &[InstrumentReport]) {
         let d = decimals(i.key.instrument);
         let label = score_label(&i.key, md);
         let n = md.gated(&i.n, |_, n| n.to_string());
-        let mean = md.gated(&i.score, |md, m| md.num(m.mean, d));
+        let mean = md.gated(&i.score, |md, m| {
+            let v = md.num(m.mean, d);
+            if i.key.instrument == Instrument::Nps {
+                format!("NPS {v}")
+            } else {
+                v
+            }
+        });
         let sd = md.gated(&i.score, |md, m| {
             m.sd.map_or("–".into(), |x| md.num(x, d))
         });
@@ -444,12 +452,34 @@ pub fn report(report: &Report, lang: Lang) -> String {
         md.t("Mindestgruppengröße", "minimum group size"),
         report.policy.k(),
     );
+    let lead = super::lead::lead(report, lang);
+    let _ = writeln!(s, "## {}\n", md.t("Zusammenfassung", "Summary"));
+    let _ = writeln!(s, "{}\n", lead.summary.join(" "));
+    if !lead.caveats.is_empty() {
+        let _ = writeln!(
+            s,
+            "**{}**\n",
+            md.t("Was das Ergebnis einschränkt:", "What limits the result:")
+        );
+        for c in &lead.caveats {
+            let _ = writeln!(s, "- {c}");
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(s, "## {}\n", md.t("Methode", "Method"));
+    for m in &lead.method {
+        let _ = writeln!(s, "- {m}");
+    }
+    s.push('\n');
+    if !lead.legend.is_empty() {
+        let _ = writeln!(s, "{}\n", lead.legend.join(" "));
+    }
     let _ = writeln!(
         s,
         "{}\n",
         md.t(
-            "Werte, die auf weniger als k Personen beruhen oder sich aus anderen Werten auf eine so kleine Gruppe zurückrechnen ließen, sind unterdrückt (–, mit Fußnote). „95 %-KI“ ist das 95 %-Konfidenzintervall.",
-            "Figures resting on fewer than k people, or from which such a small group could be derived, are suppressed (–, with a note). \"95 % CI\" is the 95 % confidence interval."
+            "Im Einzelnen folgen die Runden. Ein unterdrückter Wert steht als – mit einer Fußnote, die den Grund nennt.",
+            "The rounds follow in detail. A suppressed figure reads – with a note giving the reason."
         )
     );
     for r in &report.rounds {
@@ -516,6 +546,20 @@ pub fn summary(report: &Report, lang: Lang) -> String {
         report.title.get(lang),
         md.t("Runde", "round"),
         r.round
+    );
+    // The answer first, as in the full report, about this round only.
+    let this_round = Report {
+        survey: report.survey.clone(),
+        title: report.title.clone(),
+        generated_at: report.generated_at,
+        policy: report.policy,
+        rounds: vec![r.clone()],
+        trends: Vec::new(),
+    };
+    let _ = writeln!(
+        s,
+        "{}\n",
+        super::lead::lead(&this_round, lang).summary.join(" ")
     );
     let k = report.policy.k();
     let finished = match r.completion.finished.value() {

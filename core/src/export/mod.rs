@@ -11,6 +11,7 @@
 //! - [`csv`](self::csv): one row per figure; [`Format::CsvDe`] uses `;` and decimal commas.
 //! - [`markdown`]: a readable report (German or English) and a short chat summary.
 //! - [`html`]: the council's report, one self-contained file with inline SVG charts.
+//! - `lead`: the summary, caveats, method and legend both readable formats open with.
 //! - [`names`]: stable names and localized labels shared by the formats.
 //! - [`request`]: what an export asks for and the file name it gets.
 
@@ -19,6 +20,7 @@
 pub mod csv;
 pub mod html;
 pub mod json;
+mod lead;
 pub mod markdown;
 pub mod names;
 mod num;

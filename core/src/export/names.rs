@@ -69,3 +69,8 @@ pub fn reason_label(r: Reason, k: u64, k_text: u64, lang: Lang) -> String {
         (Reason::TextBelowThreshold, Lang::En) => format!("fewer than {k_text} free-text answers"),
     }
 }
+
+/// "Runde 3" / "Round 3".
+pub fn round_label(round: u32, lang: Lang) -> String {
+    format!("{} {round}", lang.pick("Runde", "Round"))
+}

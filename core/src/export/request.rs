@@ -2,7 +2,7 @@
 //! shared by the CLI, the control socket and the chat command, so that they cannot drift.
 
 use crate::lang::Lang;
-use crate::stats::Report;
+use crate::stats::{Distributions, Report};
 
 use super::Format;
 
@@ -30,6 +30,10 @@ pub struct ExportRequest {
     pub include_text: bool,
     /// Language of Markdown output.
     pub lang: Lang,
+    /// The distribution rule (`[privacy] distributions`); absent in requests of older
+    /// versions, which then get the default.
+    #[serde(default)]
+    pub distributions: Distributions,
 }
 
 /// `<survey>-<round>-<date>.<ext>`: the rounds by their numbers (`runde-3`, `runden-1-3`) in
@@ -80,6 +84,7 @@ mod tests {
             format,
             include_text: false,
             lang,
+            distributions: Distributions::Group,
         };
         assert_eq!(
             file_name(&r, &req(Format::Html, Lang::De)),

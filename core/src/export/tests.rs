@@ -331,6 +331,17 @@ fn large_report() -> Report {
     }
 }
 
+/// Every `<svg class="chart <variant>">…</svg>` of `html`, concatenated: each chart is drawn
+/// wide and narrow, and the checks look at one variant at a time.
+fn charts_of(html: &str, variant: &str) -> String {
+    let open = format!("<svg class=\"chart {variant}\"");
+    html.split(&open)
+        .skip(1)
+        .filter_map(|s| s.split("</svg>").next())
+        .map(|s| format!("{open}{s}</svg>"))
+        .collect()
+}
+
 #[test]
 fn html_is_self_contained_escaped_and_draws_only_published_values() {
     let html = html::report(&fixture_report(true), Lang::De).unwrap_or_default();
@@ -357,16 +368,20 @@ fn html_is_self_contained_escaped_and_draws_only_published_values() {
     // Round 3 (3 responses): every SUS value is withheld with its reason, and no bar of it
     // is drawn; the rounds before draw one bar per system each.
     assert!(html.contains("unterdrückt: weniger als 5 Antworten"));
-    let trend = html.split("<h2 id=\"round-1\"").next().unwrap_or_default();
-    // Bars in the systems' colours: BundesMessenger blue, Webex orange, rounds 1 and 2 only.
-    assert_eq!(
-        trend.matches("<rect").count(),
-        1 + 3 + 4,
-        "background, 3 bands, 4 bars"
-    );
-    assert_eq!(trend.matches("fill=\"#005EA8\"").count(), 2, "{trend}");
-    assert_eq!(trend.matches("fill=\"#E67800\"").count(), 2, "{trend}");
-    assert!(trend.contains("74,2 · n = 21") && trend.contains("63,1 · n = 8"));
+    let section = html.split("<h2 id=\"round-1\"").next().unwrap_or_default();
+    // Bars in the systems' colours: BundesMessenger blue, Webex orange, rounds 1 and 2 only;
+    // the same in the wide and the narrow drawing.
+    for variant in ["wide", "narrow"] {
+        let trend = charts_of(section, variant);
+        assert_eq!(
+            trend.matches("<rect").count(),
+            1 + 3 + 4,
+            "{variant}: background, 3 bands, 4 bars"
+        );
+        assert_eq!(trend.matches("fill=\"#005EA8\"").count(), 2, "{trend}");
+        assert_eq!(trend.matches("fill=\"#E67800\"").count(), 2, "{trend}");
+        assert!(trend.contains("74,2 · n = 21") && trend.contains("63,1 · n = 8"));
+    }
     // The English report reads in English with decimal points.
     let en = html::report(&fixture_report(false), Lang::En).unwrap_or_default();
     assert!(en.contains("<html lang=\"en\">") && en.contains("74.2 · n = 21"));
@@ -390,6 +405,12 @@ fn html_distribution_draws_published_columns_and_marks_small_ones() {
         .and_then(|(_, s)| s.split("</figure>").next())
         .unwrap_or_default();
     assert!(nps.contains("<svg"), "published cells are drawn: {nps}");
+    assert_eq!(
+        charts_of(nps, "wide").matches("<rect").count(),
+        charts_of(nps, "narrow").matches("<rect").count(),
+        "both drawings show the same columns"
+    );
+    let nps = &charts_of(nps, "wide");
     assert!(
         nps.contains(">\nn = 90\n</text>"),
         "the chart names its n: {nps}"
@@ -416,4 +437,83 @@ fn html_distribution_draws_published_columns_and_marks_small_ones() {
     // Round 2 (4 responses): the whole figure is replaced by its notice.
     let round2 = html.split("<h2 id=\"round-2\"").nth(1).unwrap_or_default();
     assert!(round2.contains("Abbildung unterdrückt: kein Wert darf gezeigt werden."));
+}
+
+/// Issue 16: the readable formats lead with the summary and the method, show the choice
+/// items (HTML as in Markdown), name the NPS as such, explain SUS grades, and carry the
+/// UMUX-Lite translation caveat in both languages.
+#[test]
+fn readable_reports_lead_with_summary_and_method_and_show_every_item() {
+    let r = fixture_report(false);
+    for lang in [Lang::De, Lang::En] {
+        let html = String::from_utf8(render(&r, Format::Html, lang).expect("html")).expect("utf-8");
+        let md = String::from_utf8(render(&r, Format::Markdown, lang).expect("md")).expect("utf-8");
+        let (summary, method, first_round) = match lang {
+            Lang::De => ("Zusammenfassung", "Methode", "Runde 1 (03.03.2025"),
+            Lang::En => ("Summary", "Method", "Round 1 (2025-03-03"),
+        };
+        for doc in [&html, &md] {
+            let at = |needle: &str| {
+                doc.find(needle)
+                    .unwrap_or_else(|| panic!("{lang:?}: `{needle}` missing"))
+            };
+            // Summary, then method, then the details of the rounds.
+            assert!(at(summary) < at(method), "{lang:?}");
+            let details = doc
+                .find("id=\"round-1\"")
+                .or_else(|| doc.find(&format!("## {first_round}")))
+                .unwrap_or_else(|| panic!("{lang:?}: no round heading"));
+            assert!(at(method) < details, "{lang:?}");
+            assert!(doc.contains("UMUX-Lite"), "{lang:?}");
+            assert!(
+                doc.contains(lang.pick("nicht validiert", "not validated")),
+                "{lang:?}"
+            );
+            assert!(doc.contains("B 74"), "{lang:?}: SUS grade legend");
+            assert!(
+                doc.contains(lang.pick("NPS −42,1", "NPS −42.1"))
+                    || doc.contains(lang.pick("NPS -42,1", "NPS -42.1")),
+                "{lang:?}: NPS by its name"
+            );
+            // The choice item `usage` with its options.
+            assert!(
+                doc.contains(lang.pick("Täglich", "Daily")),
+                "{lang:?}: usage missing"
+            );
+            assert!(doc.contains(lang.pick("Wöchentlich", "Weekly")), "{lang:?}");
+        }
+        assert!(
+            !html.contains(lang.pick(
+                "<th>Mittelwert</th><th>95 %-KI</th><th>Einordnung",
+                "<th>Mean</th><th>95 % CI</th><th>Reading"
+            )),
+            "{lang:?}: scores under 'mean'"
+        );
+    }
+}
+
+/// The chat summary after a round opens with the same answer as the report, about that
+/// round: here the comparison with its interval and n.
+#[test]
+fn the_chat_summary_leads_with_the_rounds_comparison() {
+    let r = match build_report(
+        &fixture::survey(),
+        vec![fixture::round(1, 19, 2, 40)],
+        Policy::new(5),
+        fixture::generated_at(),
+    ) {
+        Ok(r) => r,
+        Err(e) => panic!("fixture report: {e}"),
+    };
+    let text = markdown::summary(&r, Lang::De);
+    let second = text.lines().nth(2).unwrap_or_default();
+    assert!(
+        second.starts_with("Runde 1, SUS (0–100): BundesMessenger erreicht 73,8 bei denen, die beide bewertet haben, Webex 63,1; BundesMessenger liegt 10,6 Punkte über Webex (95\u{a0}%-KI der Differenz 4,3 bis 16,9"),
+        "{text}"
+    );
+    // Paired: n is the pairs.
+    assert!(
+        second.contains("n = 16 Personen, die beide bewertet haben"),
+        "{text}"
+    );
 }

@@ -15,7 +15,7 @@ use crate::survey::{Answer, Block, BlockKind, Question, QuestionKind, Survey, Te
 use super::describe::{adjusted_wald, summarize};
 use super::instruments::{ScoreColumn, complete_mask};
 use super::report::{Cell, Completion, ItemKind, ItemReport, Moments, RoundReport};
-use super::suppress::{self, Gated, Policy, Reason};
+use super::suppress::{Gated, Policy, Reason};
 
 /// Who was asked and who answered in one round (from the participation ledger).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -199,7 +199,7 @@ fn drop_not_asked(
 
 /// Completion counts and rates under the policy (rule 4 of `suppress`).
 pub(crate) fn completion(p: &Participation, policy: &Policy) -> Completion {
-    let g = suppress::completion(p.audience, p.consented, p.finished, p.partial, policy.k());
+    let g = policy.completion(p.audience, p.consented, p.finished, p.partial);
     let rate = |x: &Gated<u64>, n: &Gated<u64>| match (x.value(), n.value()) {
         (Some(x), Some(n)) => match adjusted_wald(*x, *n) {
             Some(p) => Gated::shown(p),
@@ -343,10 +343,10 @@ fn item(
             (ItemKind::Multi, _) => counts
                 .iter()
                 // Each option against "not chosen" is its own row.
-                .map(|c| suppress::nominal_row(&[*c], n, k)[0])
+                .map(|c| policy.nominal_row(&[*c], n)[0])
                 .collect(),
-            (_, Some(_)) => suppress::distribution_with_mean(&counts, k),
-            (_, None) => suppress::nominal_row(&counts, n, k),
+            (_, Some(_)) => policy.distribution_with_mean(&counts),
+            (_, None) => policy.nominal_row(&counts, n),
         }
     };
     out.counts = options

@@ -14,7 +14,7 @@ use crate::survey::{Answer, BlockKind, Instrument, Survey};
 
 use super::describe::{nps, summarize};
 use super::report::{InstrumentReport, Moments, NpsCategories, Reading, ScoreKey, UeqScale};
-use super::suppress::{Gated, Policy, Reason, distribution_with_mean};
+use super::suppress::{Gated, Policy, Reason};
 
 /// One score of one block for every respondent of a round (`None`: block incomplete).
 #[derive(Debug, Clone)]
@@ -215,7 +215,7 @@ pub(crate) fn describe_column(col: &ScoreColumn, policy: &Policy) -> InstrumentR
             Gated::suppressed(Reason::BelowMinGroupSize)
         } else {
             // The score is a linear function of the three counts: all or nothing (rule 3).
-            let gates = distribution_with_mean(&[c.promoters, c.passives, c.detractors], k);
+            let gates = policy.distribution_with_mean(&[c.promoters, c.passives, c.detractors]);
             if gates.contains(&Some(Reason::SmallCell)) {
                 Gated::suppressed(Reason::SmallCell)
             } else {
@@ -329,17 +329,33 @@ mod tests {
             })
             .collect();
         c.nps = Some(cats);
-        let r = describe_column(&c, &Policy::new(5));
+        let cell = Policy::new(5).with_distributions(super::super::Distributions::Cell);
+        let r = describe_column(&c, &cell);
         let m = r.score.value().copied().expect("published");
         assert!((m.mean - 30.0).abs() < 1e-9);
         let ci = m.ci95.expect("interval");
         assert!((ci.low + 5.7235).abs() < 1e-3 && (ci.high - 57.8974).abs() < 1e-3);
-        // Detractors = 4 < k = 5: categories withheld as a whole, the score stays.
+        // Cell rule: detractors = 4 < k = 5, so the categories are withheld as a whole; the
+        // score stays.
         assert_eq!(
             r.nps_categories.as_ref().and_then(Gated::reason),
             Some(Reason::SmallCell)
         );
-        let r = describe_column(&c, &Policy::new(4));
+        let want = Some(NpsCategories {
+            promoters: 10,
+            passives: 6,
+            detractors: 4,
+        });
+        // Group rule (default): 20 respondents ≥ k, so all three categories are shown.
+        let r = describe_column(&c, &Policy::new(5));
+        assert_eq!(
+            r.nps_categories.as_ref().and_then(|g| g.value().copied()),
+            want
+        );
+        let r = describe_column(
+            &c,
+            &Policy::new(4).with_distributions(super::super::Distributions::Cell),
+        );
         assert_eq!(
             r.nps_categories.as_ref().and_then(|g| g.value().copied()),
             Some(NpsCategories {

@@ -45,7 +45,7 @@ pub use report::{
     Moments, NpsCategories, Reading, Report, RoundReport, SCHEMA_VERSION, ScoreKey, UeqScale,
     Value,
 };
-pub use suppress::{Gated, Policy, Reason};
+pub use suppress::{Distributions, Gated, Policy, Reason};
 
 use compare::{Difference, paired, welch};
 use instruments::ScoreColumn;
@@ -209,12 +209,23 @@ fn per_round(survey: &Survey, rounds: &mut [RoundInput], policy: &Policy) -> Vec
         .collect()
 }
 
-/// Whether the instrument figure for `key` is published in `round`.
-fn published(round: &RoundReport, key: &report::ScoreKey) -> bool {
-    round
-        .instruments
-        .iter()
-        .any(|i| &i.key == key && !i.score.is_suppressed())
+/// Why the instrument figure for `key` is withheld in `round` (`None`: published). A figure
+/// the round does not report at all counts as below k.
+fn withheld(round: &RoundReport, key: &report::ScoreKey) -> Option<Reason> {
+    match round.instruments.iter().find(|i| &i.key == key) {
+        Some(i) => i.score.reason(),
+        None => Some(Reason::BelowMinGroupSize),
+    }
+}
+
+/// Rule 5: a difference is shown when both sides are, and otherwise withheld for the reason
+/// its first withheld side has (usually fewer than k answers), so the report names the real
+/// cause rather than "subtraction".
+fn gate_difference(d: Difference, a: Option<Reason>, b: Option<Reason>) -> Gated<Difference> {
+    match a.or(b) {
+        None => Gated::shown(d),
+        Some(r) => Gated::suppressed(r),
+    }
 }
 
 /// The choice of test: paired on the respondents present on both sides when there are at
@@ -277,11 +288,7 @@ fn subject_comparisons(
             let Some(d) = difference(&a.values, &b.values, &pairs, policy) else {
                 continue;
             };
-            let result = if published(rr, &a.key) && published(rr, &b.key) {
-                Gated::shown(d)
-            } else {
-                Gated::suppressed(Reason::Complementary)
-            };
+            let result = gate_difference(d, withheld(rr, &a.key), withheld(rr, &b.key));
             out.push(Comparison {
                 kind: ComparisonKind::Subjects,
                 a: a.key.clone(),
@@ -331,11 +338,7 @@ fn round_trends(prev: RoundSide<'_>, cur: RoundSide<'_>, policy: &Policy) -> Vec
         let Some(d) = difference(&c.values, &p.values, &pairs, policy) else {
             continue;
         };
-        let result = if published(crr, &c.key) && published(prr, &p.key) {
-            Gated::shown(d)
-        } else {
-            Gated::suppressed(Reason::Complementary)
-        };
+        let result = gate_difference(d, withheld(crr, &c.key), withheld(prr, &p.key));
         out.push(Comparison {
             kind: ComparisonKind::Rounds,
             a: c.key.clone(),

@@ -1,7 +1,11 @@
 //! Minimum group size: which figures may be published, and the [`Gated`] wrapper that makes
 //! every exporter handle suppression.
 //!
-//! The rules (documented for users in `docs/export-schema.md`, "Suppression"):
+//! The rules (documented for users in `docs/export-schema.md`, "Suppression"). Rules 2–4
+//! hold each cell of a distribution to k; they apply in [`Distributions::Cell`] mode. In the
+//! default [`Distributions::Group`] mode a distribution (an item's counts, NPS categories,
+//! participation) is shown whole once its group (the item's respondents, the round's
+//! audience) has k people, as employee-survey tools do; rules 1, 5 and 6 hold in both.
 //!
 //! 1. **n < k**: a figure computed from fewer than k respondents is suppressed
 //!    ([`Reason::BelowMinGroupSize`]); so are its n and everything derived from it.
@@ -25,7 +29,8 @@
 //!    counts as published, because every item's n reveals it. Counts are withheld, least
 //!    important first, until none is derivable.
 //! 5. **Differences** (subject vs subject, round over round) are published only when both
-//!    sides are: a difference next to one published mean reveals the other.
+//!    sides are: a difference next to one published mean reveals the other. A withheld
+//!    difference carries its withheld side's reason (usually fewer than k answers).
 //! 6. **Free text** only with the explicit include-text flag and n ≥ max(k, k_text)
 //!    (default k_text = 10); texts are sorted, so their order says nothing.
 //!
@@ -104,7 +109,40 @@ impl<T> Gated<T> {
     }
 }
 
-/// What may be published: the minimum group size and the free-text switch.
+/// `[privacy] distributions`: which rule decides whether a distribution is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Distributions {
+    /// A distribution is shown whole when its group (the item's respondents; for
+    /// participation, the round's audience) has at least k people.
+    #[default]
+    Group,
+    /// Every cell of a distribution is held to k (rules 2–4): stricter, and at pilot sizes
+    /// most distributions are withheld.
+    Cell,
+}
+
+impl Distributions {
+    /// The name in the config and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Distributions::Group => "group",
+            Distributions::Cell => "cell",
+        }
+    }
+
+    /// From the config's spelling; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Distributions> {
+        match s {
+            "group" => Some(Distributions::Group),
+            "cell" => Some(Distributions::Cell),
+            _ => None,
+        }
+    }
+}
+
+/// What may be published: the minimum group size, the distribution rule and the free-text
+/// switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     /// k: figures from fewer respondents are suppressed (the survey's `min_group_size`).
@@ -113,15 +151,72 @@ pub struct Policy {
     pub text_min: u32,
     /// Free text only when explicitly asked for (`--include-text`).
     pub include_text: bool,
+    /// Group or cell rule for distributions (`[privacy] distributions`).
+    #[serde(default)]
+    pub distributions: Distributions,
 }
 
 impl Policy {
-    /// k as given (at least 1), k_text = 10, free text off.
+    /// k as given (at least 1), k_text = 10, free text off, the group rule.
     pub fn new(min_group_size: u32) -> Policy {
         Policy {
             min_group_size: min_group_size.max(1),
             text_min: DEFAULT_TEXT_MIN,
             include_text: false,
+            distributions: Distributions::Group,
+        }
+    }
+
+    /// The same policy with the given distribution rule.
+    pub fn with_distributions(mut self, d: Distributions) -> Policy {
+        self.distributions = d;
+        self
+    }
+
+    /// The cells of a nominal row of `total` respondents (the caller has checked
+    /// `total ≥ k`): all shown under the group rule, rule 2 under the cell rule.
+    pub fn nominal_row(&self, cells: &[u64], total: u64) -> Vec<Option<Reason>> {
+        match self.distributions {
+            Distributions::Group => vec![None; cells.len()],
+            Distributions::Cell => nominal_row(cells, total, self.k()),
+        }
+    }
+
+    /// The cells of a distribution whose mean is published (the caller has checked n ≥ k):
+    /// all shown under the group rule, rule 3 under the cell rule.
+    pub fn distribution_with_mean(&self, cells: &[u64]) -> Vec<Option<Reason>> {
+        match self.distributions {
+            Distributions::Group => vec![None; cells.len()],
+            Distributions::Cell => distribution_with_mean(cells, self.k()),
+        }
+    }
+
+    /// The completion counts of a round: under the group rule all four are shown when the
+    /// audience has at least k people (nothing otherwise); under the cell rule, rule 4.
+    pub fn completion(
+        &self,
+        audience: u64,
+        consented: u64,
+        finished: u64,
+        partial: u64,
+    ) -> CompletionGates {
+        match self.distributions {
+            Distributions::Cell => completion(audience, consented, finished, partial, self.k()),
+            Distributions::Group if audience < self.k() => {
+                completion(audience, consented, finished, partial, self.k())
+            }
+            Distributions::Group => {
+                // Clamped as rule 4 does, so inconsistent input cannot print nonsense.
+                let consented = consented.min(audience);
+                let finished = finished.min(consented);
+                let partial = partial.min(consented - finished);
+                CompletionGates {
+                    audience: Gated::shown(audience),
+                    consented: Gated::shown(consented),
+                    finished: Gated::shown(finished),
+                    partial: Gated::shown(partial),
+                }
+            }
         }
     }
 
@@ -555,6 +650,59 @@ mod tests {
         let c = completion(4, 4, 4, 0, 5);
         assert_eq!(c.audience, hide(BelowMinGroupSize));
         assert_eq!(c.finished, hide(BelowMinGroupSize));
+    }
+
+    /// `[privacy] distributions`: the group rule shows a group of k whole, cells of 1..k−1
+    /// included; the cell rule keeps rules 2–4; below k both withhold (rule 1).
+    #[test]
+    fn group_and_cell_rules_just_above_and_below_k() {
+        let group = Policy::new(5);
+        let cell = Policy::new(5).with_distributions(Distributions::Cell);
+        assert_eq!(
+            group.distributions,
+            Distributions::Group,
+            "group is the default"
+        );
+        // 5 respondents (= k), one option chosen by 1.
+        assert_eq!(group.nominal_row(&[4, 1], 5), vec![None, None]);
+        assert_eq!(
+            cell.nominal_row(&[4, 1], 5),
+            vec![Some(SmallCell), Some(SmallCell)]
+        );
+        assert_eq!(group.distribution_with_mean(&[1, 3, 1]), vec![None; 3]);
+        assert!(
+            cell.distribution_with_mean(&[1, 3, 1])
+                .iter()
+                .all(Option::is_some)
+        );
+        // Participation: an audience of exactly k shows all four counts under the group rule.
+        let c = group.completion(5, 4, 3, 1);
+        assert_eq!(
+            (c.audience, c.consented, c.finished, c.partial),
+            (
+                Gated::shown(5),
+                Gated::shown(4),
+                Gated::shown(3),
+                Gated::shown(1)
+            )
+        );
+        let c = cell.completion(5, 4, 3, 1);
+        assert!(c.finished.is_suppressed() && c.partial.is_suppressed());
+        // An audience of k − 1: nothing under either rule.
+        for p in [group, cell] {
+            let c = p.completion(4, 4, 3, 1);
+            assert_eq!(c.audience, Gated::suppressed(BelowMinGroupSize));
+            assert_eq!(c.finished, Gated::suppressed(BelowMinGroupSize));
+        }
+        // Inconsistent ledger input is clamped, never printed as nonsense.
+        let c = group.completion(6, 9, 9, 9);
+        assert_eq!(
+            (c.consented, c.finished, c.partial),
+            (Gated::shown(6), Gated::shown(6), Gated::shown(0))
+        );
+        assert_eq!(Distributions::parse("cell"), Some(Distributions::Cell));
+        assert_eq!(Distributions::parse("cells"), None);
+        assert_eq!(Distributions::Group.name(), "group");
     }
 
     #[test]

@@ -189,10 +189,104 @@ fn one_side_below_k_suppresses_the_comparison() {
         Some(Reason::BelowMinGroupSize)
     );
     assert_eq!(round.comparisons.len(), 1);
+    // Withheld for the reason of its withheld side: fewer than k answers, not "subtraction".
     assert_eq!(
         round.comparisons[0].result.reason(),
-        Some(Reason::Complementary)
+        Some(Reason::BelowMinGroupSize)
     );
+}
+
+/// `[privacy] distributions` end to end, with groups just below, at and above k = 5: an
+/// item's distribution is shown whole under the group rule once n ≥ k, while the cell rule
+/// withholds it for its cells of 1..4 people; below k both withhold it as fewer than k
+/// answers. The score (mean, n) and participation follow k the same way under both rules,
+/// except that the cell rule also holds participation counts to rule 4.
+#[test]
+fn distribution_rules_on_groups_just_above_and_below_k() {
+    let scores = [80.0, 75.0, 90.0, 60.0, 85.0, 70.0];
+    for n in [4usize, 5, 6] {
+        for rule in [Distributions::Group, Distributions::Cell] {
+            let input = sus_round(1, &scores[..n], &vec![None; n], false);
+            let policy = Policy::new(5).with_distributions(rule);
+            let r = build_report(
+                &fixture::survey(),
+                vec![input],
+                policy,
+                fixture::generated_at(),
+            )
+            .expect("consistent input");
+            let round = &r.rounds[0];
+            let item = round
+                .items
+                .iter()
+                .find(|i| i.id == "sus_bm.1")
+                .expect("item sus_bm.1");
+            let reasons: Vec<Option<Reason>> =
+                item.counts.iter().map(|c| c.count.reason()).collect();
+            let label = format!("n = {n}, {rule:?}");
+            match (n >= 5, rule) {
+                (false, _) => {
+                    assert!(
+                        reasons
+                            .iter()
+                            .all(|r| *r == Some(Reason::BelowMinGroupSize)),
+                        "{label}: {reasons:?}"
+                    );
+                    assert_eq!(item.n.reason(), Some(Reason::BelowMinGroupSize), "{label}");
+                }
+                (true, Distributions::Group) => {
+                    assert!(reasons.iter().all(Option::is_none), "{label}: {reasons:?}");
+                    let shown: u64 = item.counts.iter().filter_map(|c| c.count.value()).sum();
+                    assert_eq!(shown, n as u64, "{label}: a group is shown whole");
+                }
+                (true, Distributions::Cell) => {
+                    // Five or six people over five options: some cell has 1..4 people.
+                    assert!(
+                        reasons.contains(&Some(Reason::SmallCell)),
+                        "{label}: {reasons:?}"
+                    );
+                    assert!(
+                        reasons.iter().all(Option::is_some),
+                        "{label}: all or nothing"
+                    );
+                }
+            }
+            let sus = instrument(round, "sus_bm");
+            assert_eq!(
+                sus.score.is_suppressed(),
+                n < 5,
+                "{label}: the score follows k"
+            );
+            // The audience of 40 is ≥ k: the group rule shows every participation count.
+            if rule == Distributions::Group {
+                let c = &round.completion;
+                assert_eq!(
+                    (c.audience.value(), c.consented.value(), c.finished.value()),
+                    (Some(&40), Some(&30), Some(&(n as u64))),
+                    "{label}"
+                );
+            }
+        }
+    }
+}
+
+/// Issue 16: a trend to a round of fewer than k responses names that reason (the report
+/// said "would reveal a small group by subtraction").
+#[test]
+fn a_trend_to_a_small_round_names_fewer_than_k_answers() {
+    let r = fixture::report(false).expect("fixture report");
+    let t = r
+        .trends
+        .iter()
+        .find(|t| t.a.block == "sus_bm" && t.round_a == 3)
+        .expect("trend round 3 vs round 2");
+    assert_eq!(t.result.reason(), Some(Reason::BelowMinGroupSize));
+    let t = r
+        .trends
+        .iter()
+        .find(|t| t.a.block == "sus_bm" && t.round_a == 2)
+        .expect("trend round 2 vs round 1");
+    assert!(t.result.value().is_some(), "both rounds have ≥ k answers");
 }
 
 #[test]
@@ -373,7 +467,8 @@ proptest! {
         input.responses = people.iter().map(|p| record(&s, p)).collect();
         let [a, c, f, p] = counts;
         input.participation = Participation { audience: a + c + f + p, consented: c + f + p, finished: f, partial: p };
-        let policy = Policy::new(k).with_text(include_text);
+        // The cell rule: no cell of 1..k−1 people, published or derivable.
+        let policy = Policy::new(k).with_text(include_text).with_distributions(Distributions::Cell);
         let r = build_report(&s, vec![input], policy, fixture::generated_at())
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let k = u64::from(k);
@@ -442,6 +537,54 @@ proptest! {
             if comp.finished.value().is_some() { rows.push(vec![0.0, 1.0, 0.0, 0.0]); }
             if comp.partial.value().is_some() { rows.push(vec![0.0, 0.0, 1.0, 0.0]); }
             prop_assert_eq!(derivable_small_group(&atoms, &rows, k), None);
+        }
+    }
+}
+
+proptest! {
+    /// The group rule (`[privacy] distributions = "group"`, the default): a distribution is
+    /// published only when its group has at least k people (an item's n, an NPS block's n,
+    /// a round's audience), and every other figure still rests on at least k people.
+    #[test]
+    fn the_group_rule_shows_distributions_only_of_groups_of_k(
+        (k, people, counts) in arb_round(),
+    ) {
+        let s = fixture::survey();
+        let mut input = fixture::round(1, 0, 0, 0);
+        input.responses = people.iter().map(|p| record(&s, p)).collect();
+        let [a, c, f, p] = counts;
+        input.participation = Participation { audience: a + c + f + p, consented: c + f + p, finished: f, partial: p };
+        let r = build_report(&s, vec![input], Policy::new(k), fixture::generated_at())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let k = u64::from(k);
+        let round = &r.rounds[0];
+        for item in &round.items {
+            let published = item.counts.iter().any(|c| c.count.value().is_some());
+            if published {
+                prop_assert!(item.n.value().is_some_and(|n| *n >= k), "item {} counts with n < k", item.id);
+                prop_assert!(item.counts.iter().all(|c| c.count.value().is_some()), "item {}: a group is shown whole", item.id);
+            }
+        }
+        for inst in &round.instruments {
+            if inst.nps_categories.as_ref().is_some_and(|g| g.value().is_some()) {
+                prop_assert!(inst.n.value().is_some_and(|n| *n >= k));
+            }
+        }
+        let comp = &round.completion;
+        let shown = [&comp.consented, &comp.finished, &comp.partial].iter().any(|g| g.value().is_some());
+        if shown {
+            prop_assert!(a + c + f + p >= k, "participation shown for an audience below k");
+        }
+        if a + c + f + p >= k {
+            prop_assert!(comp.audience.value().is_some() && comp.consented.value().is_some()
+                && comp.finished.value().is_some() && comp.partial.value().is_some(),
+                "an audience of at least k shows all participation counts");
+        }
+        for fig in r.figures() {
+            let count = matches!(fig.name, "count" | "partial" | "finished" | "consented" | "promoters" | "passives" | "detractors");
+            if let (Ok(_), Some(b), false) = (&fig.value, fig.basis, count) {
+                prop_assert!(b >= k, "{fig:?} published with basis {b} < k = {k}");
+            }
         }
     }
 }

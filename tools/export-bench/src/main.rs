@@ -187,6 +187,7 @@ fn export_once(dir: &Path, format: Format) -> Result<(), String> {
         format,
         include_text: false,
         lang: lang::Lang::De,
+        distributions: Default::default(),
     };
     let start = Instant::now();
     let pass = Passphrase::new(PASSPHRASE).map_err(|e| e.to_string())?;

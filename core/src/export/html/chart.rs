@@ -12,13 +12,46 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::export::ExportError;
 
-/// Chart width in SVG units; the page scales it down on narrow screens.
-const W: u32 = 760;
-/// Width of the row labels on the left of a row chart.
-const LABEL_W: u32 = 220;
-/// Width of the value column on the right of a row chart.
-const VALUE_W: u32 = 150;
-/// Height of one row and of a group heading.
+/// How one chart is laid out. Every chart is drawn twice, wide for screens from about
+/// 52rem and narrow for phones, and the page's CSS shows one of them: a single drawing
+/// scaled to a phone's 350 px would shrink its 13–15 px labels to about 6 px.
+#[derive(Clone, Copy)]
+struct Layout {
+    /// Width in SVG units (≈ CSS px at the width it is shown at).
+    w: u32,
+    /// Width of the row labels on the left of a row chart (wide only).
+    label_w: u32,
+    /// Width of the value column on the right of a row chart (wide only).
+    value_w: u32,
+    /// Height of one row.
+    row_h: u32,
+    /// Row label and value on a line of their own above the bar (narrow).
+    stacked: bool,
+    /// The CSS class that picks the variant (`svg.wide`, `svg.narrow`).
+    class: &'static str,
+}
+
+/// Laptop and desktop: labels left, bars in the middle, values right.
+const WIDE: Layout = Layout {
+    w: 760,
+    label_w: 220,
+    value_w: 150,
+    row_h: 30,
+    stacked: false,
+    class: "wide",
+};
+
+/// Phones (shown at most 30rem wide, so at 340–480 px): label and value above each bar.
+const NARROW: Layout = Layout {
+    w: 340,
+    label_w: 16,
+    value_w: 24,
+    row_h: 50,
+    stacked: true,
+    class: "narrow",
+};
+
+/// Height of a row of the wide layout and of a group heading.
 const ROW_H: u32 = 30;
 const GROUP_H: u32 = 24;
 /// Space above the plot for band labels (first line) and reference-line labels (second
@@ -119,8 +152,14 @@ pub(crate) fn any_shown(groups: &[Group]) -> bool {
         .any(|r| matches!(r.value, RowValue::Shown { .. }))
 }
 
-/// Horizontal bars with 95 % whiskers, one per row, grouped, against `axis`.
+/// Horizontal bars with 95 % whiskers, one per row, grouped, against `axis`: the wide and
+/// the narrow drawing, one after the other.
 pub(crate) fn rows(groups: &[Group], axis: &Axis, aria: &str) -> Result<String, ExportError> {
+    Ok(rows_at(groups, axis, aria, WIDE)? + &rows_at(groups, axis, aria, NARROW)?)
+}
+
+fn rows_at(groups: &[Group], axis: &Axis, aria: &str, l: Layout) -> Result<String, ExportError> {
+    let (w, label_w, value_w) = (l.w, l.label_w, l.value_w);
     let mut slots = Vec::new();
     for g in groups {
         if let Some(t) = &g.title {
@@ -132,20 +171,20 @@ pub(crate) fn rows(groups: &[Group], axis: &Axis, aria: &str) -> Result<String, 
         .iter()
         .map(|s| match s {
             Slot::Heading(_) => GROUP_H,
-            Slot::Row(_) => ROW_H,
+            Slot::Row(_) => l.row_h,
         })
         .collect();
     let plot_h: u32 = heights.iter().sum::<u32>().max(ROW_H);
     let h = TOP + plot_h + AXIS_H;
     let mut buf = String::new();
     {
-        let root = SVGBackend::with_string(&mut buf, (W, h)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(chart_err)?;
         // The y axis runs in pixels from the top, so rows of different heights are simple.
         let mut chart = ChartBuilder::on(&root)
             .margin_top(TOP)
-            .margin_left(LABEL_W)
-            .margin_right(VALUE_W)
+            .margin_left(label_w)
+            .margin_right(value_w)
             .x_label_area_size(AXIS_H)
             .build_cartesian_2d(axis.min..axis.max, (plot_h as f64)..0.0)
             .map_err(chart_err)?;
@@ -214,7 +253,30 @@ pub(crate) fn rows(groups: &[Group], axis: &Axis, aria: &str) -> Result<String, 
         let mut y = 0.0;
         for (slot, height) in slots.iter().zip(&heights) {
             let mid = y + f64::from(*height) / 2.0;
-            let (_, py) = chart.backend_coord(&(axis.min, mid));
+            // Stacked: the label line in the top 26 units of the row, the bar below it.
+            let (label_mid, bar_mid) = if l.stacked {
+                (y + 13.0, y + 35.0)
+            } else {
+                (mid, mid)
+            };
+            let (_, py) = chart.backend_coord(&(axis.min, label_mid));
+            let (_, bar_py) = chart.backend_coord(&(axis.min, bar_mid));
+            // Where the row's label and its value text go.
+            let (label_at, label_pos, value_at, value_pos) = if l.stacked {
+                (
+                    (8, py),
+                    Pos::new(HPos::Left, VPos::Center),
+                    (w as i32 - 8, py),
+                    Pos::new(HPos::Right, VPos::Center),
+                )
+            } else {
+                (
+                    (label_w as i32 - 10, py),
+                    Pos::new(HPos::Right, VPos::Center),
+                    ((w - value_w) as i32 + 10, py),
+                    Pos::new(HPos::Left, VPos::Center),
+                )
+            };
             match slot {
                 Slot::Heading(t) => {
                     root.draw(&Text::new(
@@ -227,8 +289,8 @@ pub(crate) fn rows(groups: &[Group], axis: &Axis, aria: &str) -> Result<String, 
                 Slot::Row(row) => {
                     root.draw(&Text::new(
                         row.label.clone(),
-                        (LABEL_W as i32 - 10, py),
-                        label_style.pos(Pos::new(HPos::Right, VPos::Center)),
+                        label_at,
+                        label_style.pos(label_pos),
                     ))
                     .map_err(chart_err)?;
                     match &row.value {
@@ -237,7 +299,7 @@ pub(crate) fn rows(groups: &[Group], axis: &Axis, aria: &str) -> Result<String, 
                             let v = value.clamp(axis.min, axis.max);
                             chart
                                 .draw_series(std::iter::once(Rectangle::new(
-                                    [(axis.base, mid - half), (v, mid + half)],
+                                    [(axis.base, bar_mid - half), (v, bar_mid + half)],
                                     row.color.filled(),
                                 )))
                                 .map_err(chart_err)?;
@@ -248,13 +310,13 @@ pub(crate) fn rows(groups: &[Group], axis: &Axis, aria: &str) -> Result<String, 
                                 let style = INK.stroke_width(2);
                                 chart
                                     .draw_series([
-                                        PathElement::new(vec![(lo, mid), (hi, mid)], style),
+                                        PathElement::new(vec![(lo, bar_mid), (hi, bar_mid)], style),
                                         PathElement::new(
-                                            vec![(lo, mid - cap), (lo, mid + cap)],
+                                            vec![(lo, bar_mid - cap), (lo, bar_mid + cap)],
                                             style,
                                         ),
                                         PathElement::new(
-                                            vec![(hi, mid - cap), (hi, mid + cap)],
+                                            vec![(hi, bar_mid - cap), (hi, bar_mid + cap)],
                                             style,
                                         ),
                                     ])
@@ -262,25 +324,21 @@ pub(crate) fn rows(groups: &[Group], axis: &Axis, aria: &str) -> Result<String, 
                             }
                             root.draw(&Text::new(
                                 text.clone(),
-                                ((W - VALUE_W) as i32 + 10, py),
-                                label_style.pos(Pos::new(HPos::Left, VPos::Center)),
+                                value_at,
+                                label_style.pos(value_pos),
                             ))
                             .map_err(chart_err)?;
                         }
                         RowValue::Suppressed(why) => {
-                            let (px, _) = chart.backend_coord(&(axis.min, mid));
+                            let (px, _) = chart.backend_coord(&(axis.min, bar_mid));
                             root.draw(&Text::new(
                                 why.clone(),
-                                (px + 8, py),
+                                (px + 8, bar_py),
                                 note_style.pos(Pos::new(HPos::Left, VPos::Center)),
                             ))
                             .map_err(chart_err)?;
-                            root.draw(&Text::new(
-                                "–",
-                                ((W - VALUE_W) as i32 + 10, py),
-                                label_style.pos(Pos::new(HPos::Left, VPos::Center)),
-                            ))
-                            .map_err(chart_err)?;
+                            root.draw(&Text::new("–", value_at, label_style.pos(value_pos)))
+                                .map_err(chart_err)?;
                         }
                     }
                 }
@@ -289,7 +347,7 @@ pub(crate) fn rows(groups: &[Group], axis: &Axis, aria: &str) -> Result<String, 
         }
         root.present().map_err(chart_err)?;
     }
-    Ok(finish(buf, W, h, aria))
+    Ok(finish(buf, w, h, aria, l.class))
 }
 
 /// One column of a distribution: a count, or withheld.
@@ -310,6 +368,18 @@ pub(crate) fn columns(
     corner: &str,
     aria: &str,
 ) -> Result<String, ExportError> {
+    Ok(columns_at(cols, y_label, corner, aria, WIDE)?
+        + &columns_at(cols, y_label, corner, aria, NARROW)?)
+}
+
+fn columns_at(
+    cols: &[Column],
+    y_label: &str,
+    corner: &str,
+    aria: &str,
+    l: Layout,
+) -> Result<String, ExportError> {
+    let w = l.w;
     let h: u32 = 260;
     let max = cols
         .iter()
@@ -320,14 +390,14 @@ pub(crate) fn columns(
     let n = cols.len().max(1) as f64;
     let mut buf = String::new();
     {
-        let root = SVGBackend::with_string(&mut buf, (W, h)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(chart_err)?;
         let mut chart = ChartBuilder::on(&root)
             .margin_top(16)
             .margin_right(20)
             .margin_left(10)
             .x_label_area_size(AXIS_H)
-            .y_label_area_size(60)
+            .y_label_area_size(if l.stacked { 48 } else { 60 })
             .build_cartesian_2d(0.0..n, 0.0..max * 1.18)
             .map_err(chart_err)?;
         let label_font = (FONT, 16).into_font().color(&MUTED);
@@ -348,7 +418,7 @@ pub(crate) fn columns(
         let value_font = (FONT, 17).into_font().color(&INK);
         root.draw(&Text::new(
             corner.to_owned(),
-            (W as i32 - 24, 6),
+            (w as i32 - 24, 6),
             value_font.pos(Pos::new(HPos::Right, VPos::Top)),
         ))
         .map_err(chart_err)?;
@@ -389,14 +459,14 @@ pub(crate) fn columns(
         }
         root.present().map_err(chart_err)?;
     }
-    Ok(finish(buf, W, h, aria))
+    Ok(finish(buf, w, h, aria, l.class))
 }
 
-/// Makes the SVG scale with the page and names it for screen readers.
-fn finish(svg: String, w: u32, h: u32, aria: &str) -> String {
+/// Makes the SVG scale with the page, marks its variant and names it for screen readers.
+fn finish(svg: String, w: u32, h: u32, aria: &str, class: &str) -> String {
     let head = format!("<svg width=\"{w}\" height=\"{h}\" ");
     let named = format!(
-        "<svg class=\"chart\" role=\"img\" aria-label=\"{}\" width=\"{w}\" height=\"{h}\" ",
+        "<svg class=\"chart {class}\" role=\"img\" aria-label=\"{}\" width=\"{w}\" height=\"{h}\" ",
         super::esc(aria)
     );
     svg.replacen(&head, &named, 1)

@@ -182,14 +182,20 @@ border-bottom:2px solid #005ea8;padding-bottom:.2rem}h3{font-size:1.15rem;margin
 h4{font-size:1rem;margin:1.2rem 0 .3rem}\
 .meta{color:#5f6368}.note{background:#f1f3f5;border-left:4px solid #005ea8;padding:.6rem .9rem}\
 figure{margin:1rem 0 1.6rem;padding:0}figcaption{margin:.3rem 0 0}\
-svg.chart{display:block;width:100%;max-width:56rem;height:auto}\
+svg.chart{display:block;width:100%;max-width:56rem;height:auto}svg.narrow{display:none;max-width:30rem}\
 .reading{margin:.4rem 0}.reading li{margin:.2rem 0}\
 .suppressed{border:1px dashed #adb5bd;background:#f8f9fa;color:#495057;padding:.8rem 1rem;font-style:italic}\
 table{border-collapse:collapse;width:100%;margin:.6rem 0 1rem;font-size:.95rem}\
 th,td{border-bottom:1px solid #dee2e6;padding:.3rem .5rem;text-align:left;vertical-align:top}\
 td.n{text-align:right;white-space:nowrap}td.sup{color:#6c757d;font-style:italic}\
+.answer{font-size:1.1rem;font-weight:600}.legend{font-size:.95rem;color:#3c4043}\
 details{margin:1rem 0}summary{cursor:pointer;font-weight:600}\
-@media print{h2{break-before:page}figure{break-inside:avoid}}";
+@media print{h2{break-before:page}figure{break-inside:avoid}}\
+@media (max-width:52rem){svg.wide{display:none}svg.narrow{display:block}}\
+@media (max-width:40rem){body{padding:1rem .75rem 2rem}h1{font-size:1.45rem}h2{font-size:1.25rem}\
+table{font-size:.85rem}th,td{padding:.25rem .3rem;overflow-wrap:anywhere}td.n{white-space:normal}}";
+
+// The phone rules come last so that they override the rules above (same specificity).
 
 /// The full report as one HTML document.
 pub fn report(report: &Report, lang: Lang) -> Result<String, ExportError> {
@@ -238,6 +244,7 @@ pub fn report(report: &Report, lang: Lang) -> Result<String, ExportError> {
         cx.t("Mindestgruppengröße", "minimum group size"),
         cx.k
     );
+    lead_sections(&mut s, &cx, report);
     let _ = writeln!(
         s,
         "<p class=\"note\">{}</p>",
@@ -261,6 +268,46 @@ pub fn report(report: &Report, lang: Lang) -> Result<String, ExportError> {
     trend_table(&mut s, &cx, &report.trends);
     s.push_str("</body>\n</html>\n");
     Ok(s)
+}
+
+/// The summary (the answer and its caveats) and the method, before any detail.
+fn lead_sections(s: &mut String, cx: &Ctx, report: &Report) {
+    let lead = super::lead::lead(report, cx.lang);
+    let _ = writeln!(
+        s,
+        "<section id=\"summary\">\n<h2>{}</h2>",
+        cx.t("Zusammenfassung", "Summary")
+    );
+    let _ = writeln!(
+        s,
+        "<p class=\"answer\">{}</p>",
+        esc(&lead.summary.join(" "))
+    );
+    if !lead.caveats.is_empty() {
+        let _ = writeln!(
+            s,
+            "<p><strong>{}</strong></p>\n<ul>",
+            cx.t("Was das Ergebnis einschränkt:", "What limits the result:")
+        );
+        for c in &lead.caveats {
+            let _ = writeln!(s, "<li>{}</li>", esc(c));
+        }
+        s.push_str("</ul>\n");
+    }
+    s.push_str("</section>\n");
+    let _ = writeln!(
+        s,
+        "<section id=\"method\">\n<h2>{}</h2>\n<ul>",
+        cx.t("Methode", "Method")
+    );
+    for m in &lead.method {
+        let _ = writeln!(s, "<li>{}</li>", esc(m));
+    }
+    s.push_str("</ul>\n");
+    if !lead.legend.is_empty() {
+        let _ = writeln!(s, "<p class=\"legend\">{}</p>", esc(&lead.legend.join(" ")));
+    }
+    s.push_str("</section>\n");
 }
 
 /// A figure: heading, chart (or the suppression notice), reading.
@@ -536,6 +583,7 @@ fn round_section(s: &mut String, cx: &Ctx, r: &RoundReport) -> Result<(), Export
     side_by_side(s, cx, r)?;
     ueq(s, cx, r)?;
     distributions(s, cx, r)?;
+    choices(s, cx, r);
     scores_table(s, cx, r);
     items_table(s, cx, r);
     free_text(s, cx, r);
@@ -760,6 +808,62 @@ fn distributions(s: &mut String, cx: &Ctx, r: &RoundReport) -> Result<(), Export
     Ok(())
 }
 
+/// Choice questions without a scale (single and multiple choice): a table of counts and
+/// shares per option, as the Markdown report lists them.
+fn choices(s: &mut String, cx: &Ctx, r: &RoundReport) {
+    let items: Vec<&ItemReport> = r
+        .items
+        .iter()
+        .filter(|i| {
+            i.instrument.is_none()
+                && i.numeric.is_none()
+                && matches!(i.kind, ItemKind::Choice | ItemKind::Multi)
+        })
+        .collect();
+    for i in items {
+        let n = i.n.value().copied();
+        let _ = writeln!(
+            s,
+            "<h3>{}</h3>\n<table class=\"choice\">\n<thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>\n<tbody>",
+            esc(&format!(
+                "{} ({})",
+                i.text.get(cx.lang),
+                n.map_or_else(|| cx.suppressed(&i.n), |n| format!("n = {n}"))
+            )),
+            cx.t("Antwort", "Answer"),
+            cx.t("Anzahl", "Count"),
+            cx.t("Anteil", "Share"),
+        );
+        for c in &i.counts {
+            let share = match (c.count.value(), n) {
+                (Some(v), Some(n)) if n > 0 => format!(
+                    "<td class=\"n\">{}\u{a0}%</td>",
+                    cx.num(100.0 * *v as f64 / n as f64, 0)
+                ),
+                (Some(_), _) => "<td></td>".to_owned(),
+                (None, _) => format!("<td class=\"sup\">{}</td>", esc(&cx.suppressed(&c.count))),
+            };
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td>{}{share}</tr>",
+                esc(c.label.get(cx.lang)),
+                gated_cell(cx, &c.count, |v| v.to_string()),
+            );
+        }
+        s.push_str("</tbody>\n</table>\n");
+        if i.kind == ItemKind::Multi {
+            let _ = writeln!(
+                s,
+                "<p class=\"meta\">{}</p>",
+                cx.t(
+                    "Mehrfachauswahl: die Anteile ergeben zusammen mehr als 100 %.",
+                    "Multiple choice: the shares add up to more than 100 %."
+                )
+            );
+        }
+    }
+}
+
 fn gated_cell<T>(cx: &Ctx, g: &Gated<T>, f: impl FnOnce(&T) -> String) -> String {
     match g.value() {
         Some(v) => format!("<td class=\"n\">{}</td>", esc(&f(v))),
@@ -811,19 +915,25 @@ fn scores_table(s: &mut String, cx: &Ctx, r: &RoundReport) {
         ),
         cx.t("Fragebogen", "Questionnaire"),
         cx.t("System", "System"),
-        cx.t("Mittelwert", "Mean"),
+        // Not "mean": the NPS is a difference of shares, and SUS a scaled sum per person.
+        cx.t("Wert", "Score"),
         cx.t("95 %-KI", "95 % CI"),
         cx.t("Einordnung", "Reading"),
     );
     for i in &r.instruments {
         let d = decimals(i.key.instrument);
+        let nps = i.key.instrument == Instrument::Nps;
         let _ = writeln!(
             s,
             "<tr><td>{}</td><td>{}</td>{}{}{}{}</tr>",
             esc(&score_label(&i.key, cx)),
             esc(&i.key.subject),
             gated_cell(cx, &i.n, |n| n.to_string()),
-            gated_cell(cx, &i.score, |m| cx.num(m.mean, d)),
+            gated_cell(cx, &i.score, |m| if nps {
+                format!("NPS {}", cx.signed(m.mean, d))
+            } else {
+                cx.num(m.mean, d)
+            }),
             gated_cell(cx, &i.score, |m| m
                 .ci95
                 .map_or("–".into(), |c| cx.range(c.low, c.high, d))),
