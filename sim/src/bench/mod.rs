@@ -849,8 +849,10 @@ pub async fn run(dir: &Path, opts: &BenchOptions) -> anyhow::Result<()> {
                 &hs,
                 bot,
                 || launcher.spawn(),
-                &admin,
-                &bench_room,
+                rooms::Probe {
+                    admin: &admin,
+                    room: &bench_room,
+                },
                 &bot_password,
                 before,
                 added,

@@ -106,18 +106,30 @@ async fn add_rooms(hs: &Homeserver, bot_password: &str, added: usize) -> anyhow:
     Ok(())
 }
 
+/// Who sends the probe messages whose handling time is measured, and where.
+#[derive(Clone, Copy)]
+pub struct Probe<'a> {
+    /// The sender (an admin of the pilot, so the bot reads the room).
+    pub admin: &'a SimUser,
+    /// The room the probe messages go into.
+    pub room: &'a RoomId,
+}
+
 /// Measures the bot with `before` rooms, stops it, adds `added` rooms, starts it twice.
 /// `spawn` starts a bot on the same data directory; returns the last bot started.
 pub async fn measure(
     hs: &Homeserver,
     bot: BotChild,
     spawn: impl Fn() -> anyhow::Result<BotChild>,
-    admin: &SimUser,
-    probe_room: &RoomId,
+    probe: Probe<'_>,
     bot_password: &str,
     before: usize,
     added: usize,
 ) -> anyhow::Result<(RoomFigures, BotChild)> {
+    let Probe {
+        admin,
+        room: probe_room,
+    } = probe;
     bot.wait_idle().await?;
     let per_sync_before = sync_probe(&bot, admin, probe_room).await?;
     drop(bot);
