@@ -6,6 +6,11 @@
 //! next question would wait behind. The first few replies always go out (a confused
 //! participant gets their hint); a flood gets a reply now and then. Pure: the caller passes
 //! the time, so the rule is tested without waiting.
+//!
+//! With [`Throttle::with_cooldown`] (participant replies) a refused reply restarts the refill
+//! clock: someone who keeps typing gets the burst and then nothing until they pause for a
+//! period, however long the flood lasts; a plain bucket would add a reply every period of
+//! the flood, so a slow homeserver (a flood that takes longer to arrive) meant more replies.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -29,6 +34,8 @@ struct Bucket {
 pub struct Throttle {
     burst: u32,
     every: Duration,
+    /// Whether a refused reply restarts the refill clock.
+    cooldown: bool,
     buckets: HashMap<String, Bucket>,
 }
 
@@ -44,7 +51,22 @@ impl Throttle {
         Throttle {
             burst: burst.max(1),
             every: every.max(Duration::from_millis(1)),
+            cooldown: false,
             buckets: HashMap::new(),
+        }
+    }
+
+    /// The same bucket, but a refused reply restarts the refill clock: replies come back
+    /// only after a pause of `every` (one per pause, up to the burst after long ones).
+    pub fn with_cooldown(mut self) -> Throttle {
+        self.cooldown = true;
+        self
+    }
+
+    /// Records a refusal: with a cool-down the refill starts over from `now`.
+    fn refused(&self, b: &mut Bucket, now: Instant) {
+        if self.cooldown {
+            b.at = now;
         }
     }
 
@@ -68,8 +90,12 @@ impl Throttle {
             None => true,
             Some(mut b) => {
                 self.refill(&mut b, now);
+                let ok = b.tokens > 0;
+                if !ok {
+                    self.refused(&mut b, now);
+                }
                 self.buckets.insert(key.to_owned(), b);
-                b.tokens > 0
+                ok
             }
         }
     }
@@ -87,6 +113,8 @@ impl Throttle {
         let ok = b.tokens > 0;
         if ok {
             b.tokens -= 1;
+        } else {
+            self.refused(&mut b, now);
         }
         self.buckets.insert(key.to_owned(), b);
         ok
@@ -145,6 +173,46 @@ mod tests {
             .filter(|i| t.take("flooder", t0 + Duration::from_millis(i * 120)))
             .count();
         assert!(replies <= (REPLY_BURST + 3) as usize, "{replies} replies");
+    }
+
+    #[test]
+    fn with_a_cooldown_a_flood_of_any_length_gets_only_the_burst() {
+        let t0 = Instant::now();
+        for minutes in [1u64, 5, 30] {
+            let mut t = Throttle::default().with_cooldown();
+            // One message every 2 s, never a pause of 20 s.
+            let replies = (0..minutes * 30)
+                .filter(|i| t.take("flooder", t0 + Duration::from_secs(i * 2)))
+                .count();
+            assert_eq!(replies, REPLY_BURST as usize, "{minutes} min flood");
+        }
+        // The same flood without a cool-down gets a reply every period.
+        let mut t = Throttle::default();
+        let replies = (0..30 * 30)
+            .filter(|i| t.take("flooder", t0 + Duration::from_secs(i * 2)))
+            .count();
+        assert!(replies > 80, "{replies}");
+    }
+
+    #[test]
+    fn with_a_cooldown_a_pause_brings_replies_back() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut t = Throttle::new(2, s(10)).with_cooldown();
+        assert!(t.take("a", t0) && t.take("a", t0));
+        assert!(!t.take("a", t0 + s(9)));
+        // 9 s after the refused one is no pause yet; `allows` refuses and restarts too.
+        assert!(!t.allows("a", t0 + s(18)));
+        assert!(!t.take("a", t0 + s(27)));
+        // A pause of a whole period gives one reply; a long one the burst.
+        assert!(t.take("a", t0 + s(37)));
+        assert!(!t.take("a", t0 + s(38)));
+        let later = t0 + s(3600);
+        assert!(t.take("a", later) && t.take("a", later));
+        assert!(!t.take("a", later));
+        // A confused participant who writes now and then always gets their hint.
+        let mut t = Throttle::default().with_cooldown();
+        assert!((0..50).all(|i| t.take("slow", t0 + REPLY_EVERY * i)));
     }
 
     #[test]

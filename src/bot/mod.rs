@@ -481,7 +481,7 @@ impl Bot {
                 metrics: options.metrics.clone(),
                 contact_now: tokio::sync::Notify::new(),
                 utd: Mutex::new(Vec::new()),
-                replies: Mutex::new(crate::throttle::Throttle::default()),
+                replies: Mutex::new(crate::throttle::Throttle::default().with_cooldown()),
                 commands_seen: Mutex::new(std::collections::VecDeque::new()),
                 ticking: AtomicBool::new(false),
                 sender: outbox::Sender::new(),
