@@ -90,13 +90,21 @@ impl Throttle {
             None => true,
             Some(mut b) => {
                 self.refill(&mut b, now);
-                let ok = b.tokens > 0;
-                if !ok {
-                    self.refused(&mut b, now);
-                }
                 self.buckets.insert(key.to_owned(), b);
-                ok
+                b.tokens > 0
             }
+        }
+    }
+
+    /// Records that a reply to `key` was withheld after [`Throttle::allows`] said no (with a
+    /// cool-down the refill starts over); [`Throttle::take`] records its own refusals.
+    pub fn refuse(&mut self, key: &str, now: Instant) {
+        if let Some(mut b) = self.buckets.get(key).copied() {
+            self.refill(&mut b, now);
+            if b.tokens == 0 {
+                self.refused(&mut b, now);
+            }
+            self.buckets.insert(key.to_owned(), b);
         }
     }
 
@@ -201,8 +209,9 @@ mod tests {
         let mut t = Throttle::new(2, s(10)).with_cooldown();
         assert!(t.take("a", t0) && t.take("a", t0));
         assert!(!t.take("a", t0 + s(9)));
-        // 9 s after the refused one is no pause yet; `allows` refuses and restarts too.
+        // 9 s after the refused one is no pause yet; a withheld reply restarts too.
         assert!(!t.allows("a", t0 + s(18)));
+        t.refuse("a", t0 + s(18));
         assert!(!t.take("a", t0 + s(27)));
         // A pause of a whole period gives one reply; a long one the burst.
         assert!(t.take("a", t0 + s(37)));
@@ -210,6 +219,11 @@ mod tests {
         let later = t0 + s(3600);
         assert!(t.take("a", later) && t.take("a", later));
         assert!(!t.take("a", later));
+        // Asking is no refusal: input that needs no reply does not prolong the pause.
+        let mut t = Throttle::new(1, s(10)).with_cooldown();
+        assert!(t.take("b", t0));
+        assert!(!t.allows("b", t0 + s(5)));
+        assert!(t.take("b", t0 + s(10)));
         // A confused participant who writes now and then always gets their hint.
         let mut t = Throttle::default().with_cooldown();
         assert!((0..50).all(|i| t.take("slow", t0 + REPLY_EVERY * i)));

@@ -394,6 +394,7 @@ impl Bot {
                 self.may_reply(&user);
             }
             2 => {
+                lock(&self.inner.replies).refuse(&user, Instant::now());
                 self.inner
                     .metrics
                     .replies_throttled
