@@ -1010,20 +1010,6 @@ impl Checker<'_> {
             1,
             3650,
         ) as u32;
-        let distributions = match &raw.privacy.distributions {
-            None => crate::stats::Distributions::default(),
-            Some(v) => crate::stats::Distributions::parse(v.get_ref()).unwrap_or_else(|| {
-                self.problem(
-                    "privacy.distributions",
-                    Some(v.span()),
-                    format!(
-                        "`{}` is not a distribution rule: use \"group\" (default) or \"cell\"",
-                        v.get_ref()
-                    ),
-                );
-                crate::stats::Distributions::default()
-            }),
-        };
         let timeline_limit = self.int(
             "sync.timeline_limit",
             raw.sync.timeline_limit.as_ref(),
@@ -1067,7 +1053,7 @@ impl Checker<'_> {
                 }
             },
         };
-        let privacy = self.privacy(&raw.privacy, min_group_size, retention_days, distributions);
+        let privacy = self.privacy(&raw.privacy, min_group_size, retention_days);
         let (notice, notice_configured) =
             notice(&raw.notice, min_group_size, retention_days, &privacy);
         Some(Config {
@@ -1224,8 +1210,21 @@ impl Checker<'_> {
         p: &raw::Privacy,
         min_group_size: u32,
         retention_days: u32,
-        distributions: crate::stats::Distributions,
     ) -> PrivacyConfig {
+        let distributions = match &p.distributions {
+            None => crate::stats::Distributions::default(),
+            Some(v) => crate::stats::Distributions::parse(v.get_ref()).unwrap_or_else(|| {
+                self.problem(
+                    "privacy.distributions",
+                    Some(v.span()),
+                    format!(
+                        "`{}` is not a distribution rule: use \"group\" (default) or \"cell\"",
+                        v.get_ref()
+                    ),
+                );
+                crate::stats::Distributions::default()
+            }),
+        };
         let chat_history = match &p.chat_history {
             None => ChatHistory::default(),
             Some(v) => ChatHistory::parse(v.get_ref()).unwrap_or_else(|| {
