@@ -10,5 +10,5 @@ mod respondent;
 mod user;
 
 pub use homeserver::Homeserver;
-pub use respondent::{Behaviour, Reply, Respondent};
+pub use respondent::{Answered, Behaviour, Reply, Respondent};
 pub use user::{Received, SimUser, random_suffix};
