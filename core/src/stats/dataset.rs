@@ -200,7 +200,10 @@ fn drop_not_asked(
 /// Completion counts and rates under the policy (rule 4 of `suppress`).
 pub(crate) fn completion(p: &Participation, policy: &Policy) -> Completion {
     let g = policy.completion(p.audience, p.consented, p.finished, p.partial);
+    // A rate rests on its denominator: under the group rule the counts of an audience of k
+    // are shown, but a share of fewer than k consenting people is withheld all the same.
     let rate = |x: &Gated<u64>, n: &Gated<u64>| match (x.value(), n.value()) {
+        (Some(_), Some(n)) if *n < policy.k() => Gated::suppressed(Reason::BelowMinGroupSize),
         (Some(x), Some(n)) => match adjusted_wald(*x, *n) {
             Some(p) => Gated::shown(p),
             None => Gated::suppressed(Reason::BelowMinGroupSize),
